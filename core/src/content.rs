@@ -1,0 +1,255 @@
+//! The life of an item and the shapes it is shown in.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::entities::{content, content_source};
+use crate::platform::UnknownName;
+
+/// `unprocessed` → `processing` → `pulled` | `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Unprocessed,
+    Processing,
+    Pulled,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Unprocessed,
+        Status::Processing,
+        Status::Pulled,
+        Status::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unprocessed => "unprocessed",
+            Status::Processing => "processing",
+            Status::Pulled => "pulled",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+/// Where a submission came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Api,
+    Cli,
+    Telegram,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Cli => "cli",
+            Channel::Telegram => "telegram",
+        }
+    }
+}
+
+/// The answer to a submission (`POST /shares`, `vaultstream submit`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ShareReceipt {
+    pub content_id: i64,
+    /// True when this submission created the item; false when it was known.
+    pub created: bool,
+    pub platform: String,
+    pub platform_id: String,
+    pub canonical_url: String,
+    pub kind: String,
+    pub status: String,
+    pub source_id: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuthorView {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub url: Option<String>,
+}
+
+/// One submission of an item.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceView {
+    pub id: i64,
+    pub channel: String,
+    pub raw_text: String,
+    pub submitted_url: String,
+    pub resolved_url: Option<String>,
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub submitted_by: Option<String>,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<content_source::Model> for SourceView {
+    fn from(m: content_source::Model) -> Self {
+        let tags = serde_json::from_value(m.tags).unwrap_or_default();
+        SourceView {
+            id: m.id,
+            channel: m.channel,
+            raw_text: m.raw_text,
+            submitted_url: m.submitted_url,
+            resolved_url: m.resolved_url,
+            tags,
+            note: m.note,
+            submitted_by: m.submitted_by,
+            request_id: m.request_id,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// An item as the API shows it. `sources` is filled on the detail route
+/// only; `media` is filled once media archiving exists.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContentView {
+    pub id: i64,
+    pub platform: String,
+    pub platform_id: String,
+    pub canonical_url: String,
+    pub kind: String,
+    pub status: String,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub author: Option<AuthorView>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub stats: Option<serde_json::Value>,
+    pub tags: Vec<String>,
+    pub failure_count: i32,
+    pub last_error: Option<String>,
+    pub last_error_type: Option<String>,
+    pub last_error_detail: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub pulled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub media: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceView>>,
+}
+
+impl ContentView {
+    pub fn new(m: content::Model, tags: Vec<String>) -> Self {
+        let author = (m.author_name.is_some() || m.author_id.is_some() || m.author_url.is_some())
+            .then(|| AuthorView {
+                name: m.author_name,
+                id: m.author_id,
+                url: m.author_url,
+            });
+        ContentView {
+            id: m.id,
+            platform: m.platform,
+            platform_id: m.platform_id,
+            canonical_url: m.canonical_url,
+            kind: m.kind,
+            status: m.status,
+            title: m.title,
+            text: m.text,
+            author,
+            published_at: m.published_at,
+            stats: m.stats,
+            tags,
+            failure_count: m.failure_count,
+            last_error: m.last_error,
+            last_error_type: m.last_error_type,
+            last_error_detail: m.last_error_detail,
+            last_error_at: m.last_error_at,
+            pulled_at: m.pulled_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            media: Vec::new(),
+            sources: None,
+        }
+    }
+}
+
+/// Tags as users type them, made uniform: trimmed, a leading `#` dropped,
+/// lower case, duplicates removed (first spelling wins, order kept).
+pub fn normalise_tags(raw: &[String]) -> Result<Vec<String>, crate::UserError> {
+    use crate::ErrorCode::InvalidTag;
+    const MAX_TAGS: usize = 32;
+    const MAX_TAG_CHARS: usize = 64;
+    if raw.len() > MAX_TAGS {
+        return Err(crate::UserError::new(
+            InvalidTag,
+            format!("at most {MAX_TAGS} tags per submission, got {}", raw.len()),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for tag in raw {
+        let t = tag.trim().trim_start_matches('#').trim().to_lowercase();
+        if t.is_empty() {
+            return Err(crate::UserError::new(InvalidTag, "tags cannot be empty"));
+        }
+        if t.chars().count() > MAX_TAG_CHARS {
+            return Err(crate::UserError::new(
+                InvalidTag,
+                format!("tag `{t}` is longer than {MAX_TAG_CHARS} characters"),
+            ));
+        }
+        if let Some(c) = t
+            .chars()
+            .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '#' | ',' | '<' | '>'))
+        {
+            return Err(crate::UserError::new(
+                InvalidTag,
+                format!("tag `{}` contains {c:?}; use letters, digits, - or _", t.escape_debug()),
+            ));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised() {
+        let raw = vec![" #Rust ".to_string(), "rust".into(), "中文".into(), "a-b_c".into()];
+        assert_eq!(normalise_tags(&raw).unwrap(), vec!["rust", "中文", "a-b_c"]);
+        for bad in ["", "  ", "#", "two words", "a\u{0}b", "x,y", &"x".repeat(65)] {
+            let err = normalise_tags(&[bad.to_string()]).unwrap_err();
+            assert_eq!(err.code, crate::ErrorCode::InvalidTag, "{bad:?}");
+        }
+        assert!(normalise_tags(&vec!["t".to_string(); 33]).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
+        }
+        assert!("done".parse::<Status>().is_err());
+    }
+}

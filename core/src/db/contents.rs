@@ -1,0 +1,302 @@
+//! Items and their submissions.
+//!
+//! [`submit`] is the heart of intake: one transaction that inserts the item
+//! if its `(platform, platform_id)` is new (`ON CONFLICT DO NOTHING` — the
+//! unique index decides under concurrency, never a read-then-write), records
+//! the submission as a source, and adds its tags.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
+};
+
+use super::entities::{content, content_source, content_tag};
+use crate::content::{Channel, ContentView, SourceView, Status};
+use crate::platform::{Identity, Platform};
+
+/// One submission, as it arrived.
+#[derive(Debug, Clone)]
+pub struct NewSource {
+    pub raw_text: String,
+    pub submitted_url: String,
+    pub resolved_url: Option<String>,
+    pub channel: Channel,
+    /// Already normalised (see `content::normalise_tags`).
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub submitted_by: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub content: content::Model,
+    pub created: bool,
+    pub source_id: i64,
+}
+
+/// Record a submission: the item (once), its source (always) and its tags.
+pub async fn submit(
+    db: &DatabaseConnection,
+    identity: &Identity,
+    source: NewSource,
+) -> Result<Submitted, DbErr> {
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let new_item = content::ActiveModel {
+        id: NotSet,
+        platform: Set(identity.platform.as_str().to_owned()),
+        platform_id: Set(identity.platform_id.clone()),
+        canonical_url: Set(identity.canonical_url.clone()),
+        kind: Set(identity.kind.as_str().to_owned()),
+        status: Set(Status::Unprocessed.as_str().to_owned()),
+        title: Set(None),
+        text: Set(None),
+        author_name: Set(None),
+        author_id: Set(None),
+        author_url: Set(None),
+        published_at: Set(None),
+        stats: Set(None),
+        raw_metadata: Set(None),
+        failure_count: Set(0),
+        last_error: Set(None),
+        last_error_type: Set(None),
+        last_error_detail: Set(None),
+        last_error_at: Set(None),
+        pulled_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let inserted = content::Entity::insert(new_item)
+        .on_conflict_do_nothing_on([content::Column::Platform, content::Column::PlatformId])
+        .exec_with_returning(&txn)
+        .await?;
+    let (item, created) = match inserted {
+        TryInsertResult::Inserted(model) => (model, true),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            let existing = content::Entity::find()
+                .filter(content::Column::Platform.eq(identity.platform.as_str()))
+                .filter(content::Column::PlatformId.eq(identity.platform_id.as_str()))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| {
+                    DbErr::Custom("content vanished between conflict and read".into())
+                })?;
+            (existing, false)
+        }
+    };
+
+    let src = content_source::ActiveModel {
+        id: NotSet,
+        content_id: Set(item.id),
+        raw_text: Set(source.raw_text),
+        submitted_url: Set(source.submitted_url),
+        resolved_url: Set(source.resolved_url),
+        channel: Set(source.channel.as_str().to_owned()),
+        tags: Set(serde_json::json!(source.tags)),
+        note: Set(source.note),
+        submitted_by: Set(source.submitted_by),
+        request_id: Set(source.request_id),
+        created_at: Set(now),
+    };
+    let source_id = content_source::Entity::insert(src)
+        .exec(&txn)
+        .await?
+        .last_insert_id;
+
+    if !source.tags.is_empty() {
+        let rows = source.tags.iter().map(|t| content_tag::ActiveModel {
+            content_id: Set(item.id),
+            tag: Set(t.clone()),
+            created_at: Set(now),
+        });
+        content_tag::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([content_tag::Column::ContentId, content_tag::Column::Tag])
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(Submitted {
+        content: item,
+        created,
+        source_id,
+    })
+}
+
+/// One item with its tags and sources, or `None`.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>, DbErr> {
+    let Some(item) = content::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut tags = tags_of(db, &[id]).await?;
+    let sources = content_source::Entity::find()
+        .filter(content_source::Column::ContentId.eq(id))
+        .order_by_asc(content_source::Column::Id)
+        .all(db)
+        .await?;
+    let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
+    view.sources = Some(sources.into_iter().map(SourceView::from).collect());
+    Ok(Some(view))
+}
+
+/// Filters of the list route. `q` matches title, text or canonical URL,
+/// case-insensitively.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub platform: Option<Platform>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+    pub limit: u64,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<ContentView>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A keyset position: the list continues with ids below `before_id`. Opaque
+/// to clients (`v1.` + base64), so its shape can change without breaking
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub before_id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("v1.{}", self.before_id))
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let id: i64 = text.strip_prefix("v1.")?.parse().ok()?;
+        (id > 0).then_some(Cursor { before_id: id })
+    }
+}
+
+/// Newest first, keyset-paginated by id.
+pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr> {
+    let mut cond = Condition::all();
+    if let Some(s) = f.status {
+        cond = cond.add(content::Column::Status.eq(s.as_str()));
+    }
+    if let Some(p) = f.platform {
+        cond = cond.add(content::Column::Platform.eq(p.as_str()));
+    }
+    if let Some(c) = f.cursor {
+        cond = cond.add(content::Column::Id.lt(c.before_id));
+    }
+    if let Some(tag) = &f.tag {
+        cond = cond.add(
+            content::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(content_tag::Column::ContentId)
+                    .from(content_tag::Entity)
+                    .and_where(content_tag::Column::Tag.eq(tag.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
+        let like = |col: content::Column| {
+            Expr::expr(Func::lower(Expr::col(col))).like(
+                sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
+            )
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(like(content::Column::Title))
+                .add(like(content::Column::Text))
+                .add(like(content::Column::CanonicalUrl)),
+        );
+    }
+    let mut rows = content::Entity::find()
+        .filter(cond)
+        .order_by_desc(content::Column::Id)
+        .limit(f.limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > f.limit {
+        rows.truncate(f.limit as usize);
+        rows.last().map(|last| Cursor { before_id: last.id })
+    } else {
+        None
+    };
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut tags = tags_of(db, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let t = tags.remove(&r.id).unwrap_or_default();
+            ContentView::new(r, t)
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
+}
+
+async fn tags_of(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, DbErr> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = content_tag::Entity::find()
+        .filter(content_tag::Column::ContentId.is_in(ids.iter().copied()))
+        .order_by_asc(content_tag::Column::CreatedAt)
+        .order_by_asc(content_tag::Column::Tag)
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(r.content_id).or_default().push(r.tag);
+    }
+    Ok(out)
+}
+
+/// How many items and sources exist (tests, doctor, metrics).
+pub async fn counts(db: &DatabaseConnection) -> Result<(u64, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let items = content::Entity::find().count(db).await?;
+    let sources = content_source::Entity::find().count(db).await?;
+    Ok((items, sources))
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let c = Cursor { before_id: 42 };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["", "42", "djEuLTE", "!!!", "djEuYWJj"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_escapes() {
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

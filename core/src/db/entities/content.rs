@@ -1,0 +1,51 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "contents")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub platform: String,
+    pub platform_id: String,
+    pub canonical_url: String,
+    pub kind: String,
+    pub status: String,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub author_name: Option<String>,
+    pub author_id: Option<String>,
+    pub author_url: Option<String>,
+    pub published_at: Option<DateTimeUtc>,
+    pub stats: Option<Json>,
+    pub raw_metadata: Option<Json>,
+    pub failure_count: i32,
+    pub last_error: Option<String>,
+    pub last_error_type: Option<String>,
+    pub last_error_detail: Option<String>,
+    pub last_error_at: Option<DateTimeUtc>,
+    pub pulled_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::content_source::Entity")]
+    Sources,
+    #[sea_orm(has_many = "super::content_tag::Entity")]
+    Tags,
+}
+
+impl Related<super::content_source::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sources.def()
+    }
+}
+
+impl Related<super::content_tag::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tags.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

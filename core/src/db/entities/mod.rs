@@ -1,0 +1,6 @@
+//! sea-orm entities, one file per table. The schema itself lives in the
+//! `migrations` crate; these mirror it.
+
+pub mod content;
+pub mod content_source;
+pub mod content_tag;

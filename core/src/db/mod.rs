@@ -1,0 +1,112 @@
+//! Database access: connecting (SQLite or PostgreSQL), migrating, and the
+//! queries of each table group.
+//!
+//! Layout:
+//! - [`entities`]: sea-orm entities mirroring the `migrations` crate.
+//! - [`contents`]: submissions, items, lists.
+
+pub mod contents;
+pub mod entities;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use vaultstream_migrations::{Migrator, MigratorTrait};
+
+use crate::settings::{Settings, redact_url};
+
+pub use sea_orm::DatabaseConnection as Db;
+
+/// Open the pool described by the settings. For SQLite the data directory is
+/// created, WAL is on (readers never wait for the writer), `synchronous =
+/// NORMAL` (durable across process crashes; WAL makes it safe), foreign keys
+/// are enforced, and a writer waits up to 10 s for the lock instead of
+/// failing at once.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    let url = settings.database_url.expose().clone();
+    if settings.is_sqlite() {
+        if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(PathBuf::from)) {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    DbErr::Custom(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(settings.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(15))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    Database::connect(opts).await.map_err(|e| {
+        DbErr::Custom(format!("cannot open database {}: {e}", redact_url(&url)))
+    })
+}
+
+/// The file behind a `sqlite:` URL, if it names one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Apply every pending migration.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Roll back the last `steps` migrations.
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
+    Migrator::down(db, Some(steps)).await
+}
+
+/// Each known migration and whether it is applied.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(db)
+        .await?
+        .into_iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_owned();
+            let done = applied.contains(&name);
+            (name, done)
+        })
+        .collect())
+}
+
+/// Names of migrations not yet applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .into_iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+/// A cheap round trip, for health checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+pub fn backend_name(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        DbBackend::Postgres => "postgres",
+        _ => "other",
+    }
+}

@@ -1,0 +1,21 @@
+//! VaultStream core: the domain, its settings and its storage.
+//!
+//! Layout:
+//! - [`platform`]: platforms, content kinds and the identity of an item.
+//! - [`content`]: item statuses, submission channels, API views, tag rules.
+//! - [`error`]: the stable error codes of the API contract.
+//! - [`settings`]: layered settings (defaults < file < env < flags).
+//! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL).
+//!
+//! No HTTP framework and no Telegram here: `api`, `worker` and `bot` build on
+//! this crate, never the other way round.
+
+pub mod content;
+pub mod db;
+pub mod error;
+pub mod platform;
+pub mod settings;
+
+pub use error::{ErrorCode, UserError};
+pub use platform::{ContentKind, Identity, Platform};
+pub use settings::Settings;

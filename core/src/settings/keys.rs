@@ -1,0 +1,177 @@
+//! Every setting VaultStream reads: its key, default and meaning.
+//!
+//! This table is the single list of settings. The loader accepts exactly
+//! these keys (plus `COOKIES_<PLATFORM>`), `.env.example` documents exactly
+//! these keys (a test compares them), and `doctor` prints them.
+
+/// One setting. `name` is the key without the `VAULTSTREAM_` prefix; in a
+/// TOML file it is written in lower case (`bind = "..."`), or as a table
+/// (`[s3] endpoint = "..."` is `S3_ENDPOINT`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    /// The default as written in `.env.example`; `None` means unset.
+    pub default: Option<&'static str>,
+    pub secret: bool,
+    pub help: &'static str,
+}
+
+const fn key(name: &'static str, default: Option<&'static str>, help: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        default,
+        secret: false,
+        help,
+    }
+}
+
+const fn secret(name: &'static str, help: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        default: None,
+        secret: true,
+        help,
+    }
+}
+
+pub const ENV_PREFIX: &str = "VAULTSTREAM_";
+
+/// Per-platform login cookies: `VAULTSTREAM_COOKIES_<PLATFORM>`.
+pub const COOKIES_PREFIX: &str = "COOKIES_";
+
+pub const KEYS: &[KeyDef] = &[
+    key("BIND", Some("127.0.0.1:8080"), "HTTP listen address (host:port)."),
+    key(
+        "DATA_DIR",
+        Some("./data"),
+        "Directory for the embedded database, local blobs and the embedded queue.",
+    ),
+    secret(
+        "DATABASE_URL",
+        "Database URL: sqlite://PATH or postgres://user:pass@host/db. Unset: sqlite://<data_dir>/vaultstream.db (WAL).",
+    ),
+    key(
+        "DATABASE_MAX_CONNECTIONS",
+        Some("16"),
+        "Connection pool size per process.",
+    ),
+    key(
+        "AUTO_MIGRATE",
+        Some("auto"),
+        "Apply pending migrations when all/api/worker start: true, false, or auto (true for SQLite, false for PostgreSQL, where `vaultstream migrate up` is a deploy step).",
+    ),
+    secret(
+        "REDIS_URL",
+        "redis://host:port/db selects the Redis queue. Unset: the embedded queue on the database.",
+    ),
+    key(
+        "S3_ENDPOINT",
+        None,
+        "S3/MinIO endpoint URL (path-style). Unset: blobs on local disk under the data dir.",
+    ),
+    key("S3_BUCKET", Some("vaultstream"), "S3 bucket."),
+    key("S3_REGION", Some("us-east-1"), "S3 region used for signing."),
+    secret("S3_ACCESS_KEY", "S3 access key id."),
+    secret("S3_SECRET_KEY", "S3 secret access key."),
+    key(
+        "S3_PUBLIC_BASE_URL",
+        None,
+        "Public base URL of the bucket; unset: blob URLs are presigned.",
+    ),
+    secret("TELEGRAM_BOT_TOKEN", "Telegram bot token; unset: no bot."),
+    key(
+        "TELEGRAM_API_URL",
+        Some("https://api.telegram.org"),
+        "Bot API base URL (tests point it at a fake Bot API).",
+    ),
+    key(
+        "TELEGRAM_ALLOWED_USERS",
+        Some(""),
+        "Comma-separated Telegram user ids that may submit.",
+    ),
+    key(
+        "TELEGRAM_OPERATORS",
+        Some(""),
+        "Comma-separated Telegram user ids that may operate (retry, targets).",
+    ),
+    key(
+        "TELEGRAM_DEFAULT_TARGET",
+        None,
+        "Chat id or @channel that /get pushes to.",
+    ),
+    key(
+        "AUTH",
+        Some("auto"),
+        "API authentication: required, off, or auto (required unless bound to loopback).",
+    ),
+    key(
+        "WORKER_CONCURRENCY",
+        None,
+        "Jobs in flight per worker process. Unset: 2 x CPU cores.",
+    ),
+    key("MAX_ATTEMPTS", Some("3"), "Attempts per job before it is dead-lettered."),
+    key(
+        "BACKOFF_BASE_MS",
+        Some("1000"),
+        "Retry backoff base: base x 2^attempt milliseconds, with jitter.",
+    ),
+    key("ARCHIVE_MEDIA", Some("true"), "Download and transcode media."),
+    key(
+        "ALLOW_PRIVATE_TARGETS",
+        Some("false"),
+        "Let generic links reach loopback/private hosts (tests only).",
+    ),
+    key(
+        "UPSTREAM_OVERRIDES",
+        None,
+        "Comma-separated host=base-url pairs: requests to host go to base-url instead, path and query kept.",
+    ),
+    key(
+        "RESOLVE_TIMEOUT_MS",
+        Some("5000"),
+        "Time limit for following a short link (b23.tv, t.co, ...) at submission.",
+    ),
+    key(
+        "USER_AGENT",
+        None,
+        "User-Agent for outbound requests. Unset: a current desktop browser's.",
+    ),
+    key("YTDLP", Some("yt-dlp"), "yt-dlp program path."),
+    key(
+        "LOG_FORMAT",
+        Some("text"),
+        "Log format: text or json.",
+    ),
+    key(
+        "LOG_LEVEL",
+        Some("info"),
+        "Log filter (tracing EnvFilter syntax, e.g. info,vaultstream_api=debug).",
+    ),
+];
+
+/// Platforms whose cookies can be set with `VAULTSTREAM_COOKIES_<PLATFORM>`.
+pub const COOKIE_PLATFORMS: &[&str] = &[
+    "BILIBILI",
+    "TWITTER",
+    "WEIBO",
+    "XIAOHONGSHU",
+    "ZHIHU",
+    "DOUYIN",
+    "YOUTUBE",
+];
+
+pub fn find(name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// True when `name` (without prefix) is a key we read.
+pub fn is_known(name: &str) -> bool {
+    find(name).is_some()
+        || name
+            .strip_prefix(COOKIES_PREFIX)
+            .is_some_and(|p| COOKIE_PLATFORMS.contains(&p))
+}
+
+pub fn is_secret(name: &str) -> bool {
+    find(name).is_some_and(|k| k.secret) || name.starts_with(COOKIES_PREFIX)
+}

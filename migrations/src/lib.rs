@@ -1,0 +1,18 @@
+//! Schema migrations (sea-orm-migration): the only place the schema changes.
+//!
+//! Layout: one module per migration, named `mYYYYMMDD_HHMMSS_what.rs`; the
+//! file name is the migration's name in the `seaql_migrations` table, so a
+//! migration that has shipped is never renamed or edited — add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_contents;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_contents::Migration)]
+    }
+}
