@@ -94,8 +94,7 @@ impl ErrorCode {
         match self {
             EmptyInput | NoLinkFound | UnsupportedScheme | InvalidUrl | InvalidJson
             | InvalidParameter | InvalidCursor => 400,
-            ForbiddenTarget | ShortLinkUnresolved | InvalidTag | InvalidBody => 422,
-            UrlTooLong => 414,
+            ForbiddenTarget | ShortLinkUnresolved | InvalidTag | InvalidBody | UrlTooLong => 422,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             NotFound => 404,

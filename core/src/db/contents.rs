@@ -13,12 +13,13 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
+    IntoActiveModel,
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
 };
 
 use super::entities::{content, content_source, content_tag};
-use crate::content::{Channel, ContentView, SourceView, Status};
+use crate::content::{Channel, ContentView, ShareReceipt, SourceView, Status};
 use crate::platform::{Identity, Platform};
 
 /// One submission, as it arrived.
@@ -50,36 +51,43 @@ pub async fn submit(
 ) -> Result<Submitted, DbErr> {
     let now = Utc::now();
     let txn = db.begin().await?;
-    let new_item = content::ActiveModel {
-        id: NotSet,
-        platform: Set(identity.platform.as_str().to_owned()),
-        platform_id: Set(identity.platform_id.clone()),
-        canonical_url: Set(identity.canonical_url.clone()),
-        kind: Set(identity.kind.as_str().to_owned()),
-        status: Set(Status::Unprocessed.as_str().to_owned()),
-        title: Set(None),
-        text: Set(None),
-        author_name: Set(None),
-        author_id: Set(None),
-        author_url: Set(None),
-        published_at: Set(None),
-        stats: Set(None),
-        raw_metadata: Set(None),
-        failure_count: Set(0),
-        last_error: Set(None),
-        last_error_type: Set(None),
-        last_error_detail: Set(None),
-        last_error_at: Set(None),
-        pulled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+    let mut fresh = content::Model {
+        id: 0,
+        platform: identity.platform.as_str().to_owned(),
+        platform_id: identity.platform_id.clone(),
+        canonical_url: identity.canonical_url.clone(),
+        kind: identity.kind.as_str().to_owned(),
+        status: Status::Unprocessed.as_str().to_owned(),
+        title: None,
+        text: None,
+        author_name: None,
+        author_id: None,
+        author_url: None,
+        published_at: None,
+        stats: None,
+        raw_metadata: None,
+        failure_count: 0,
+        last_error: None,
+        last_error_type: None,
+        last_error_detail: None,
+        last_error_at: None,
+        pulled_at: None,
+        created_at: now,
+        updated_at: now,
     };
-    let inserted = content::Entity::insert(new_item)
+    let mut row: content::ActiveModel = fresh.clone().into();
+    row.id = NotSet;
+    // `exec` (not `exec_with_returning`): on a conflict it reports
+    // `Conflicted`, while the RETURNING path reports a missing row as an error.
+    let inserted = content::Entity::insert(row)
         .on_conflict_do_nothing_on([content::Column::Platform, content::Column::PlatformId])
-        .exec_with_returning(&txn)
+        .exec(&txn)
         .await?;
     let (item, created) = match inserted {
-        TryInsertResult::Inserted(model) => (model, true),
+        TryInsertResult::Inserted(res) => {
+            fresh.id = res.last_insert_id;
+            (fresh, true)
+        }
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
             let existing = content::Entity::find()
                 .filter(content::Column::Platform.eq(identity.platform.as_str()))
@@ -128,6 +136,21 @@ pub async fn submit(
         created,
         source_id,
     })
+}
+
+impl From<Submitted> for ShareReceipt {
+    fn from(s: Submitted) -> Self {
+        ShareReceipt {
+            content_id: s.content.id,
+            created: s.created,
+            platform: s.content.platform,
+            platform_id: s.content.platform_id,
+            canonical_url: s.content.canonical_url,
+            kind: s.content.kind,
+            status: s.content.status,
+            source_id: s.source_id,
+        }
+    }
 }
 
 /// One item with its tags and sources, or `None`.

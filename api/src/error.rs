@@ -1,0 +1,89 @@
+//! The error envelope: every failure is `{"error": {"code", "message"}}`
+//! with the status its code maps to (`core::ErrorCode::http_status`).
+//!
+//! Server-side failures are logged here, once, with their cause chain; the
+//! client gets the code and a message that leaks nothing internal.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::DbErr;
+use serde_json::json;
+use vaultstream_core::{ErrorCode, UserError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The cause, for the log; never sent to the client.
+    pub source: Option<anyhow::Error>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, what)
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameter, message)
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        Self::new(e.code, e.message)
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> Self {
+        // A pool that cannot hand out a connection, or a locked SQLite file,
+        // is a passing condition the client may retry: 503, not 500.
+        let text = e.to_string();
+        let unavailable = matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+            || text.contains("database is locked")
+            || text.contains("PoolTimedOut")
+            || text.contains("Connection refused");
+        let (code, message) = if unavailable {
+            (ErrorCode::ServiceUnavailable, "the database is unavailable; retry shortly")
+        } else {
+            (ErrorCode::Internal, "an internal error occurred; it has been logged")
+        };
+        Self {
+            code,
+            message: message.into(),
+            source: Some(anyhow::Error::new(e)),
+            retry_after_secs: unavailable.then_some(1),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(source) = &self.source {
+            tracing::error!(error.code = %self.code, error = ?source, "request failed");
+        }
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut resp = (status, body).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,119 @@
+//! `GET /api/v1/contents` (filtered, newest first, keyset cursor) and
+//! `GET /api/v1/contents/{id}`.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use serde::Serialize;
+use vaultstream_core::ErrorCode;
+use vaultstream_core::content::{ContentView, Status};
+use vaultstream_core::db::contents::{self, Cursor, ListFilter};
+use vaultstream_core::platform::Platform;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{param, query_pairs};
+
+pub const DEFAULT_LIMIT: u64 = 50;
+pub const MAX_LIMIT: u64 = 200;
+
+/// Parse a content id from the path: a positive integer.
+pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
+    let raw = path
+        .map_err(|_| ApiError::invalid_parameter("the content id in the path is not readable"))?
+        .0;
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::invalid_parameter(format!(
+                "content id `{}` is not a positive integer",
+                raw.escape_debug()
+            ))
+        })
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ContentView>> {
+    let id = content_id(path)?;
+    contents::get(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no content with id {id}")))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListResponse {
+    pub items: Vec<ContentView>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<ListResponse>> {
+    let pairs = query_pairs(raw.as_deref());
+    let filter = ListFilter {
+        status: param(&pairs, "status")
+            .map(|s| {
+                s.parse::<Status>().map_err(|_| {
+                    ApiError::invalid_parameter(format!(
+                        "status `{s}` is not one of unprocessed, processing, pulled, failed"
+                    ))
+                })
+            })
+            .transpose()?,
+        platform: param(&pairs, "platform")
+            .map(|p| {
+                p.parse::<Platform>().map_err(|_| {
+                    let names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+                    ApiError::invalid_parameter(format!(
+                        "platform `{p}` is not one of {}",
+                        names.join(", ")
+                    ))
+                })
+            })
+            .transpose()?,
+        tag: param(&pairs, "tag").map(|t| t.trim_start_matches('#').to_lowercase()),
+        q: param(&pairs, "q")
+            .map(|q| {
+                if q.chars().count() > 200 {
+                    Err(ApiError::invalid_parameter("`q` is longer than 200 characters"))
+                } else {
+                    Ok(q.to_owned())
+                }
+            })
+            .transpose()?,
+        limit: match param(&pairs, "limit") {
+            None => DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(format!(
+                        "limit `{l}` is not a whole number from 1 to {MAX_LIMIT}"
+                    ))
+                })?,
+        },
+        cursor: param(&pairs, "cursor")
+            .map(|c| {
+                Cursor::decode(c).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidCursor,
+                        "`cursor` is not one this server handed out",
+                    )
+                })
+            })
+            .transpose()?,
+    };
+    let page = contents::list(&state.db, &filter).await?;
+    Ok(Json(ListResponse {
+        items: page.items,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
+}

@@ -1,0 +1,5 @@
+//! One file per route group.
+
+pub mod contents;
+pub mod health;
+pub mod shares;

@@ -1,0 +1,88 @@
+//! `POST /api/v1/shares`: submit a link or a whole share text.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use vaultstream_core::ErrorCode;
+use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
+use vaultstream_core::db::contents::{self, NewSource};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+
+/// The longest share text we take: app share texts are a few hundred
+/// characters; 16 KiB leaves room for a pasted post around the link.
+const MAX_TEXT_CHARS: usize = 16 * 1024;
+const MAX_NOTE_CHARS: usize = 4000;
+
+#[derive(Debug, Deserialize)]
+pub struct ShareRequest {
+    /// A link, or a whole share text with a link in it.
+    pub url: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ShareRequest>,
+) -> ApiResult<Response> {
+    if req.url.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("`url` is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("`note` is longer than {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    // Cheap checks first: a bad tag must not cost a short-link round trip.
+    let tags = normalise_tags(&req.tags)?;
+    let found = state.linker.identify(&req.url).await?;
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let submitted = contents::submit(
+        &state.db,
+        &found.identity,
+        NewSource {
+            raw_text: req.url,
+            submitted_url: found.submitted_url,
+            resolved_url: found.resolved_url,
+            channel: Channel::Api,
+            tags,
+            note,
+            submitted_by: None,
+            request_id,
+        },
+    )
+    .await?;
+    let receipt = ShareReceipt::from(submitted);
+    tracing::info!(
+        content.id = receipt.content_id,
+        platform = %receipt.platform,
+        created = receipt.created,
+        "share accepted"
+    );
+    let status = if receipt.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = (status, Json(&receipt)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/contents/{}", receipt.content_id)) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}

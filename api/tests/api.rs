@@ -1,0 +1,354 @@
+//! The REST API end to end: the real router on port 0, a real database
+//! (SQLite file and PostgreSQL), real HTTP.
+
+mod support;
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use support::{Backend, TestApp};
+
+both_backends!(
+    share_is_created_then_known,
+    every_form_of_one_item_is_one_item,
+    different_content_never_merges,
+    bad_input_gets_a_4xx_with_a_code,
+    bad_requests_get_the_envelope,
+    list_filters_and_pages,
+    fifty_parallel_submissions_make_one_item,
+    short_links_are_followed,
+    health_reports_the_database,
+);
+
+async fn share_is_created_then_known(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (status, body) = app
+        .share(json!({"url": "https://www.bilibili.com/video/BV1GJ411x7h7", "tags": ["Music", "#music", "中文"]}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["created"], true);
+    assert_eq!(body["platform"], "bilibili");
+    assert_eq!(body["platform_id"], "BV1GJ411x7h7");
+    assert_eq!(body["canonical_url"], "https://www.bilibili.com/video/BV1GJ411x7h7");
+    assert_eq!(body["status"], "unprocessed");
+    let id = body["content_id"].as_i64().expect("content_id");
+
+    // The av form of the same video, in a share text.
+    let (status, again) = app
+        .share(json!({"url": "【千本樱】 https://m.bilibili.com/video/av80433022?share_source=copy_web 复制链接", "tags": ["vocaloid"]}))
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"], false);
+    assert_eq!(again["content_id"].as_i64(), Some(id));
+
+    let (status, item) = app.get(&format!("/api/v1/contents/{id}")).await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["id"].as_i64(), Some(id));
+    assert_eq!(item["kind"], "video");
+    assert_eq!(item["failure_count"], 0);
+    let tags: HashSet<&str> = item["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(tags, HashSet::from(["music", "中文", "vocaloid"]));
+    let sources = item["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0]["channel"], "api");
+    assert_eq!(sources[0]["tags"], json!(["music", "中文"]));
+    assert!(sources[1]["raw_text"].as_str().unwrap().contains("千本樱"));
+    assert_eq!(
+        sources[1]["submitted_url"],
+        "https://m.bilibili.com/video/av80433022?share_source=copy_web"
+    );
+    assert!(sources[0]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
+async fn every_form_of_one_item_is_one_item(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let groups: &[&[&str]] = &[
+        &[
+            "https://twitter.com/jack/status/20",
+            "https://x.com/jack/status/20?s=20&t=abc",
+            "https://mobile.twitter.com/jack/status/20/photo/1",
+            "看看这个 https://fxtwitter.com/jack/status/20 ！",
+            "https://x.com/i/web/status/20#reply",
+        ],
+        &[
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "https://youtu.be/dQw4w9WgXcQ?si=xyz",
+            "https://m.youtube.com/watch?feature=share&v=dQw4w9WgXcQ&t=42",
+            "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+        ],
+        &[
+            "https://weibo.com/1401527553/FfcTLg6AY",
+            "https://m.weibo.cn/detail/4136245053838604",
+            "https://m.weibo.cn/status/FfcTLg6AY?from=share",
+        ],
+        &[
+            "https://www.zhihu.com/question/19550225/answer/2076341989",
+            "https://www.zhihu.com/answer/2076341989",
+        ],
+        &[
+            "https://www.example.com/post?id=7&utm_source=x#top",
+            "HTTPS://WWW.EXAMPLE.COM:443/post?utm_medium=y&id=7",
+        ],
+    ];
+    for forms in groups {
+        let mut ids = HashSet::new();
+        for (i, form) in forms.iter().enumerate() {
+            let (status, body) = app.share(json!({"url": form})).await;
+            let expected = if i == 0 { 201 } else { 200 };
+            assert_eq!(status, expected, "{form}: {body}");
+            ids.insert(body["content_id"].as_i64().unwrap());
+        }
+        assert_eq!(ids.len(), 1, "{forms:?} made {ids:?}");
+    }
+}
+
+async fn different_content_never_merges(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let pairs = [
+        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://www.youtube.com/watch?v=9bZkp7q19f0"),
+        ("https://www.example.com/post?id=7", "https://www.example.com/post?id=8"),
+        ("https://www.zhihu.com/question/19550225", "https://www.zhihu.com/question/19550225/answer/2076341989"),
+        ("https://x.com/jack/status/20", "https://x.com/jack/status/21"),
+    ];
+    for (a, c) in pairs {
+        let (sa, ba) = app.share(json!({"url": a})).await;
+        let (sc, bc) = app.share(json!({"url": c})).await;
+        assert_eq!((sa, sc), (201, 201), "{a} / {c}: {ba} {bc}");
+        assert_ne!(ba["content_id"], bc["content_id"]);
+    }
+}
+
+async fn bad_input_gets_a_4xx_with_a_code(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let cases: &[(&str, u16, &str)] = &[
+        ("", 400, "empty_input"),
+        ("   \n\t ", 400, "empty_input"),
+        ("just some words, no link at all", 400, "no_link_found"),
+        ("ftp://example.com/file.txt", 400, "unsupported_scheme"),
+        ("javascript:alert(1)", 400, "unsupported_scheme"),
+        ("file:///etc/passwd", 400, "unsupported_scheme"),
+        ("http://127.0.0.1/admin", 422, "forbidden_target"),
+        ("http://localhost:8080/", 422, "forbidden_target"),
+        ("http://2130706433/", 422, "forbidden_target"),
+        ("http://0x7f.0.0.1/", 422, "forbidden_target"),
+        ("http://[::1]/", 422, "forbidden_target"),
+        ("http://[::ffff:127.0.0.1]/", 422, "forbidden_target"),
+        ("http://example.com@10.0.0.1/", 422, "forbidden_target"),
+        ("http://169.254.169.254/latest/meta-data/", 422, "forbidden_target"),
+        ("http://192.168.1.1/", 422, "forbidden_target"),
+        ("http://[fe80::1]/", 422, "forbidden_target"),
+        ("http://metadata.google.internal/computeMetadata/v1/", 422, "forbidden_target"),
+    ];
+    for (text, status, code) in cases {
+        let (s, body) = app.share(json!({"url": text})).await;
+        assert_eq!((s, body["error"]["code"].as_str()), (*status, Some(*code)), "{text:?}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let long = format!("https://example.com/{}", "a".repeat(5000));
+    let (s, body) = app.share(json!({"url": long})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (422, Some("url_too_long")), "{body}");
+
+    let (s, body) = app.share(json!({"url": "https://example.com/", "tags": ["two words"]})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (422, Some("invalid_tag")), "{body}");
+
+    // Nothing of the refused input was stored.
+    let (_, list) = app.get("/api/v1/contents").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+}
+
+async fn bad_requests_get_the_envelope(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let post = |body: Vec<u8>, ct: Option<&'static str>| {
+        let mut req = app.client.post(app.url("/api/v1/shares")).body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let json_ct = Some("application/json");
+    let cases: Vec<(Vec<u8>, Option<&str>, u16, &str)> = vec![
+        (b"{not json".to_vec(), json_ct, 400, "invalid_json"),
+        (b"".to_vec(), json_ct, 400, "invalid_json"),
+        (vec![0xff, 0xfe, 0x7b], json_ct, 400, "invalid_json"),
+        (b"{}".to_vec(), json_ct, 422, "invalid_body"),
+        (br#"{"url": 42}"#.to_vec(), json_ct, 422, "invalid_body"),
+        (br#"{"url": null}"#.to_vec(), json_ct, 422, "invalid_body"),
+        (br#"["https://x.com/a/status/1"]"#.to_vec(), json_ct, 422, "invalid_body"),
+        (br#"{"url": "https://x.com/a/status/1", "tags": "x"}"#.to_vec(), json_ct, 422, "invalid_body"),
+        (b"url=https://x.com/a/status/1".to_vec(), Some("application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
+        (format!(r#"{{"url": "{}"}}"#, "a".repeat(100_000)).into_bytes(), json_ct, 413, "payload_too_large"),
+    ];
+    for (body, ct, status, code) in cases {
+        let preview = String::from_utf8_lossy(&body[..body.len().min(40)]).to_string();
+        let resp = post(body, ct).await.expect("request");
+        let s = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{preview}: {v}");
+    }
+    // JSON without a content type is still accepted (curl -d).
+    let resp = post(br#"{"url": "https://x.com/a/status/1"}"#.to_vec(), None).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+
+    for (path, status, code) in [
+        ("/api/v1/contents/abc", 400, "invalid_parameter"),
+        ("/api/v1/contents/-1", 400, "invalid_parameter"),
+        ("/api/v1/contents/99999999999999999999", 400, "invalid_parameter"),
+        ("/api/v1/contents/424242", 404, "not_found"),
+        ("/api/v1/nope", 404, "not_found"),
+        ("/api/v1/contents?limit=0", 400, "invalid_parameter"),
+        ("/api/v1/contents?limit=100000", 400, "invalid_parameter"),
+        ("/api/v1/contents?limit=ten", 400, "invalid_parameter"),
+        ("/api/v1/contents?status=done", 400, "invalid_parameter"),
+        ("/api/v1/contents?platform=myspace", 400, "invalid_parameter"),
+        ("/api/v1/contents?cursor=garbage", 400, "invalid_cursor"),
+    ] {
+        let (s, v) = app.get(path).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{path}: {v}");
+    }
+    let resp = app.client.delete(app.url("/api/v1/shares")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed");
+}
+
+async fn list_filters_and_pages(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let links = [
+        ("https://x.com/a/status/101", vec!["news"]),
+        ("https://x.com/a/status/102", vec![]),
+        ("https://www.bilibili.com/video/BV117411r7R1", vec!["news", "music"]),
+        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", vec!["music"]),
+        ("https://blog.example.org/100%25-rust?x=1", vec![]),
+    ];
+    let mut ids = Vec::new();
+    for (url, tags) in &links {
+        let (s, v) = app.share(json!({"url": url, "tags": tags})).await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["content_id"].as_i64().unwrap());
+    }
+    // Newest first, two per page, three pages, no repeats.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..3 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/contents?limit=2&cursor={c}"),
+            None => "/api/v1/contents?limit=2".to_owned(),
+        };
+        let (s, v) = app.get(&path).await;
+        assert_eq!(s, 200, "{v}");
+        for item in v["items"].as_array().unwrap() {
+            seen.push(item["id"].as_i64().unwrap());
+        }
+        cursor = v["next_cursor"].as_str().map(str::to_owned);
+        assert_eq!(cursor.is_some(), page < 2, "page {page}: {v}");
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(seen, expected);
+
+    let count = |v: &Value| v["items"].as_array().map_or(0, Vec::len);
+    let (_, v) = app.get("/api/v1/contents?platform=twitter").await;
+    assert_eq!(count(&v), 2, "{v}");
+    let (_, v) = app.get("/api/v1/contents?platform=x").await;
+    assert_eq!(count(&v), 2, "{v}");
+    let (_, v) = app.get("/api/v1/contents?tag=music").await;
+    assert_eq!(count(&v), 2, "{v}");
+    let (_, v) = app.get("/api/v1/contents?tag=news&platform=bilibili").await;
+    assert_eq!(count(&v), 1, "{v}");
+    let (_, v) = app.get("/api/v1/contents?status=unprocessed").await;
+    assert_eq!(count(&v), 5, "{v}");
+    let (_, v) = app.get("/api/v1/contents?status=pulled").await;
+    assert_eq!(count(&v), 0, "{v}");
+    let (_, v) = app.get("/api/v1/contents?q=BLOG.EXAMPLE").await;
+    assert_eq!(count(&v), 1, "{v}");
+    // LIKE wildcards in q are literal.
+    let (_, v) = app.get("/api/v1/contents?q=%25").await;
+    assert_eq!(count(&v), 1, "{v}");
+    let (_, v) = app.get("/api/v1/contents?q=_").await;
+    assert_eq!(count(&v), 0, "{v}");
+}
+
+async fn fifty_parallel_submissions_make_one_item(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let forms = [
+        "https://www.bilibili.com/video/BV1GJ411x7h7",
+        "https://m.bilibili.com/video/av80433022",
+        "https://www.bilibili.com/video/BV1GJ411x7h7/?spm_id_from=333.999",
+        "分享 https://b23.tv/BV1GJ411x7h7 ",
+        "https://www.bilibili.com/video/AV80433022",
+    ];
+    let futures = (0..50).map(|i| {
+        let body = json!({"url": forms[i % forms.len()], "tags": [format!("t{}", i % 3)]});
+        let app = &app;
+        async move { app.share(body).await }
+    });
+    let results = futures::future::join_all(futures).await;
+    let mut created = 0;
+    let mut ids = HashSet::new();
+    for (status, body) in &results {
+        assert!(*status == 200 || *status == 201, "{status}: {body}");
+        created += usize::from(body["created"] == true);
+        ids.insert(body["content_id"].as_i64().unwrap());
+    }
+    assert_eq!(created, 1, "exactly one submission creates the item");
+    assert_eq!(ids.len(), 1);
+    let id = *ids.iter().next().unwrap();
+    let (_, item) = app.get(&format!("/api/v1/contents/{id}")).await;
+    assert_eq!(item["sources"].as_array().map(Vec::len), Some(50));
+    assert_eq!(item["tags"].as_array().map(Vec::len), Some(3), "{}", item["tags"]);
+    let (items, sources) = vaultstream_core::db::contents::counts(&app.db).await.unwrap();
+    assert_eq!((items, sources), (1, 50));
+}
+
+/// A local stand-in for b23.tv / v.douyin.com: the app follows its
+/// redirects (through VAULTSTREAM_UPSTREAM_OVERRIDES) to the content id.
+async fn short_links_are_followed(b: Backend) {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::get;
+    async fn redirect(target: &'static str) -> (StatusCode, HeaderMap) {
+        let mut h = HeaderMap::new();
+        h.insert(header::LOCATION, target.parse().unwrap());
+        (StatusCode::FOUND, h)
+    }
+    let shortener = axum::Router::new()
+        .route("/xvqNvQ", get(|| redirect("https://www.bilibili.com/video/BV1GJ411x7h7?share_source=copy_web&vd_source=abc")))
+        .route("/iRNBho6u/", get(|| redirect("https://www.iesdouyin.com/share/video/7535852404919586100/?region=CN&from=web_code_link")))
+        .route("/dead", get(|| async { StatusCode::NOT_FOUND }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, shortener).await });
+
+    let overrides = format!("b23.tv={base},v.douyin.com={base}");
+    let app = TestApp::spawn_with(b, &[("UPSTREAM_OVERRIDES", overrides)]).await;
+    let (s, v) = app.share(json!({"url": "【标题】 https://b23.tv/xvqNvQ 复制打开"})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["platform"].as_str(), v["platform_id"].as_str()), (Some("bilibili"), Some("BV1GJ411x7h7")));
+    let (s, again) = app.share(json!({"url": "https://www.bilibili.com/video/av80433022"})).await;
+    assert_eq!((s, &again["content_id"]), (200, &v["content_id"]));
+
+    let (s, v) = app
+        .share(json!({"url": "7.94 复制打开抖音，看看【作品】 https://v.douyin.com/iRNBho6u/ 3@5.com :9pm"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["platform"].as_str(), v["platform_id"].as_str()), (Some("douyin"), Some("7535852404919586100")));
+    let (_, item) = app.get(&format!("/api/v1/contents/{}", v["content_id"])).await;
+    let src = &item["sources"][0];
+    assert_eq!(src["submitted_url"], "https://v.douyin.com/iRNBho6u/");
+    assert!(src["resolved_url"].as_str().unwrap().contains("iesdouyin.com/share/video/7535852404919586100"));
+
+    let (s, v) = app.share(json!({"url": "https://b23.tv/dead"})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("short_link_unresolved")), "{v}");
+}
+
+async fn health_reports_the_database(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (s, v) = app.get("/api/v1/health").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["checks"]["database"]["status"], "ok");
+    let backend = match b {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(v["checks"]["database"]["backend"], backend);
+}

@@ -1,0 +1,150 @@
+//! `all` and `api`: open the database, migrate when allowed, serve.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use vaultstream_api::AppState;
+use vaultstream_core::Settings;
+use vaultstream_core::db;
+use vaultstream_core::settings::redact_url;
+
+use super::{EXIT_RUNTIME, EXIT_USAGE};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+    pub bot: bool,
+}
+
+impl Roles {
+    pub fn all() -> Self {
+        Self {
+            api: true,
+            worker: true,
+            bot: true,
+        }
+    }
+    pub fn api() -> Self {
+        Self {
+            api: true,
+            worker: false,
+            bot: false,
+        }
+    }
+}
+
+/// Open the database and bring its schema up to date, or explain why not.
+pub async fn open_db(settings: &Settings) -> Result<sea_orm::DatabaseConnection, ExitCode> {
+    let database = match db::connect(settings).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the database");
+            return Err(ExitCode::from(EXIT_RUNTIME));
+        }
+    };
+    if settings.migrate_on_start() {
+        if let Err(e) = db::migrate_up(&database).await {
+            tracing::error!(error = %e, "migrations failed");
+            return Err(ExitCode::from(EXIT_RUNTIME));
+        }
+    } else {
+        match db::pending_migrations(&database).await {
+            Ok(p) if p.is_empty() => {}
+            Ok(p) => {
+                tracing::error!(
+                    pending = ?p,
+                    "the database schema is behind this version: run `vaultstream migrate up` \
+                     (or set VAULTSTREAM_AUTO_MIGRATE=true)"
+                );
+                return Err(ExitCode::from(EXIT_RUNTIME));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the migration state");
+                return Err(ExitCode::from(EXIT_RUNTIME));
+            }
+        }
+    }
+    Ok(database)
+}
+
+pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
+    if roles.api && settings.auth_required() {
+        // API keys land with the operator issue; until then an API reachable
+        // from other machines would be open to anyone. Refuse rather than
+        // expose it silently.
+        eprintln!(
+            "vaultstream: VAULTSTREAM_AUTH: the API would listen on {} (not loopback), which \
+             requires API keys, and key checking is not available in this version. Bind to \
+             127.0.0.1, or set VAULTSTREAM_AUTH=off to serve without authentication on purpose.",
+            settings.bind
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let database = match open_db(&settings).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if roles.worker {
+        tracing::warn!(
+            "job workers are not available in this version: submitted items stay `unprocessed`"
+        );
+    }
+    if roles.bot && settings.telegram.bot_token.is_some() {
+        tracing::warn!("a Telegram bot token is set, but the bot is not available in this version");
+    }
+    let listener = match TcpListener::bind(settings.bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(bind = %settings.bind, error = %e, "cannot listen");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let addr = listener.local_addr().map_or_else(|_| settings.bind.to_string(), |a| a.to_string());
+    tracing::info!(
+        address = %addr,
+        database = %redact_url(settings.database_url.expose()),
+        data_dir = %settings.data_dir.display(),
+        "VaultStream API listening on http://{addr}/api/v1"
+    );
+    let linker = crate::cli::submit::linker(&settings);
+    let state = AppState {
+        db: database,
+        linker,
+        settings: Arc::new(settings),
+    };
+    match vaultstream_api::serve(listener, state, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

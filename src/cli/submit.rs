@@ -1,0 +1,118 @@
+//! `submit <link-or-text>...`: the CLI channel of intake.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vaultstream_adapters::http::UpstreamOverrides;
+use vaultstream_adapters::links::{LinkPolicy, Linker};
+use vaultstream_core::Settings;
+use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
+use vaultstream_core::db::contents::{self, NewSource};
+
+use super::{EXIT_RUNTIME, EXIT_USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Links or whole share texts; each is one submission. "-" reads one text from stdin.
+    #[arg(required = true, value_name = "LINK-OR-TEXT")]
+    texts: Vec<String>,
+    /// Tag the submissions (repeatable).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    tags: Vec<String>,
+    /// A note kept with the submissions.
+    #[arg(long)]
+    note: Option<String>,
+    /// Print one JSON object per submission instead of a table row.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The link recogniser, configured from the settings (shared with the API).
+pub fn linker(settings: &Settings) -> Linker {
+    let mut policy = LinkPolicy {
+        allow_private_targets: settings.allow_private_targets,
+        resolve_timeout: Duration::from_millis(settings.resolve_timeout_ms),
+        overrides: UpstreamOverrides::from_pairs(settings.upstream_overrides.clone()),
+        ..LinkPolicy::default()
+    };
+    if let Some(ua) = &settings.user_agent {
+        policy.user_agent = ua.clone();
+    }
+    Linker::new(policy)
+}
+
+pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
+    let tags = match normalise_tags(&args.tags) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vaultstream: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let database = match super::serve::open_db(settings).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let linker = linker(settings);
+    let mut refused = 0usize;
+    let mut failed = 0usize;
+    for text in &args.texts {
+        let text = if text == "-" {
+            let mut buf = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut buf) {
+                eprintln!("vaultstream: cannot read stdin: {e}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+            buf
+        } else {
+            text.clone()
+        };
+        let found = match linker.identify(&text).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("refused  {}: {}", e.code, e.message);
+                refused += 1;
+                continue;
+            }
+        };
+        let source = NewSource {
+            raw_text: text.clone(),
+            submitted_url: found.submitted_url,
+            resolved_url: found.resolved_url,
+            channel: Channel::Cli,
+            tags: tags.clone(),
+            note: args.note.clone(),
+            submitted_by: std::env::var("USER").ok(),
+            request_id: None,
+        };
+        match contents::submit(&database, &found.identity, source).await {
+            Ok(s) => {
+                let r = ShareReceipt::from(s);
+                if args.json {
+                    println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        r.content_id,
+                        r.platform,
+                        r.platform_id,
+                        if r.created { "created" } else { "known" },
+                        r.canonical_url
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("failed   {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        ExitCode::from(EXIT_RUNTIME)
+    } else if refused > 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,237 @@
+//! The `vaultstream` binary as a user runs it: exit codes, settings errors,
+//! `submit`, `migrate`, and `api` serving on a fresh data dir.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
+    // Keep the developer's own settings out of the tests.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VAULTSTREAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("VAULTSTREAM_LOG_LEVEL", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run vaultstream")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn in_dir(dir: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.arg("--data-dir").arg(dir);
+    cmd
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let out = run(bin().arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in ["all", "api", "worker", "bot", "migrate", "submit", "dlq", "keys", "doctor", "completions"] {
+        assert!(help.contains(cmd), "--help lists {cmd}");
+    }
+    assert_eq!(run(bin().arg("frobnicate")).status.code(), Some(2));
+    assert_eq!(run(bin().args(["submit"])).status.code(), Some(2), "submit needs a link");
+    let out = run(bin().args(["completions", "bash"]));
+    assert!(out.status.success() && text(&out.stdout).contains("vaultstream"));
+}
+
+#[test]
+fn bad_settings_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("VAULTSTREAM_BIND", "nowhere"),
+        ("VAULTSTREAM_MAX_ATTEMPTS", "many"),
+        ("VAULTSTREAM_DATABASE_URL", "mysql://db/x"),
+        ("VAULTSTREAM_LOG_FORMAT", "yaml"),
+    ];
+    for (k, v) in cases {
+        let out = run(in_dir(dir.path()).env(k, v).arg("api"));
+        assert_eq!(out.status.code(), Some(2), "{k}={v}");
+        assert!(text(&out.stderr).contains(k), "{k}: {}", text(&out.stderr));
+    }
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "bind = \"127.0.0.1:1\"\nmax_atempts = 3\n").unwrap();
+    let out = run(in_dir(dir.path()).arg("--config").arg(&cfg).arg("api"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("VAULTSTREAM_MAX_ATEMPTS"), "{}", text(&out.stderr));
+    let out = run(in_dir(dir.path()).args(["--set", "no_such_key=1", "api"]));
+    assert_eq!(out.status.code(), Some(2));
+    // Secrets never reach the terminal, even in errors.
+    let out = run(in_dir(dir.path())
+        .env("VAULTSTREAM_DATABASE_URL", "mysql://app:hunter2@db/x")
+        .arg("api"));
+    assert!(!text(&out.stderr).contains("hunter2"));
+}
+
+#[test]
+fn submit_gives_one_item_per_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(in_dir(dir.path()).args(["submit", "https://x.com/jack/status/20?s=20", "--tag", "first"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = text(&out.stdout);
+    let cols: Vec<&str> = first.trim().split('\t').collect();
+    assert_eq!(cols[1..4], ["twitter", "20", "created"], "{first}");
+
+    let out = run(in_dir(dir.path()).args([
+        "submit",
+        "--json",
+        "look https://mobile.twitter.com/jack/status/20/photo/1 !",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["content_id"].as_i64().unwrap().to_string(), cols[0]);
+    assert_eq!(lines[0]["created"], false);
+    assert_eq!(lines[1]["platform"], "youtube");
+    assert_eq!(lines[1]["created"], true);
+
+    // Refused input: exit 2, the code on stderr, good ones still stored.
+    let out = run(in_dir(dir.path()).args(["submit", "http://127.0.0.1/", "https://x.com/a/status/99"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("forbidden_target"));
+    assert!(text(&out.stdout).contains("\t99\tcreated"));
+
+    // stdin
+    let mut child = in_dir(dir.path())
+        .args(["submit", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("【标题】 https://www.bilibili.com/video/BV1GJ411x7h7 复制链接".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(text(&out.stdout).contains("bilibili\tBV1GJ411x7h7\tcreated"));
+}
+
+#[test]
+fn migrate_status_and_worker_say_what_they_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(in_dir(dir.path()).args(["migrate", "status"]));
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("pending"), "{}", text(&out.stdout));
+    assert!(run(in_dir(dir.path()).args(["migrate", "up"])).status.success());
+    let out = run(in_dir(dir.path()).args(["migrate", "status"]));
+    assert!(text(&out.stdout).contains("applied"));
+    assert!(!text(&out.stdout).contains("pending"));
+
+    for args in [&["worker"][..], &["bot"], &["dlq", "list"], &["keys", "list"]] {
+        let out = run(in_dir(dir.path()).args(args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(text(&out.stderr).contains("not available in this version"), "{args:?}");
+    }
+}
+
+#[test]
+fn refuses_to_serve_unauthenticated_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(in_dir(dir.path()).args(["--bind", "0.0.0.0:0", "api"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("VAULTSTREAM_AUTH"));
+}
+
+/// The README run command on a fresh data dir: it migrates, serves, takes a
+/// share, and stops cleanly on SIGTERM.
+#[test]
+fn api_serves_on_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let mut child = in_dir(&data)
+        .args(["--bind", "127.0.0.1:0", "all"])
+        .env("VAULTSTREAM_LOG_LEVEL", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server reports its address");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let health: serde_json::Value = client
+            .get(format!("http://{addr}/api/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["checks"]["database"]["backend"], "sqlite");
+        let resp = client
+            .post(format!("http://{addr}/api/v1/shares"))
+            .json(&serde_json::json!({"url": "https://www.zhihu.com/question/1/answer/2"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+    });
+    assert!(data.join("vaultstream.db").exists(), "SQLite file under the data dir");
+    let started = Instant::now();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful stop: {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+/// PostgreSQL: no automatic migration (a deploy step); `migrate up`, then it works.
+#[test]
+fn postgres_migrates_as_a_deploy_step() {
+    let admin = std::env::var("VAULTSTREAM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("vs_cli_{}", uuid::Uuid::new_v4().simple());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = Database::connect(&admin).await.expect("PostgreSQL must be running");
+        c.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    });
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let dir = tempfile::tempdir().unwrap();
+    let pg = |args: &[&str]| run(in_dir(dir.path()).arg("--database-url").arg(url.as_str()).args(args));
+
+    let out = pg(&["submit", "https://x.com/a/status/5"]);
+    let before = (out.status.code(), text(&out.stderr));
+    let up = pg(&["migrate", "up"]);
+    let after = pg(&["submit", "https://x.com/a/status/5"]);
+    let again = pg(&["submit", "https://twitter.com/b/status/5"]);
+
+    rt.block_on(async {
+        let c = Database::connect(&admin).await.unwrap();
+        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    });
+    assert_eq!(before.0, Some(1));
+    assert!(before.1.contains("migrate up"), "{}", before.1);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(text(&after.stdout).contains("twitter\t5\tcreated"), "{}", text(&after.stderr));
+    assert!(text(&again.stdout).contains("twitter\t5\tknown"));
+}
