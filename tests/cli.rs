@@ -39,11 +39,26 @@ fn help_and_usage_errors() {
     let out = run(bin().arg("--help"));
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for cmd in ["all", "api", "worker", "bot", "migrate", "submit", "dlq", "keys", "doctor", "completions"] {
+    for cmd in [
+        "all",
+        "api",
+        "worker",
+        "bot",
+        "migrate",
+        "submit",
+        "dlq",
+        "keys",
+        "doctor",
+        "completions",
+    ] {
         assert!(help.contains(cmd), "--help lists {cmd}");
     }
     assert_eq!(run(bin().arg("frobnicate")).status.code(), Some(2));
-    assert_eq!(run(bin().args(["submit"])).status.code(), Some(2), "submit needs a link");
+    assert_eq!(
+        run(bin().args(["submit"])).status.code(),
+        Some(2),
+        "submit needs a link"
+    );
     let out = run(bin().args(["completions", "bash"]));
     assert!(out.status.success() && text(&out.stdout).contains("vaultstream"));
 }
@@ -66,7 +81,11 @@ fn bad_settings_exit_2_naming_the_key() {
     std::fs::write(&cfg, "bind = \"127.0.0.1:1\"\nmax_atempts = 3\n").unwrap();
     let out = run(in_dir(dir.path()).arg("--config").arg(&cfg).arg("api"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("VAULTSTREAM_MAX_ATEMPTS"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("VAULTSTREAM_MAX_ATEMPTS"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(in_dir(dir.path()).args(["--set", "no_such_key=1", "api"]));
     assert_eq!(out.status.code(), Some(2));
     // Secrets never reach the terminal, even in errors.
@@ -79,7 +98,12 @@ fn bad_settings_exit_2_naming_the_key() {
 #[test]
 fn submit_gives_one_item_per_content() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(in_dir(dir.path()).args(["submit", "https://x.com/jack/status/20?s=20", "--tag", "first"]));
+    let out = run(in_dir(dir.path()).args([
+        "submit",
+        "https://x.com/jack/status/20?s=20",
+        "--tag",
+        "first",
+    ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = text(&out.stdout);
     let cols: Vec<&str> = first.trim().split('\t').collect();
@@ -97,13 +121,17 @@ fn submit_gives_one_item_per_content() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["content_id"].as_i64().unwrap().to_string(), cols[0]);
+    assert_eq!(
+        lines[0]["content_id"].as_i64().unwrap().to_string(),
+        cols[0]
+    );
     assert_eq!(lines[0]["created"], false);
     assert_eq!(lines[1]["platform"], "youtube");
     assert_eq!(lines[1]["created"], true);
 
     // Refused input: exit 2, the code on stderr, good ones still stored.
-    let out = run(in_dir(dir.path()).args(["submit", "http://127.0.0.1/", "https://x.com/a/status/99"]));
+    let out =
+        run(in_dir(dir.path()).args(["submit", "http://127.0.0.1/", "https://x.com/a/status/99"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("forbidden_target"));
     assert!(text(&out.stdout).contains("\t99\tcreated"));
@@ -131,16 +159,32 @@ fn migrate_status_and_worker_say_what_they_do() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(in_dir(dir.path()).args(["migrate", "status"]));
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("pending"), "{}", text(&out.stdout));
-    assert!(run(in_dir(dir.path()).args(["migrate", "up"])).status.success());
+    assert!(
+        text(&out.stdout).contains("pending"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        run(in_dir(dir.path()).args(["migrate", "up"]))
+            .status
+            .success()
+    );
     let out = run(in_dir(dir.path()).args(["migrate", "status"]));
     assert!(text(&out.stdout).contains("applied"));
     assert!(!text(&out.stdout).contains("pending"));
 
-    for args in [&["worker"][..], &["bot"], &["dlq", "list"], &["keys", "list"]] {
+    for args in [
+        &["worker"][..],
+        &["bot"],
+        &["dlq", "list"],
+        &["keys", "list"],
+    ] {
         let out = run(in_dir(dir.path()).args(args));
         assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(text(&out.stderr).contains("not available in this version"), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("not available in this version"),
+            "{args:?}"
+        );
     }
 }
 
@@ -174,7 +218,9 @@ fn api_serves_on_a_fresh_data_dir() {
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server reports its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server reports its address");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();
@@ -195,9 +241,15 @@ fn api_serves_on_a_fresh_data_dir() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 201);
     });
-    assert!(data.join("vaultstream.db").exists(), "SQLite file under the data dir");
+    assert!(
+        data.join("vaultstream.db").exists(),
+        "SQLite file under the data dir"
+    );
     let started = Instant::now();
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful stop: {status:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -211,13 +263,22 @@ fn postgres_migrates_as_a_deploy_step() {
     let name = format!("vs_cli_{}", uuid::Uuid::new_v4().simple());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let c = Database::connect(&admin).await.expect("PostgreSQL must be running");
-        c.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let c = Database::connect(&admin)
+            .await
+            .expect("PostgreSQL must be running");
+        c.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
     });
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&format!("/{name}"));
     let dir = tempfile::tempdir().unwrap();
-    let pg = |args: &[&str]| run(in_dir(dir.path()).arg("--database-url").arg(url.as_str()).args(args));
+    let pg = |args: &[&str]| {
+        run(in_dir(dir.path())
+            .arg("--database-url")
+            .arg(url.as_str())
+            .args(args))
+    };
 
     let out = pg(&["submit", "https://x.com/a/status/5"]);
     let before = (out.status.code(), text(&out.stderr));
@@ -227,11 +288,17 @@ fn postgres_migrates_as_a_deploy_step() {
 
     rt.block_on(async {
         let c = Database::connect(&admin).await.unwrap();
-        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        c.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .unwrap();
     });
     assert_eq!(before.0, Some(1));
     assert!(before.1.contains("migrate up"), "{}", before.1);
     assert!(up.status.success(), "{}", text(&up.stderr));
-    assert!(text(&after.stdout).contains("twitter\t5\tcreated"), "{}", text(&after.stderr));
+    assert!(
+        text(&after.stdout).contains("twitter\t5\tcreated"),
+        "{}",
+        text(&after.stderr)
+    );
     assert!(text(&again.stdout).contains("twitter\t5\tknown"));
 }

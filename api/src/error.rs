@@ -55,9 +55,15 @@ impl From<DbErr> for ApiError {
             || text.contains("PoolTimedOut")
             || text.contains("Connection refused");
         let (code, message) = if unavailable {
-            (ErrorCode::ServiceUnavailable, "the database is unavailable; retry shortly")
+            (
+                ErrorCode::ServiceUnavailable,
+                "the database is unavailable; retry shortly",
+            )
         } else {
-            (ErrorCode::Internal, "an internal error occurred; it has been logged")
+            (
+                ErrorCode::Internal,
+                "an internal error occurred; it has been logged",
+            )
         };
         Self {
             code,
@@ -70,17 +76,18 @@ impl From<DbErr> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let Some(source) = &self.source {
             tracing::error!(error.code = %self.code, error = ?source, "request failed");
         }
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         let mut resp = (status, body).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = self
+            .retry_after_secs
+            .and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -36,14 +36,9 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| match e {
-                BytesRejection::FailedToBufferBody(inner)
-                    if matches!(
-                        inner,
-                        axum::extract::rejection::FailedToBufferBody::LengthLimitError(_)
-                    ) =>
-                {
-                    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-                }
+                BytesRejection::FailedToBufferBody(
+                    axum::extract::rejection::FailedToBufferBody::LengthLimitError(_),
+                ) => ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
                 other => ApiError::new(
                     ErrorCode::InvalidBody,
                     format!("the request body could not be read: {other}"),

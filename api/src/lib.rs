@@ -88,8 +88,11 @@ async fn method_not_allowed() -> ApiError {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(ErrorCode::Internal, "an internal error occurred; it has been logged")
-        .into_response()
+    ApiError::new(
+        ErrorCode::Internal,
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
 }
 
 /// Serve until `shutdown` resolves; in-flight requests get up to 10 s to

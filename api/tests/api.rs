@@ -29,7 +29,10 @@ async fn share_is_created_then_known(b: Backend) {
     assert_eq!(body["created"], true);
     assert_eq!(body["platform"], "bilibili");
     assert_eq!(body["platform_id"], "BV1GJ411x7h7");
-    assert_eq!(body["canonical_url"], "https://www.bilibili.com/video/BV1GJ411x7h7");
+    assert_eq!(
+        body["canonical_url"],
+        "https://www.bilibili.com/video/BV1GJ411x7h7"
+    );
     assert_eq!(body["status"], "unprocessed");
     let id = body["content_id"].as_i64().expect("content_id");
 
@@ -46,7 +49,12 @@ async fn share_is_created_then_known(b: Backend) {
     assert_eq!(item["id"].as_i64(), Some(id));
     assert_eq!(item["kind"], "video");
     assert_eq!(item["failure_count"], 0);
-    let tags: HashSet<&str> = item["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let tags: HashSet<&str> = item["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(tags, HashSet::from(["music", "中文", "vocaloid"]));
     let sources = item["sources"].as_array().expect("sources");
     assert_eq!(sources.len(), 2);
@@ -57,7 +65,11 @@ async fn share_is_created_then_known(b: Backend) {
         sources[1]["submitted_url"],
         "https://m.bilibili.com/video/av80433022?share_source=copy_web"
     );
-    assert!(sources[0]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(
+        sources[0]["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
 }
 
 async fn every_form_of_one_item_is_one_item(b: Backend) {
@@ -105,10 +117,22 @@ async fn every_form_of_one_item_is_one_item(b: Backend) {
 async fn different_content_never_merges(b: Backend) {
     let app = TestApp::spawn(b).await;
     let pairs = [
-        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://www.youtube.com/watch?v=9bZkp7q19f0"),
-        ("https://www.example.com/post?id=7", "https://www.example.com/post?id=8"),
-        ("https://www.zhihu.com/question/19550225", "https://www.zhihu.com/question/19550225/answer/2076341989"),
-        ("https://x.com/jack/status/20", "https://x.com/jack/status/21"),
+        (
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "https://www.youtube.com/watch?v=9bZkp7q19f0",
+        ),
+        (
+            "https://www.example.com/post?id=7",
+            "https://www.example.com/post?id=8",
+        ),
+        (
+            "https://www.zhihu.com/question/19550225",
+            "https://www.zhihu.com/question/19550225/answer/2076341989",
+        ),
+        (
+            "https://x.com/jack/status/20",
+            "https://x.com/jack/status/21",
+        ),
     ];
     for (a, c) in pairs {
         let (sa, ba) = app.share(json!({"url": a})).await;
@@ -134,22 +158,48 @@ async fn bad_input_gets_a_4xx_with_a_code(b: Backend) {
         ("http://[::1]/", 422, "forbidden_target"),
         ("http://[::ffff:127.0.0.1]/", 422, "forbidden_target"),
         ("http://example.com@10.0.0.1/", 422, "forbidden_target"),
-        ("http://169.254.169.254/latest/meta-data/", 422, "forbidden_target"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            422,
+            "forbidden_target",
+        ),
         ("http://192.168.1.1/", 422, "forbidden_target"),
         ("http://[fe80::1]/", 422, "forbidden_target"),
-        ("http://metadata.google.internal/computeMetadata/v1/", 422, "forbidden_target"),
+        (
+            "http://metadata.google.internal/computeMetadata/v1/",
+            422,
+            "forbidden_target",
+        ),
     ];
     for (text, status, code) in cases {
         let (s, body) = app.share(json!({"url": text})).await;
-        assert_eq!((s, body["error"]["code"].as_str()), (*status, Some(*code)), "{text:?}: {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (*status, Some(*code)),
+            "{text:?}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     let long = format!("https://example.com/{}", "a".repeat(5000));
     let (s, body) = app.share(json!({"url": long})).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (422, Some("url_too_long")), "{body}");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("url_too_long")),
+        "{body}"
+    );
 
-    let (s, body) = app.share(json!({"url": "https://example.com/", "tags": ["two words"]})).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (422, Some("invalid_tag")), "{body}");
+    let (s, body) = app
+        .share(json!({"url": "https://example.com/", "tags": ["two words"]}))
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("invalid_tag")),
+        "{body}"
+    );
 
     // Nothing of the refused input was stored.
     let (_, list) = app.get("/api/v1/contents").await;
@@ -173,39 +223,82 @@ async fn bad_requests_get_the_envelope(b: Backend) {
         (b"{}".to_vec(), json_ct, 422, "invalid_body"),
         (br#"{"url": 42}"#.to_vec(), json_ct, 422, "invalid_body"),
         (br#"{"url": null}"#.to_vec(), json_ct, 422, "invalid_body"),
-        (br#"["https://x.com/a/status/1"]"#.to_vec(), json_ct, 422, "invalid_body"),
-        (br#"{"url": "https://x.com/a/status/1", "tags": "x"}"#.to_vec(), json_ct, 422, "invalid_body"),
-        (b"url=https://x.com/a/status/1".to_vec(), Some("application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
-        (format!(r#"{{"url": "{}"}}"#, "a".repeat(100_000)).into_bytes(), json_ct, 413, "payload_too_large"),
+        (
+            br#"["https://x.com/a/status/1"]"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_body",
+        ),
+        (
+            br#"{"url": "https://x.com/a/status/1", "tags": "x"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_body",
+        ),
+        (
+            b"url=https://x.com/a/status/1".to_vec(),
+            Some("application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            format!(r#"{{"url": "{}"}}"#, "a".repeat(100_000)).into_bytes(),
+            json_ct,
+            413,
+            "payload_too_large",
+        ),
     ];
     for (body, ct, status, code) in cases {
         let preview = String::from_utf8_lossy(&body[..body.len().min(40)]).to_string();
         let resp = post(body, ct).await.expect("request");
         let s = resp.status().as_u16();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
-        assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{preview}: {v}");
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{preview}: {v}"
+        );
     }
     // JSON without a content type is still accepted (curl -d).
-    let resp = post(br#"{"url": "https://x.com/a/status/1"}"#.to_vec(), None).await.unwrap();
+    let resp = post(br#"{"url": "https://x.com/a/status/1"}"#.to_vec(), None)
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 201);
 
     for (path, status, code) in [
         ("/api/v1/contents/abc", 400, "invalid_parameter"),
         ("/api/v1/contents/-1", 400, "invalid_parameter"),
-        ("/api/v1/contents/99999999999999999999", 400, "invalid_parameter"),
+        (
+            "/api/v1/contents/99999999999999999999",
+            400,
+            "invalid_parameter",
+        ),
         ("/api/v1/contents/424242", 404, "not_found"),
         ("/api/v1/nope", 404, "not_found"),
         ("/api/v1/contents?limit=0", 400, "invalid_parameter"),
         ("/api/v1/contents?limit=100000", 400, "invalid_parameter"),
         ("/api/v1/contents?limit=ten", 400, "invalid_parameter"),
         ("/api/v1/contents?status=done", 400, "invalid_parameter"),
-        ("/api/v1/contents?platform=myspace", 400, "invalid_parameter"),
+        (
+            "/api/v1/contents?platform=myspace",
+            400,
+            "invalid_parameter",
+        ),
         ("/api/v1/contents?cursor=garbage", 400, "invalid_cursor"),
     ] {
         let (s, v) = app.get(path).await;
-        assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{path}: {v}");
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {v}"
+        );
     }
-    let resp = app.client.delete(app.url("/api/v1/shares")).send().await.unwrap();
+    let resp = app
+        .client
+        .delete(app.url("/api/v1/shares"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "method_not_allowed");
@@ -216,7 +309,10 @@ async fn list_filters_and_pages(b: Backend) {
     let links = [
         ("https://x.com/a/status/101", vec!["news"]),
         ("https://x.com/a/status/102", vec![]),
-        ("https://www.bilibili.com/video/BV117411r7R1", vec!["news", "music"]),
+        (
+            "https://www.bilibili.com/video/BV117411r7R1",
+            vec!["news", "music"],
+        ),
         ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", vec!["music"]),
         ("https://blog.example.org/100%25-rust?x=1", vec![]),
     ];
@@ -295,8 +391,15 @@ async fn fifty_parallel_submissions_make_one_item(b: Backend) {
     let id = *ids.iter().next().unwrap();
     let (_, item) = app.get(&format!("/api/v1/contents/{id}")).await;
     assert_eq!(item["sources"].as_array().map(Vec::len), Some(50));
-    assert_eq!(item["tags"].as_array().map(Vec::len), Some(3), "{}", item["tags"]);
-    let (items, sources) = vaultstream_core::db::contents::counts(&app.db).await.unwrap();
+    assert_eq!(
+        item["tags"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        item["tags"]
+    );
+    let (items, sources) = vaultstream_core::db::contents::counts(&app.db)
+        .await
+        .unwrap();
     assert_eq!((items, sources), (1, 50));
 }
 
@@ -320,24 +423,45 @@ async fn short_links_are_followed(b: Backend) {
 
     let overrides = format!("b23.tv={base},v.douyin.com={base}");
     let app = TestApp::spawn_with(b, &[("UPSTREAM_OVERRIDES", overrides)]).await;
-    let (s, v) = app.share(json!({"url": "【标题】 https://b23.tv/xvqNvQ 复制打开"})).await;
+    let (s, v) = app
+        .share(json!({"url": "【标题】 https://b23.tv/xvqNvQ 复制打开"}))
+        .await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!((v["platform"].as_str(), v["platform_id"].as_str()), (Some("bilibili"), Some("BV1GJ411x7h7")));
-    let (s, again) = app.share(json!({"url": "https://www.bilibili.com/video/av80433022"})).await;
+    assert_eq!(
+        (v["platform"].as_str(), v["platform_id"].as_str()),
+        (Some("bilibili"), Some("BV1GJ411x7h7"))
+    );
+    let (s, again) = app
+        .share(json!({"url": "https://www.bilibili.com/video/av80433022"}))
+        .await;
     assert_eq!((s, &again["content_id"]), (200, &v["content_id"]));
 
     let (s, v) = app
         .share(json!({"url": "7.94 复制打开抖音，看看【作品】 https://v.douyin.com/iRNBho6u/ 3@5.com :9pm"}))
         .await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!((v["platform"].as_str(), v["platform_id"].as_str()), (Some("douyin"), Some("7535852404919586100")));
-    let (_, item) = app.get(&format!("/api/v1/contents/{}", v["content_id"])).await;
+    assert_eq!(
+        (v["platform"].as_str(), v["platform_id"].as_str()),
+        (Some("douyin"), Some("7535852404919586100"))
+    );
+    let (_, item) = app
+        .get(&format!("/api/v1/contents/{}", v["content_id"]))
+        .await;
     let src = &item["sources"][0];
     assert_eq!(src["submitted_url"], "https://v.douyin.com/iRNBho6u/");
-    assert!(src["resolved_url"].as_str().unwrap().contains("iesdouyin.com/share/video/7535852404919586100"));
+    assert!(
+        src["resolved_url"]
+            .as_str()
+            .unwrap()
+            .contains("iesdouyin.com/share/video/7535852404919586100")
+    );
 
     let (s, v) = app.share(json!({"url": "https://b23.tv/dead"})).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("short_link_unresolved")), "{v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("short_link_unresolved")),
+        "{v}"
+    );
 }
 
 async fn health_reports_the_database(b: Backend) {

@@ -158,7 +158,7 @@ pub struct ContentView {
 impl ContentView {
     pub fn new(m: content::Model, tags: Vec<String>) -> Self {
         let author = (m.author_name.is_some() || m.author_id.is_some() || m.author_url.is_some())
-            .then(|| AuthorView {
+            .then_some(AuthorView {
                 name: m.author_name,
                 id: m.author_id,
                 url: m.author_url,
@@ -220,7 +220,10 @@ pub fn normalise_tags(raw: &[String]) -> Result<Vec<String>, crate::UserError> {
         {
             return Err(crate::UserError::new(
                 InvalidTag,
-                format!("tag `{}` contains {c:?}; use letters, digits, - or _", t.escape_debug()),
+                format!(
+                    "tag `{}` contains {c:?}; use letters, digits, - or _",
+                    t.escape_debug()
+                ),
             ));
         }
         if !out.contains(&t) {
@@ -236,9 +239,22 @@ mod tests {
 
     #[test]
     fn tags_are_normalised() {
-        let raw = vec![" #Rust ".to_string(), "rust".into(), "中文".into(), "a-b_c".into()];
+        let raw = vec![
+            " #Rust ".to_string(),
+            "rust".into(),
+            "中文".into(),
+            "a-b_c".into(),
+        ];
         assert_eq!(normalise_tags(&raw).unwrap(), vec!["rust", "中文", "a-b_c"]);
-        for bad in ["", "  ", "#", "two words", "a\u{0}b", "x,y", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "  ",
+            "#",
+            "two words",
+            "a\u{0}b",
+            "x,y",
+            &"x".repeat(65),
+        ] {
             let err = normalise_tags(&[bad.to_string()]).unwrap_err();
             assert_eq!(err.code, crate::ErrorCode::InvalidTag, "{bad:?}");
         }

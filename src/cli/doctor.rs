@@ -43,7 +43,12 @@ pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
     println!("{:<10} {:<6} detail", "check", "state");
     let mut failed = false;
     for c in &checks {
-        println!("{:<10} {:<6} {}", c.name, if c.ok { "ok" } else { "FAIL" }, c.detail);
+        println!(
+            "{:<10} {:<6} {}",
+            c.name,
+            if c.ok { "ok" } else { "FAIL" },
+            c.detail
+        );
         if let Some(fix) = &c.fix {
             println!("{:<10} {:<6} fix: {fix}", "", "");
         }
@@ -120,8 +125,11 @@ fn check_data_dir(settings: &Settings) -> Check {
 async fn tcp(url: &Url) -> Result<TcpStream, String> {
     let host = url.host_str().ok_or("no host")?.to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
-    match tokio::time::timeout(Duration::from_secs(3), TcpStream::connect((host.as_str(), port)))
-        .await
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await
     {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(format!("{host}:{port}: {e}")),

@@ -91,7 +91,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.as_ref().unwrap_or(&Command::All);
     if let Command::Completions { shell } = command {
-        clap_complete::generate(*shell, &mut Cli::command(), "vaultstream", &mut std::io::stdout());
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "vaultstream",
+            &mut std::io::stdout(),
+        );
         return ExitCode::SUCCESS;
     }
     let (settings, sources) = match load_settings(&cli) {
@@ -108,7 +113,10 @@ pub fn main() -> ExitCode {
     for key in &sources.unknown_env {
         tracing::warn!(key = %key, "unknown setting in the environment; is it a typo? (see .env.example)");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("vaultstream: cannot start the async runtime: {e}");

@@ -101,7 +101,9 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    let addr = listener.local_addr().map_or_else(|_| settings.bind.to_string(), |a| a.to_string());
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| settings.bind.to_string(), |a| a.to_string());
     tracing::info!(
         address = %addr,
         database = %redact_url(settings.database_url.expose()),

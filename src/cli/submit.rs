@@ -2,9 +2,7 @@
 
 use std::io::Read;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use vaultstream_adapters::http::UpstreamOverrides;
 use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_core::Settings;
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
@@ -28,18 +26,9 @@ pub struct Args {
     json: bool,
 }
 
-/// The link recogniser, configured from the settings (shared with the API).
+/// The link recogniser, configured from the settings.
 pub fn linker(settings: &Settings) -> Linker {
-    let mut policy = LinkPolicy {
-        allow_private_targets: settings.allow_private_targets,
-        resolve_timeout: Duration::from_millis(settings.resolve_timeout_ms),
-        overrides: UpstreamOverrides::from_pairs(settings.upstream_overrides.clone()),
-        ..LinkPolicy::default()
-    };
-    if let Some(ua) = &settings.user_agent {
-        policy.user_agent = ua.clone();
-    }
-    Linker::new(policy)
+    Linker::new(LinkPolicy::from_settings(settings))
 }
 
 pub async fn run(settings: &Settings, args: &Args) -> ExitCode {

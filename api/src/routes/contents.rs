@@ -82,7 +82,9 @@ pub async fn list(
         q: param(&pairs, "q")
             .map(|q| {
                 if q.chars().count() > 200 {
-                    Err(ApiError::invalid_parameter("`q` is longer than 200 characters"))
+                    Err(ApiError::invalid_parameter(
+                        "`q` is longer than 200 characters",
+                    ))
                 } else {
                     Ok(q.to_owned())
                 }

@@ -1,9 +1,9 @@
 //! `POST /api/v1/shares`: submit a link or a whole share text.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use vaultstream_core::ErrorCode;
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
@@ -39,8 +39,14 @@ pub async fn create(
             format!("`url` is longer than {MAX_TEXT_CHARS} characters"),
         ));
     }
-    let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+    let note = req
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
         return Err(ApiError::new(
             ErrorCode::InvalidBody,
             format!("`note` is longer than {MAX_NOTE_CHARS} characters"),

@@ -53,10 +53,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut pg_db = None;
         let database_url = match backend {
-            Backend::Sqlite => format!(
-                "sqlite://{}/vaultstream.db?mode=rwc",
-                dir.path().display()
-            ),
+            Backend::Sqlite => format!("sqlite://{}/vaultstream.db?mode=rwc", dir.path().display()),
             Backend::Postgres => {
                 let name = format!("vs_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(admin_pg_url())
@@ -84,7 +81,9 @@ impl TestApp {
         let settings = Settings::load(&src).expect("test settings");
         let conn = db::connect(&settings).await.expect("connect");
         db::migrate_up(&conn).await.expect("migrate");
-        let linker = vaultstream_test_linker(&settings);
+        let linker = vaultstream_adapters::links::Linker::new(
+            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
+        );
         let state = AppState {
             db: conn.clone(),
             linker,
@@ -126,22 +125,16 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self.client.get(self.url(path)).send().await.expect("request");
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = resp.status().as_u16();
         let json = resp.json().await.unwrap_or(serde_json::Value::Null);
         (status, json)
     }
-}
-
-fn vaultstream_test_linker(settings: &Settings) -> vaultstream_adapters::links::Linker {
-    use vaultstream_adapters::http::UpstreamOverrides;
-    use vaultstream_adapters::links::{LinkPolicy, Linker};
-    Linker::new(LinkPolicy {
-        allow_private_targets: settings.allow_private_targets,
-        resolve_timeout: std::time::Duration::from_millis(settings.resolve_timeout_ms),
-        overrides: UpstreamOverrides::from_pairs(settings.upstream_overrides.clone()),
-        ..LinkPolicy::default()
-    })
 }
 
 impl Drop for TestApp {

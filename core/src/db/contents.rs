@@ -13,7 +13,6 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    IntoActiveModel,
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
 };
@@ -234,9 +233,8 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
     if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
         let like = |col: content::Column| {
-            Expr::expr(Func::lower(Expr::col(col))).like(
-                sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
-            )
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
         };
         cond = cond.add(
             Condition::any()

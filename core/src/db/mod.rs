@@ -26,14 +26,15 @@ pub use sea_orm::DatabaseConnection as Db;
 /// failing at once.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     let url = settings.database_url.expose().clone();
-    if settings.is_sqlite() {
-        if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(PathBuf::from)) {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    DbErr::Custom(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
-        }
+    let dir = settings
+        .is_sqlite()
+        .then(|| sqlite_path(&url))
+        .flatten()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut opts = ConnectOptions::new(url.clone());
     opts.max_connections(settings.database_max_connections)
@@ -48,9 +49,9 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
         });
-    Database::connect(opts).await.map_err(|e| {
-        DbErr::Custom(format!("cannot open database {}: {e}", redact_url(&url)))
-    })
+    Database::connect(opts)
+        .await
+        .map_err(|e| DbErr::Custom(format!("cannot open database {}: {e}", redact_url(&url))))
 }
 
 /// The file behind a `sqlite:` URL, if it names one.

@@ -40,7 +40,11 @@ pub const ENV_PREFIX: &str = "VAULTSTREAM_";
 pub const COOKIES_PREFIX: &str = "COOKIES_";
 
 pub const KEYS: &[KeyDef] = &[
-    key("BIND", Some("127.0.0.1:8080"), "HTTP listen address (host:port)."),
+    key(
+        "BIND",
+        Some("127.0.0.1:8080"),
+        "HTTP listen address (host:port).",
+    ),
     key(
         "DATA_DIR",
         Some("./data"),
@@ -70,7 +74,11 @@ pub const KEYS: &[KeyDef] = &[
         "S3/MinIO endpoint URL (path-style). Unset: blobs on local disk under the data dir.",
     ),
     key("S3_BUCKET", Some("vaultstream"), "S3 bucket."),
-    key("S3_REGION", Some("us-east-1"), "S3 region used for signing."),
+    key(
+        "S3_REGION",
+        Some("us-east-1"),
+        "S3 region used for signing.",
+    ),
     secret("S3_ACCESS_KEY", "S3 access key id."),
     secret("S3_SECRET_KEY", "S3 secret access key."),
     key(
@@ -109,13 +117,21 @@ pub const KEYS: &[KeyDef] = &[
         None,
         "Jobs in flight per worker process. Unset: 2 x CPU cores.",
     ),
-    key("MAX_ATTEMPTS", Some("3"), "Attempts per job before it is dead-lettered."),
+    key(
+        "MAX_ATTEMPTS",
+        Some("3"),
+        "Attempts per job before it is dead-lettered.",
+    ),
     key(
         "BACKOFF_BASE_MS",
         Some("1000"),
         "Retry backoff base: base x 2^attempt milliseconds, with jitter.",
     ),
-    key("ARCHIVE_MEDIA", Some("true"), "Download and transcode media."),
+    key(
+        "ARCHIVE_MEDIA",
+        Some("true"),
+        "Download and transcode media.",
+    ),
     key(
         "ALLOW_PRIVATE_TARGETS",
         Some("false"),
@@ -137,11 +153,7 @@ pub const KEYS: &[KeyDef] = &[
         "User-Agent for outbound requests. Unset: a current desktop browser's.",
     ),
     key("YTDLP", Some("yt-dlp"), "yt-dlp program path."),
-    key(
-        "LOG_FORMAT",
-        Some("text"),
-        "Log format: text or json.",
-    ),
+    key("LOG_FORMAT", Some("text"), "Log format: text or json."),
     key(
         "LOG_LEVEL",
         Some("info"),

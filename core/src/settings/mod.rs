@@ -82,7 +82,10 @@ impl SettingsSources {
             ConfigError::new("CONFIG", format!("cannot read {}: {e}", path.display()))
         })?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::new("CONFIG", format!("{} is not valid TOML: {e}", path.display()))
+            ConfigError::new(
+                "CONFIG",
+                format!("{} is not valid TOML: {e}", path.display()),
+            )
         })?;
         let mut flat = Vec::new();
         flatten_toml("", &table, &mut flat)
@@ -91,7 +94,11 @@ impl SettingsSources {
             if !keys::is_known(&name) {
                 return Err(ConfigError::new(
                     &name,
-                    format!("unknown setting `{}` in {}", name.to_lowercase(), path.display()),
+                    format!(
+                        "unknown setting `{}` in {}",
+                        name.to_lowercase(),
+                        path.display()
+                    ),
                 ));
             }
             self.values.insert(name, (value, Origin::File));
@@ -152,7 +159,12 @@ impl SettingsSources {
     pub fn describe(&self) -> Vec<(String, String, Origin)> {
         KEYS.iter()
             .map(|k| k.name.to_owned())
-            .chain(self.values.keys().filter(|k| keys::find(k).is_none()).cloned())
+            .chain(
+                self.values
+                    .keys()
+                    .filter(|k| keys::find(k).is_none())
+                    .cloned(),
+            )
             .map(|name| {
                 let (value, origin) = match self.values.get(&name) {
                     Some((v, o)) => (v.clone(), *o),
@@ -352,8 +364,9 @@ impl Settings {
                 src.get("ALLOW_PRIVATE_TARGETS").unwrap_or("false"),
             )?,
             upstream_overrides: match src.get_nonempty("UPSTREAM_OVERRIDES") {
-                Some(v) => parse_overrides(v)
-                    .map_err(|m| ConfigError::new("UPSTREAM_OVERRIDES", m))?,
+                Some(v) => {
+                    parse_overrides(v).map_err(|m| ConfigError::new("UPSTREAM_OVERRIDES", m))?
+                }
                 None => Vec::new(),
             },
             resolve_timeout_ms: parse_range(src, "RESOLVE_TIMEOUT_MS", 100, 120_000)?
@@ -406,9 +419,8 @@ fn default_sqlite_url(data_dir: &Path) -> String {
 }
 
 fn check_database_url(v: &str) -> Result<(), ConfigError> {
-    let ok = v.starts_with("sqlite:")
-        || v.starts_with("postgres://")
-        || v.starts_with("postgresql://");
+    let ok =
+        v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://");
     if ok {
         Ok(())
     } else {
@@ -469,29 +481,51 @@ fn parse_id_list(name: &str, v: &str) -> Result<Vec<i64>, ConfigError> {
 }
 
 fn parse_http_url(name: &str, v: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(v).map_err(|e| ConfigError::new(name, format!("`{v}` is not a URL ({e})")))?;
+    let url =
+        Url::parse(v).map_err(|e| ConfigError::new(name, format!("`{v}` is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::new(name, format!("`{v}` is not an http(s) URL")));
+        return Err(ConfigError::new(
+            name,
+            format!("`{v}` is not an http(s) URL"),
+        ));
     }
     Ok(url)
 }
 
-/// `host=base-url` pairs, comma separated. Hosts are compared in lower case.
+/// `host=base-url` pairs, comma separated, as in
+/// `VAULTSTREAM_UPSTREAM_OVERRIDES`. Hosts are compared in lower case without
+/// a trailing dot. Errors name the offending entry.
 pub fn parse_overrides(v: &str) -> Result<Vec<(String, Url)>, String> {
     let mut out: Vec<(String, Url)> = Vec::new();
-    for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (host, base) = pair
+    for entry in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (host, base) = entry
             .split_once('=')
-            .ok_or_else(|| format!("`{pair}` is not host=base-url"))?;
+            .ok_or_else(|| format!("override `{entry}` is not of the form host=base-url"))?;
         let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-        if host.is_empty() || host.contains('/') || host.contains(':') {
-            return Err(format!("`{host}` is not a host name"));
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(format!("override `{entry}`: `{host}` is not a host name"));
         }
-        let base = Url::parse(base.trim()).map_err(|e| format!("`{base}` is not a URL ({e})"))?;
+        let base = Url::parse(base.trim())
+            .map_err(|e| format!("override `{entry}`: bad base URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-            return Err(format!("`{base}` is not an http(s) base URL"));
+            return Err(format!(
+                "override `{entry}`: base URL must be http(s) with a host"
+            ));
         }
-        out.retain(|(h, _)| *h != host);
+        if base.query().is_some() || base.fragment().is_some() {
+            // The original query is kept on rewrite; a base query would have
+            // to be merged, which nobody needs.
+            return Err(format!(
+                "override `{entry}`: base URL must not have a query or fragment"
+            ));
+        }
+        if out.iter().any(|(h, _)| *h == host) {
+            return Err(format!("override for `{host}` given twice"));
+        }
         out.push((host, base));
     }
     Ok(out)
@@ -503,9 +537,9 @@ fn s3_settings(src: &SettingsSources) -> Result<Option<S3Settings>, ConfigError>
     };
     let endpoint = parse_http_url("S3_ENDPOINT", endpoint)?;
     let need = |name: &str| {
-        src.get_nonempty(name)
-            .map(str::to_owned)
-            .ok_or_else(|| ConfigError::new(name, "must be set when VAULTSTREAM_S3_ENDPOINT is set"))
+        src.get_nonempty(name).map(str::to_owned).ok_or_else(|| {
+            ConfigError::new(name, "must be set when VAULTSTREAM_S3_ENDPOINT is set")
+        })
     };
     Ok(Some(S3Settings {
         endpoint,

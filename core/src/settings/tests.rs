@@ -9,7 +9,10 @@ fn defaults_are_the_embedded_setup() {
     let s = Settings::defaults().unwrap();
     assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
     assert_eq!(s.data_dir, PathBuf::from("./data"));
-    assert_eq!(s.database_url.expose(), "sqlite://./data/vaultstream.db?mode=rwc");
+    assert_eq!(
+        s.database_url.expose(),
+        "sqlite://./data/vaultstream.db?mode=rwc"
+    );
     assert!(s.is_sqlite() && s.migrate_on_start());
     assert!(s.redis_url.is_none() && s.s3.is_none());
     assert_eq!((s.max_attempts, s.backoff_base_ms), (3, 1000));
@@ -30,7 +33,10 @@ fn env_beats_file_and_flag_beats_env() {
     let src = SettingsSources::new()
         .with_file(&file)
         .unwrap()
-        .with_env([("VAULTSTREAM_MAX_ATTEMPTS", "5"), ("VAULTSTREAM_BIND", "127.0.0.1:9001")])
+        .with_env([
+            ("VAULTSTREAM_MAX_ATTEMPTS", "5"),
+            ("VAULTSTREAM_BIND", "127.0.0.1:9001"),
+        ])
         .with_flag("bind", "127.0.0.1:9002")
         .unwrap();
     let s = Settings::load(&src).unwrap();
@@ -67,8 +73,11 @@ fn bad_values_name_their_key() {
 
 #[test]
 fn s3_needs_its_credentials() {
-    let err = Settings::load(&env(&[("VAULTSTREAM_S3_ENDPOINT", "http://127.0.0.1:3900")]))
-        .unwrap_err();
+    let err = Settings::load(&env(&[(
+        "VAULTSTREAM_S3_ENDPOINT",
+        "http://127.0.0.1:3900",
+    )]))
+    .unwrap_err();
     assert_eq!(err.key, "VAULTSTREAM_S3_ACCESS_KEY");
 }
 
@@ -95,7 +104,10 @@ fn secrets_never_print() {
     let src = env(&[
         ("VAULTSTREAM_TELEGRAM_BOT_TOKEN", "123:SECRET-TOKEN"),
         ("VAULTSTREAM_COOKIES_BILIBILI", "SESSDATA=topsecret"),
-        ("VAULTSTREAM_DATABASE_URL", "postgres://app:hunter2@db/vault"),
+        (
+            "VAULTSTREAM_DATABASE_URL",
+            "postgres://app:hunter2@db/vault",
+        ),
     ]);
     let s = Settings::load(&src).unwrap();
     let debug = format!("{s:?}");
@@ -107,13 +119,17 @@ fn secrets_never_print() {
         assert!(!described.contains(leak), "{leak} leaked in {described}");
     }
     assert!(described.contains("postgres://app:***@db/vault"));
-    assert_eq!(s.cookies[&Platform::Bilibili].expose(), "SESSDATA=topsecret");
+    assert_eq!(
+        s.cookies[&Platform::Bilibili].expose(),
+        "SESSDATA=topsecret"
+    );
     assert!(!s.migrate_on_start(), "Postgres migrates as a deploy step");
 }
 
 #[test]
 fn overrides_parse() {
-    let v = parse_overrides("b23.tv=http://127.0.0.1:9/x, API.Bilibili.com=http://127.0.0.1:9").unwrap();
+    let v = parse_overrides("b23.tv=http://127.0.0.1:9/x, API.Bilibili.com=http://127.0.0.1:9")
+        .unwrap();
     assert_eq!(v[0].0, "b23.tv");
     assert_eq!(v[1].0, "api.bilibili.com");
     assert_eq!(v[0].1.as_str(), "http://127.0.0.1:9/x");
@@ -138,8 +154,10 @@ fn env_example_lists_every_key() {
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
         .filter(|k| k.starts_with(ENV_PREFIX) && !k.contains(' '))
         .collect();
-    let mut expected: std::collections::BTreeSet<String> =
-        KEYS.iter().map(|k| format!("{ENV_PREFIX}{}", k.name)).collect();
+    let mut expected: std::collections::BTreeSet<String> = KEYS
+        .iter()
+        .map(|k| format!("{ENV_PREFIX}{}", k.name))
+        .collect();
     for p in COOKIE_PLATFORMS {
         expected.insert(format!("{ENV_PREFIX}COOKIES_{p}"));
     }

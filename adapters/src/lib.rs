@@ -1,0 +1,12 @@
+//! VaultStream adapters: everything that talks to, or knows the shape of,
+//! the platforms we archive from.
+//!
+//! Layout:
+//! - [`links`]: from a pasted share text to the identity of one piece of
+//!   content — link extraction, per-platform URL recognition, the SSRF target
+//!   guard, generic URL normalisation and short-link resolution ([`links::Linker`]).
+//! - [`http`]: upstream overrides, which point platform hosts at a local
+//!   server for tests and staging.
+
+pub mod http;
+pub mod links;
