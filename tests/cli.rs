@@ -24,6 +24,17 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run vaultstream")
 }
 
+/// A spawned server that is killed when the test ends, pass or fail, so a
+/// failed assertion never leaves a process (and its open pipes) behind.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -202,13 +213,16 @@ fn refuses_to_serve_unauthenticated_beyond_loopback() {
 fn api_serves_on_a_fresh_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh");
-    let mut child = in_dir(&data)
-        .args(["--bind", "127.0.0.1:0", "all"])
-        .env("VAULTSTREAM_LOG_LEVEL", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut child = Reaper(
+        in_dir(&data)
+            .args(["--bind", "127.0.0.1:0", "all"])
+            .env("VAULTSTREAM_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -239,7 +253,9 @@ fn api_serves_on_a_fresh_data_dir() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 201);
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 201, "{body}");
     });
     assert!(
         data.join("vaultstream.db").exists(),
@@ -248,9 +264,9 @@ fn api_serves_on_a_fresh_data_dir() {
     let started = Instant::now();
     let _ = Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "graceful stop: {status:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
 }

@@ -4,6 +4,7 @@
 //! - [`platform`]: platforms, content kinds and the identity of an item.
 //! - [`content`]: item statuses, submission channels, API views, tag rules.
 //! - [`error`]: the stable error codes of the API contract.
+//! - [`parsed`]: what platform adapters produce, and their error classes.
 //! - [`settings`]: layered settings (defaults < file < env < flags).
 //! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL).
 //!
@@ -13,6 +14,7 @@
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod parsed;
 pub mod platform;
 pub mod settings;
 

@@ -50,6 +50,11 @@ impl TestApp {
 
     /// Start the app with extra settings (env-style names without prefix).
     pub async fn spawn_with(backend: Backend, extra: &[(&str, String)]) -> Self {
+        // Server logs go to the test's captured output: shown when it fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,vaultstream_api=info")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut pg_db = None;
         let database_url = match backend {

@@ -1,0 +1,156 @@
+//! What a platform adapter produces, and how its failures are classified.
+//!
+//! Adapters (in the `adapters` crate) turn an [`Identity`] into a
+//! [`ParsedItem`]; the parse job (in `worker`) stores it. A failure carries
+//! an [`ErrorClass`] that decides what the pipeline does next: retry later,
+//! fail at once, or wait for an operator.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::platform::ContentKind;
+
+/// A normalised item, the same shape for every platform.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParsedItem {
+    /// Refined kind (e.g. a Douyin link that turns out to be a photo post).
+    pub kind: Option<ContentKind>,
+    pub title: Option<String>,
+    /// Plain text (no markup), for search and Telegram captions.
+    pub text: Option<String>,
+    /// Sanitised HTML of the body where the platform has rich text.
+    pub html: Option<String>,
+    pub author: Option<ParsedAuthor>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Named counters: `views`, `likes`, `comments`, `shares`, `favorites`,
+    /// `coins`, `danmaku`, `retweets`, `replies`, `quotes`, `bookmarks`…
+    pub stats: BTreeMap<String, i64>,
+    pub tags: Vec<String>,
+    /// A better canonical URL than the one derived from the link, if the
+    /// upstream document names one (e.g. a Zhihu answer with its question).
+    pub canonical_url: Option<String>,
+    /// Cover/thumbnail first, then images in order, then videos.
+    pub media: Vec<MediaRef>,
+    /// A quoted/embedded item (quote tweet, reposted Weibo), parsed the same way.
+    pub quoted: Option<Box<ParsedItem>>,
+    /// The upstream document as received, kept for re-parsing later.
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedAuthor {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub url: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaRole {
+    Cover,
+    Image,
+    Video,
+    Avatar,
+}
+
+/// A media file the item refers to, before it is archived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaRef {
+    pub role: MediaRole,
+    pub url: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_secs: Option<f64>,
+    pub mime: Option<String>,
+    /// Headers the media host needs (e.g. Bilibili's Referer).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// How a failed fetch should be handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Timeouts, connection errors, 5xx: try again with backoff.
+    Retryable,
+    /// 429 or a platform's risk control: try again after the given delay.
+    RateLimited,
+    /// Deleted, not found, 403/404/410, unparseable: fail at once.
+    Permanent,
+    /// A login wall: fail at once; an operator supplies cookies and retries.
+    AuthRequired,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Retryable => "retryable",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::AuthRequired => "auth_required",
+        }
+    }
+
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorClass::Retryable | ErrorClass::RateLimited)
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified failure from an adapter.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{class}: {message}")]
+pub struct FetchError {
+    pub class: ErrorClass,
+    /// One line for people: what went wrong.
+    pub message: String,
+    /// More for operators: status code, upstream code, a body excerpt.
+    pub detail: Option<String>,
+    /// For `RateLimited`: the upstream's Retry-After, if it gave one.
+    pub retry_after: Option<Duration>,
+}
+
+impl FetchError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            detail: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Retryable, message)
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Permanent, message)
+    }
+
+    pub fn auth_required(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::AuthRequired, message)
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(ErrorClass::RateLimited, message)
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
