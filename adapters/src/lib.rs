@@ -5,8 +5,12 @@
 //! - [`links`]: from a pasted share text to the identity of one piece of
 //!   content — link extraction, per-platform URL recognition, the SSRF target
 //!   guard, generic URL normalisation and short-link resolution ([`links::Linker`]).
+//! - [`fetch`]: from an identity to a normalised parsed item — one adapter
+//!   per platform behind [`fetch::Fetcher`], sharing one HTTP client with
+//!   overrides, hand-followed redirects, the SSRF guard and a body cap.
 //! - [`http`]: upstream overrides, which point platform hosts at a local
 //!   server for tests and staging.
 
+pub mod fetch;
 pub mod http;
 pub mod links;

@@ -3,7 +3,7 @@
 //! Layout:
 //! - [`error`]: the `{"error": {"code", "message"}}` envelope.
 //! - [`extract`]: body/query extractors that answer in that envelope.
-//! - [`routes`]: one file per route group (shares, contents, health).
+//! - [`routes`]: one file per route group (shares, contents, operator, health).
 //!
 //! [`router`] builds the whole app from an [`AppState`]; [`serve`] runs it
 //! until a shutdown signal. Tests build the same router on port 0.
@@ -27,6 +27,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use vaultstream_adapters::links::Linker;
+use vaultstream_core::queue::JobQueue;
 use vaultstream_core::{ErrorCode, Settings};
 
 use crate::error::ApiError;
@@ -39,6 +40,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub linker: Linker,
+    pub queue: Arc<dyn JobQueue>,
     pub settings: Arc<Settings>,
 }
 
@@ -48,6 +50,19 @@ pub fn router(state: AppState) -> Router {
         .route("/shares", post(routes::shares::create))
         .route("/contents", get(routes::contents::list))
         .route("/contents/{id}", get(routes::contents::get_one))
+        .route(
+            "/contents/{id}/retry",
+            post(routes::operator::retry_content),
+        )
+        .route("/dead-letters", get(routes::operator::list_dead_letters))
+        .route(
+            "/dead-letters/retry",
+            post(routes::operator::retry_dead_letters),
+        )
+        .route(
+            "/dead-letters/{id}/retry",
+            post(routes::operator::retry_dead_letter),
+        )
         .route("/health", get(routes::health::health));
     Router::new()
         .nest("/api/v1", api)

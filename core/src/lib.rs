@@ -6,7 +6,9 @@
 //! - [`error`]: the stable error codes of the API contract.
 //! - [`parsed`]: what platform adapters produce, and their error classes.
 //! - [`settings`]: layered settings (defaults < file < env < flags).
-//! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL).
+//! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL);
+//!   `db::jobs` holds the pipeline's state transitions.
+//! - [`queue`]: job payloads and the queue interface the worker implements.
 //!
 //! No HTTP framework and no Telegram here: `api`, `worker` and `bot` build on
 //! this crate, never the other way round.
@@ -16,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod parsed;
 pub mod platform;
+pub mod queue;
 pub mod settings;
 
 pub use error::{ErrorCode, UserError};

@@ -9,14 +9,6 @@ use vaultstream_core::Settings;
 use super::EXIT_RUNTIME;
 
 #[derive(Debug, Clone, Subcommand)]
-pub enum DlqAction {
-    /// List dead-lettered jobs.
-    List,
-    /// Re-queue dead-lettered jobs.
-    Retry,
-}
-
-#[derive(Debug, Clone, Subcommand)]
 pub enum KeysAction {
     /// Create a key (printed once).
     Create,
@@ -31,13 +23,6 @@ fn not_yet(what: &str, today: &str) -> ExitCode {
     ExitCode::from(EXIT_RUNTIME)
 }
 
-pub fn worker() -> ExitCode {
-    not_yet(
-        "the job worker (parse, media, publish)",
-        "Submitted items are stored with status `unprocessed` and wait for it; nothing is lost.",
-    )
-}
-
 pub fn bot(settings: &Settings) -> ExitCode {
     let token = if settings.telegram.bot_token.is_some() {
         "A bot token is set but not used yet."
@@ -47,13 +32,6 @@ pub fn bot(settings: &Settings) -> ExitCode {
     not_yet(
         "the Telegram bot",
         &format!("Submit over REST (POST /api/v1/shares) or `vaultstream submit`. {token}"),
-    )
-}
-
-pub fn dlq(_: &DlqAction) -> ExitCode {
-    not_yet(
-        "the dead-letter queue",
-        "No jobs run yet, so none can fail; items wait as `unprocessed`.",
     )
 }
 

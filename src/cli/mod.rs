@@ -1,6 +1,7 @@
 //! The command tree. Settings are assembled here from the layers (defaults <
 //! config file < environment < flags) and handed to each command.
 
+mod dlq;
 mod doctor;
 mod later;
 mod logging;
@@ -71,7 +72,7 @@ enum Command {
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
-        action: later::DlqAction,
+        action: dlq::Action,
     },
     /// API keys for the REST API.
     Keys {
@@ -127,11 +128,11 @@ pub fn main() -> ExitCode {
         match command {
             Command::All => serve::run(settings, serve::Roles::all()).await,
             Command::Api => serve::run(settings, serve::Roles::api()).await,
-            Command::Worker => later::worker(),
+            Command::Worker => serve::run(settings, serve::Roles::worker()).await,
             Command::Bot => later::bot(&settings),
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
-            Command::Dlq { action } => later::dlq(action),
+            Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => later::keys(action),
             Command::Doctor => doctor::run(&settings, &sources).await,
             Command::Completions { .. } => ExitCode::SUCCESS,

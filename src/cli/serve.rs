@@ -3,11 +3,17 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use vaultstream_adapters::fetch::Fetcher;
 use vaultstream_api::AppState;
 use vaultstream_core::Settings;
 use vaultstream_core::db;
+use vaultstream_core::queue::JobQueue;
 use vaultstream_core::settings::redact_url;
+use vaultstream_worker::{ApalisQueue, WorkerCtx};
 
 use super::{EXIT_RUNTIME, EXIT_USAGE};
 
@@ -30,6 +36,13 @@ impl Roles {
         Self {
             api: true,
             worker: false,
+            bot: false,
+        }
+    }
+    pub fn worker() -> Self {
+        Self {
+            api: false,
+            worker: true,
             bot: false,
         }
     }
@@ -69,6 +82,34 @@ pub async fn open_db(settings: &Settings) -> Result<sea_orm::DatabaseConnection,
     Ok(database)
 }
 
+/// Connect to the configured queue (Redis, or the embedded one).
+pub async fn open_queue(settings: &Settings) -> Result<ApalisQueue, ExitCode> {
+    ApalisQueue::open(settings).await.map_err(|e| {
+        tracing::error!(error = ?e, "cannot open the job queue");
+        ExitCode::from(EXIT_RUNTIME)
+    })
+}
+
+/// The worker context every job sees.
+pub fn worker_ctx(
+    settings: &Settings,
+    db: sea_orm::DatabaseConnection,
+    queue: Arc<dyn JobQueue>,
+) -> Arc<WorkerCtx> {
+    Arc::new(WorkerCtx {
+        db,
+        queue,
+        fetcher: Arc::new(Fetcher::from_settings(settings)),
+        max_attempts: settings.max_attempts,
+        backoff_base_ms: settings.backoff_base_ms,
+        lease: Duration::from_millis(settings.lease_ms),
+    })
+}
+
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
 pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
     if roles.api && settings.auth_required() {
         // API keys land with the operator issue; until then an API reachable
@@ -86,46 +127,78 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
+    let queue = match open_queue(&settings).await {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
+
     if roles.worker {
-        tracing::warn!(
-            "job workers are not available in this version: submitted items stay `unprocessed`"
-        );
+        let ctx = worker_ctx(&settings, database.clone(), Arc::new(queue.clone()));
+        let s = settings.clone();
+        let q = queue.clone();
+        let stop = wait_for(rx.clone());
+        tasks.spawn(async move {
+            vaultstream_worker::run_workers(&s, ctx, q, stop)
+                .await
+                .map_err(|e| format!("worker: {e:#}"))
+        });
     }
     if roles.bot && settings.telegram.bot_token.is_some() {
         tracing::warn!("a Telegram bot token is set, but the bot is not available in this version");
     }
-    let listener = match TcpListener::bind(settings.bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(bind = %settings.bind, error = %e, "cannot listen");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| settings.bind.to_string(), |a| a.to_string());
-    tracing::info!(
-        address = %addr,
-        database = %redact_url(settings.database_url.expose()),
-        data_dir = %settings.data_dir.display(),
-        "VaultStream API listening on http://{addr}/api/v1"
-    );
-    let linker = crate::cli::submit::linker(&settings);
-    let state = AppState {
-        db: database,
-        linker,
-        settings: Arc::new(settings),
-    };
-    match vaultstream_api::serve(listener, state, shutdown_signal()).await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "server failed");
-            ExitCode::from(EXIT_RUNTIME)
+    if roles.api {
+        let listener = match TcpListener::bind(settings.bind).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(bind = %settings.bind, error = %e, "cannot listen");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| settings.bind.to_string(), |a| a.to_string());
+        tracing::info!(
+            address = %addr,
+            database = %redact_url(settings.database_url.expose()),
+            queue = queue.backend_name(),
+            data_dir = %settings.data_dir.display(),
+            "VaultStream API listening on http://{addr}/api/v1"
+        );
+        let state = AppState {
+            db: database.clone(),
+            linker: crate::cli::submit::linker(&settings),
+            queue: Arc::new(queue.clone()),
+            settings: Arc::new(settings.clone()),
+        };
+        let stop = wait_for(rx.clone());
+        tasks.spawn(async move {
+            vaultstream_api::serve(listener, state, stop)
+                .await
+                .map_err(|e| format!("api: {e}"))
+        });
+    }
+    let mut code = ExitCode::SUCCESS;
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a role stopped with an error");
+                code = ExitCode::from(EXIT_RUNTIME);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a role panicked");
+                code = ExitCode::from(EXIT_RUNTIME);
+            }
         }
     }
+    tracing::info!("stopped");
+    code
 }
 
 /// Ctrl-C or SIGTERM.

@@ -7,6 +7,7 @@ use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_core::Settings;
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
 use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::queue::{JobQueue, ParseJob};
 
 use super::{EXIT_RUNTIME, EXIT_USAGE};
 
@@ -44,6 +45,9 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         Err(code) => return code,
     };
     let linker = linker(settings);
+    // Queue new items now; if the queue is unreachable the item is still
+    // stored and a worker's reconciler queues it later.
+    let queue = super::serve::open_queue(settings).await.ok();
     let mut refused = 0usize;
     let mut failed = 0usize;
     for text in &args.texts {
@@ -78,6 +82,18 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         match contents::submit(&database, &found.identity, source).await {
             Ok(s) => {
                 let r = ShareReceipt::from(s);
+                if let (true, Some(q)) = (r.created, &queue) {
+                    let job = ParseJob {
+                        content_id: r.content_id,
+                        request_id: None,
+                    };
+                    if let Err(e) = q.enqueue_parse(job, None).await {
+                        eprintln!(
+                            "warning: content {} not queued ({e}); a worker will pick it up",
+                            r.content_id
+                        );
+                    }
+                }
                 if args.json {
                     println!("{}", serde_json::to_string(&r).unwrap_or_default());
                 } else {

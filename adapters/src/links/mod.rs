@@ -15,7 +15,7 @@ mod bilibili;
 mod douyin;
 mod extract;
 mod resolve;
-mod target;
+pub(crate) mod target;
 mod twitter;
 mod web;
 mod weibo;

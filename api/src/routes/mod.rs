@@ -2,4 +2,5 @@
 
 pub mod contents;
 pub mod health;
+pub mod operator;
 pub mod shares;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use vaultstream_core::ErrorCode;
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
 use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::queue::ParseJob;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -59,6 +60,7 @@ pub async fn create(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let request_id_for_job = request_id.clone();
     let submitted = contents::submit(
         &state.db,
         &found.identity,
@@ -75,6 +77,17 @@ pub async fn create(
     )
     .await?;
     let receipt = ShareReceipt::from(submitted);
+    if receipt.created {
+        let job = ParseJob {
+            content_id: receipt.content_id,
+            request_id: request_id_for_job,
+        };
+        // The item is committed: a failed push loses nothing, the
+        // reconciler queues it later. The submitter still gets their 201.
+        if let Err(e) = state.queue.enqueue_parse(job, None).await {
+            tracing::warn!(content.id = receipt.content_id, error = %e, "could not queue the parse job; the reconciler will");
+        }
+    }
     tracing::info!(
         content.id = receipt.content_id,
         platform = %receipt.platform,

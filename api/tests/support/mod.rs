@@ -89,9 +89,13 @@ impl TestApp {
         let linker = vaultstream_adapters::links::Linker::new(
             vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
         );
+        let queue = vaultstream_worker::ApalisQueue::open(&settings)
+            .await
+            .expect("open the embedded queue");
         let state = AppState {
             db: conn.clone(),
             linker,
+            queue: Arc::new(queue),
             settings: Arc::new(settings),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

@@ -71,6 +71,13 @@ pub async fn submit(
         last_error_detail: None,
         last_error_at: None,
         pulled_at: None,
+        attempts: 0,
+        next_attempt_at: None,
+        lease_until: None,
+        lease_token: None,
+        // The caller queues a new item right after the commit; if that push
+        // is lost, the reconciler re-queues it after REQUEUE_AFTER_MS.
+        enqueued_at: Some(now),
         created_at: now,
         updated_at: now,
     };

@@ -7,6 +7,7 @@
 
 pub mod contents;
 pub mod entities;
+pub mod jobs;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -128,6 +128,36 @@ pub const KEYS: &[KeyDef] = &[
         "Retry backoff base: base x 2^attempt milliseconds, with jitter.",
     ),
     key(
+        "QUEUE_NAMESPACE",
+        Some("vaultstream"),
+        "Prefix of the queue's Redis keys / embedded queue names (one namespace per deployment).",
+    ),
+    key(
+        "LEASE_MS",
+        Some("60000"),
+        "How long a worker owns an item it works on; renewed while it works. A crashed worker's items come back after this.",
+    ),
+    key(
+        "RECONCILE_INTERVAL_MS",
+        Some("5000"),
+        "How often each worker looks for items that are due but not queued (lost messages, expired leases).",
+    ),
+    key(
+        "REQUEUE_AFTER_MS",
+        Some("60000"),
+        "An item due and unqueued for this long is queued again by the reconciler.",
+    ),
+    key(
+        "POLL_INTERVAL_MS",
+        Some("250"),
+        "How often an idle worker asks the queue for jobs.",
+    ),
+    key(
+        "SHUTDOWN_TIMEOUT_MS",
+        Some("30000"),
+        "On SIGTERM, how long in-flight jobs may take to finish.",
+    ),
+    key(
         "ARCHIVE_MEDIA",
         Some("true"),
         "Download and transcode media.",

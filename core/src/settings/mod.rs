@@ -281,6 +281,12 @@ pub struct Settings {
     pub worker_concurrency: usize,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
+    pub queue_namespace: String,
+    pub lease_ms: u64,
+    pub reconcile_interval_ms: u64,
+    pub requeue_after_ms: u64,
+    pub poll_interval_ms: u64,
+    pub shutdown_timeout_ms: u64,
     pub archive_media: bool,
     pub allow_private_targets: bool,
     pub upstream_overrides: Vec<(String, Url)>,
@@ -358,6 +364,28 @@ impl Settings {
                 .map_or(2 * cores, |v| v as usize),
             max_attempts: parse_range(src, "MAX_ATTEMPTS", 1, 100)?.unwrap_or(3) as u32,
             backoff_base_ms: parse_range(src, "BACKOFF_BASE_MS", 0, 3_600_000)?.unwrap_or(1000),
+            queue_namespace: match src.get_nonempty("QUEUE_NAMESPACE").unwrap_or("vaultstream") {
+                ns if ns
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c)) =>
+                {
+                    ns.to_owned()
+                }
+                other => {
+                    return Err(ConfigError::new(
+                        "QUEUE_NAMESPACE",
+                        format!("`{other}` may hold only letters, digits and _ - : ."),
+                    ));
+                }
+            },
+            lease_ms: parse_range(src, "LEASE_MS", 1000, 3_600_000)?.unwrap_or(60_000),
+            reconcile_interval_ms: parse_range(src, "RECONCILE_INTERVAL_MS", 50, 3_600_000)?
+                .unwrap_or(5000),
+            requeue_after_ms: parse_range(src, "REQUEUE_AFTER_MS", 100, 86_400_000)?
+                .unwrap_or(60_000),
+            poll_interval_ms: parse_range(src, "POLL_INTERVAL_MS", 10, 60_000)?.unwrap_or(250),
+            shutdown_timeout_ms: parse_range(src, "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000)?
+                .unwrap_or(30_000),
             archive_media: parse_bool("ARCHIVE_MEDIA", src.get("ARCHIVE_MEDIA").unwrap_or("true"))?,
             allow_private_targets: parse_bool(
                 "ALLOW_PRIVATE_TARGETS",

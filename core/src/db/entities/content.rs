@@ -24,6 +24,11 @@ pub struct Model {
     pub last_error_detail: Option<String>,
     pub last_error_at: Option<DateTimeUtc>,
     pub pulled_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub lease_token: Option<String>,
+    pub enqueued_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

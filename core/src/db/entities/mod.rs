@@ -4,3 +4,4 @@
 pub mod content;
 pub mod content_source;
 pub mod content_tag;
+pub mod dead_letter;

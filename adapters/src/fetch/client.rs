@@ -1,0 +1,535 @@
+//! The one HTTP client every adapter shares.
+//!
+//! Redirects are followed by hand (at most `max_redirects`) so that every hop
+//! is rewritten by the upstream overrides and, for user-supplied pages,
+//! checked by the SSRF guard: the host literal first (the same check links
+//! get at submission), then the addresses its name resolves to (a resolver
+//! that refuses private answers, so a public name rebinding to 127.0.0.1
+//! between check and connect is still refused). Hosts the operator overrides
+//! skip the guard: pointing them at a local server is the point.
+//!
+//! Nothing here logs headers: a request may carry a platform's cookie.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    RETRY_AFTER, USER_AGENT,
+};
+use url::Url;
+use vaultstream_core::Platform;
+use vaultstream_core::parsed::{ErrorClass, FetchError};
+use vaultstream_core::settings::Secret;
+
+use super::FetchConfig;
+use super::value::excerpt;
+use crate::http::UpstreamOverrides;
+use crate::links::target;
+
+/// What we send when neither the platform nor the operator names a UA.
+pub(crate) const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+     (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+/// Weibo's and Douyin's mobile pages only serve their data to phones.
+pub(crate) const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) \
+     AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 Mobile/15E148 Safari/604.1";
+
+/// One GET, described before it is sent.
+pub(crate) struct Get {
+    pub url: Url,
+    /// Whose cookie to send (if the operator configured one).
+    pub platform: Platform,
+    pub headers: Vec<(&'static str, String)>,
+    /// A UA the platform needs regardless of settings.
+    pub forced_user_agent: Option<&'static str>,
+    pub accept: &'static str,
+    /// Apply the SSRF guard (user-supplied targets).
+    pub guarded: bool,
+    /// Skip reading the body unless it is HTML/XML/JSON/text (a generic
+    /// link to a video must not be downloaded into memory).
+    pub only_documents: bool,
+}
+
+impl Get {
+    pub fn new(url: Url, platform: Platform) -> Self {
+        Self {
+            url,
+            platform,
+            headers: Vec::new(),
+            forced_user_agent: None,
+            accept: "application/json, text/plain, */*",
+            guarded: false,
+            only_documents: false,
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn html(mut self) -> Self {
+        self.accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        self
+    }
+
+    pub fn user_agent(mut self, ua: &'static str) -> Self {
+        self.forced_user_agent = Some(ua);
+        self
+    }
+}
+
+/// A response with its body read (up to the cap).
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The logical URL of the last hop (before override rewriting).
+    pub url: Url,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    }
+
+    /// The body as JSON, or a `Permanent` error quoting its start.
+    pub fn json(&self, what: &str) -> Result<serde_json::Value, FetchError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            super::malformed(
+                &format!("{what} is not JSON ({e})"),
+                format!(
+                    "HTTP {} from {}: {}",
+                    self.status,
+                    self.url,
+                    excerpt(&self.body)
+                ),
+            )
+        })
+    }
+
+    /// The usual meaning of a status: `Ok` for 2xx, else a classified error.
+    /// `forbidden` is what 403 means on this platform (a login wall on most,
+    /// plain refusal for generic pages).
+    pub fn check_status(&self, forbidden: ErrorClass) -> Result<(), FetchError> {
+        match status_error(self.status, &self.headers, forbidden) {
+            None => Ok(()),
+            Some(e) => Err(e.with_detail(format!(
+                "HTTP {} from {}: {}",
+                self.status,
+                self.url,
+                excerpt(&self.body)
+            ))),
+        }
+    }
+}
+
+/// Status → error class. `None` for success.
+pub(crate) fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    forbidden: ErrorClass,
+) -> Option<FetchError> {
+    let code = status.as_u16();
+    Some(match code {
+        200..=299 => return None,
+        429 => FetchError::rate_limited(
+            format!("the upstream is rate limiting us (HTTP {code})"),
+            retry_after(headers),
+        ),
+        401 => FetchError::auth_required(format!("the upstream wants a login (HTTP {code})")),
+        403 => FetchError::new(
+            forbidden,
+            format!("the upstream refused access (HTTP {code})"),
+        ),
+        404 | 410 => FetchError::permanent(format!("not found or deleted upstream (HTTP {code})")),
+        408 | 500..=599 => FetchError {
+            retry_after: retry_after(headers),
+            ..FetchError::retryable(format!("the upstream failed (HTTP {code})"))
+        },
+        _ => FetchError::permanent(format!("the upstream answered HTTP {code}")),
+    })
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+    let wait = at.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+/// Cheap to clone. Two reqwest clients: the plain one for platform APIs and
+/// overridden hosts, and a guarded one whose resolver refuses private
+/// addresses, for user-supplied pages.
+#[derive(Clone)]
+pub(crate) struct HttpClient {
+    plain: Option<reqwest::Client>,
+    guarded: Option<reqwest::Client>,
+    overrides: UpstreamOverrides,
+    cookies: Arc<std::collections::BTreeMap<Platform, Secret<String>>>,
+    user_agent: Option<String>,
+    allow_private_targets: bool,
+    max_body_bytes: usize,
+    max_redirects: usize,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("overrides", &self.overrides)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    pub(crate) fn new(cfg: &FetchConfig) -> Self {
+        let build = |guard: bool| {
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(cfg.connect_timeout)
+                .timeout(cfg.request_timeout)
+                .pool_idle_timeout(Duration::from_secs(60));
+            if guard {
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+            }
+            match builder.build() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // Only a broken TLS backend gets here; every fetch then
+                    // fails with a clear message instead of a start-up panic.
+                    tracing::error!(error = %e, "cannot build the HTTP client for fetching");
+                    None
+                }
+            }
+        };
+        Self {
+            plain: build(false),
+            guarded: build(true),
+            overrides: cfg.overrides.clone(),
+            cookies: Arc::new(cfg.cookies.clone()),
+            user_agent: cfg.user_agent.clone(),
+            allow_private_targets: cfg.allow_private_targets,
+            max_body_bytes: cfg.max_body_bytes,
+            max_redirects: cfg.max_redirects,
+        }
+    }
+
+    pub(crate) fn overrides(&self) -> &UpstreamOverrides {
+        &self.overrides
+    }
+
+    /// Send a GET, following redirects by hand. HTTP error statuses are
+    /// returned as responses (adapters know what their platform means by
+    /// them); transport failures, guard refusals, too many redirects and
+    /// oversized bodies are errors.
+    pub(crate) async fn get(&self, req: Get) -> Result<Response, FetchError> {
+        let first_host = req.url.host_str().map(str::to_ascii_lowercase);
+        let mut current = req.url.clone();
+        for hop in 0..=self.max_redirects {
+            let overridden = current
+                .host_str()
+                .is_some_and(|h| self.overrides.overrides_host(h));
+            let guard = req.guarded && !self.allow_private_targets && !overridden;
+            if guard {
+                target::check(&current).map_err(|e| {
+                    FetchError::permanent(format!("refused to fetch: {}", e.message))
+                })?;
+            }
+            let client = if guard { &self.guarded } else { &self.plain };
+            let Some(client) = client else {
+                return Err(FetchError::retryable("no HTTP client is available"));
+            };
+            let wire = self
+                .overrides
+                .rewrite(&current)
+                .unwrap_or_else(|| current.clone());
+            let same_host = current.host_str().map(str::to_ascii_lowercase) == first_host;
+            let headers = self.headers(&req, same_host)?;
+            let started = Instant::now();
+            let response = client
+                .get(wire)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| transport_error(&current, &e))?;
+            let status = response.status();
+            tracing::debug!(
+                url = %current,
+                http.status = status.as_u16(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                hop,
+                "upstream response"
+            );
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty());
+                let Some(location) = location else {
+                    return Err(FetchError::permanent(format!(
+                        "{current} answered {status} without a Location"
+                    )));
+                };
+                // Relative Locations resolve against the logical URL, so an
+                // override never leaks into the next hop.
+                let next = current.join(location).map_err(|e| {
+                    FetchError::permanent(format!("{current} redirects to a bad URL: {e}"))
+                })?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(FetchError::permanent(format!(
+                        "{current} redirects to a `{}:` URL",
+                        next.scheme()
+                    )));
+                }
+                current = next;
+                continue;
+            }
+            let headers = response.headers().clone();
+            let body = if req.only_documents && !is_document(&headers) {
+                Vec::new()
+            } else {
+                self.read_capped(response, &current).await?
+            };
+            return Ok(Response {
+                status,
+                headers,
+                body,
+                url: current,
+            });
+        }
+        Err(FetchError::permanent(format!(
+            "more than {} redirects (last: {current})",
+            self.max_redirects
+        )))
+    }
+
+    fn headers(&self, req: &Get, same_host: bool) -> Result<HeaderMap, FetchError> {
+        let mut map = HeaderMap::new();
+        let ua = req
+            .forced_user_agent
+            .map(str::to_owned)
+            .or_else(|| self.user_agent.clone())
+            .unwrap_or_else(|| DESKTOP_UA.to_owned());
+        let bad = |what: &str| FetchError::permanent(format!("invalid {what} header value"));
+        map.insert(
+            USER_AGENT,
+            HeaderValue::from_str(&ua).map_err(|_| bad("User-Agent"))?,
+        );
+        map.insert(ACCEPT, HeaderValue::from_static(req.accept));
+        for (name, value) in &req.headers {
+            let name = HeaderName::from_static(name);
+            map.insert(
+                name,
+                HeaderValue::from_str(value).map_err(|_| bad("request"))?,
+            );
+        }
+        // The platform's cookie goes only to the host the adapter asked for,
+        // never to wherever a redirect points.
+        if same_host && let Some(cookie) = self.cookies.get(&req.platform) {
+            let mut value =
+                HeaderValue::from_str(cookie.expose().trim()).map_err(|_| bad("Cookie"))?;
+            value.set_sensitive(true);
+            map.insert(COOKIE, value);
+        }
+        Ok(map)
+    }
+
+    async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        url: &Url,
+    ) -> Result<Vec<u8>, FetchError> {
+        let cap = self.max_body_bytes;
+        let too_large = |size: String| {
+            FetchError::permanent(format!(
+                "the response from {url} is too large ({size} bytes, limit {cap})"
+            ))
+        };
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(len) = declared.filter(|len| *len > cap as u64) {
+            return Err(too_large(len.to_string()));
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > cap {
+                        return Err(too_large(format!("more than {cap}")));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(transport_error(url, &e)),
+            }
+        }
+    }
+}
+
+fn is_document(headers: &HeaderMap) -> bool {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    ct.is_empty()
+        || ct.contains("html")
+        || ct.contains("xml")
+        || ct.contains("json")
+        || ct.starts_with("text/")
+}
+
+fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
+    if let Some(refused) = find_source::<ForbiddenAddress>(e) {
+        return FetchError::permanent(format!("refused to fetch {url}: {refused}"));
+    }
+    let host = url.host_str().unwrap_or_default();
+    let message = if e.is_timeout() {
+        format!("{host} did not answer in time")
+    } else if e.is_connect() {
+        format!("cannot connect to {host}")
+    } else {
+        format!("request to {host} failed")
+    };
+    // The chain names the cause (DNS, TLS, reset) for operators; reqwest's
+    // messages hold the URL but never headers.
+    FetchError::retryable(message).with_detail(error_chain(e))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// A name resolved to an address we must not connect to.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves to {ip}, which is not a public address")]
+pub(crate) struct ForbiddenAddress {
+    host: String,
+    ip: IpAddr,
+}
+
+/// Resolves with the system resolver and refuses the whole answer if any
+/// address is private: a name with one private record is hostile or
+/// misconfigured either way.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            check_resolved(&host, &addrs)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+pub(crate) fn check_resolved(host: &str, addrs: &[SocketAddr]) -> Result<(), ForbiddenAddress> {
+    match addrs.iter().map(SocketAddr::ip).find(|ip| !is_public(*ip)) {
+        None => Ok(()),
+        Some(ip) => Err(ForbiddenAddress {
+            host: host.to_owned(),
+            ip,
+        }),
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => target::is_public_v4(v4),
+        IpAddr::V6(v6) => target::is_public_v6(v6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolved_private_addresses_are_refused() {
+        let ok: Vec<SocketAddr> = vec!["93.184.216.34:0".parse().expect("addr")];
+        assert!(check_resolved("example.com", &ok).is_ok());
+        for bad in ["127.0.0.1:0", "10.0.0.7:0", "169.254.169.254:0", "[::1]:0"] {
+            let addrs: Vec<SocketAddr> = vec![ok[0], bad.parse().expect("addr")];
+            let err = check_resolved("rebind.example", &addrs).expect_err("refused");
+            assert!(err.to_string().contains("not a public address"), "{err}");
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        let h = HeaderMap::new();
+        let class = |code: u16| {
+            status_error(
+                StatusCode::from_u16(code).expect("status"),
+                &h,
+                ErrorClass::AuthRequired,
+            )
+            .map(|e| e.class)
+        };
+        assert_eq!(class(200), None);
+        assert_eq!(class(404), Some(ErrorClass::Permanent));
+        assert_eq!(class(410), Some(ErrorClass::Permanent));
+        assert_eq!(class(401), Some(ErrorClass::AuthRequired));
+        assert_eq!(class(403), Some(ErrorClass::AuthRequired));
+        assert_eq!(class(429), Some(ErrorClass::RateLimited));
+        assert_eq!(class(503), Some(ErrorClass::Retryable));
+        assert_eq!(class(400), Some(ErrorClass::Permanent));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+}

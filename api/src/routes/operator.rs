@@ -1,0 +1,227 @@
+//! Operator routes: the dead-letter queue and manual retries.
+//!
+//! A retry resets the item to a fresh round of attempts (its failure
+//! fields and dead letters stay as history), queues it, and answers `202`
+//! at once: the work happens in a worker.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use vaultstream_core::ErrorCode;
+use vaultstream_core::db::contents::Cursor;
+use vaultstream_core::db::entities::dead_letter;
+use vaultstream_core::db::jobs::{self, DeadLetterFilter, RetryRefusal};
+use vaultstream_core::parsed::ErrorClass;
+use vaultstream_core::platform::Platform;
+use vaultstream_core::queue::ParseJob;
+
+use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, content_id};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{param, query_pairs};
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetterView {
+    pub id: i64,
+    pub content_id: i64,
+    pub job_kind: String,
+    pub platform: String,
+    pub attempts: i32,
+    pub error_type: String,
+    pub error_message: String,
+    pub error_detail: Option<String>,
+    /// `open` (waiting for an operator) or `retried`.
+    pub state: String,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+    pub retried_at: Option<DateTime<Utc>>,
+}
+
+impl From<dead_letter::Model> for DeadLetterView {
+    fn from(m: dead_letter::Model) -> Self {
+        DeadLetterView {
+            id: m.id,
+            content_id: m.content_id,
+            job_kind: m.job_kind,
+            platform: m.platform,
+            attempts: m.attempts,
+            error_type: m.error_type,
+            error_message: m.error_message,
+            error_detail: m.error_detail,
+            state: m.state,
+            payload: m.payload,
+            created_at: m.created_at,
+            retried_at: m.retried_at,
+        }
+    }
+}
+
+const ERROR_TYPES: [ErrorClass; 4] = [
+    ErrorClass::Retryable,
+    ErrorClass::RateLimited,
+    ErrorClass::Permanent,
+    ErrorClass::AuthRequired,
+];
+
+/// `platform`, `error_type`, `state` (open | retried | all) and `limit` from
+/// the query string.
+fn dead_letter_filter(raw: Option<&str>, max_limit: u64) -> ApiResult<DeadLetterFilter> {
+    let pairs = query_pairs(raw);
+    let platform = param(&pairs, "platform")
+        .map(|p| {
+            p.parse::<Platform>()
+                .map(|p| p.as_str().to_owned())
+                .map_err(|_| ApiError::invalid_parameter(format!("platform `{p}` is unknown")))
+        })
+        .transpose()?;
+    let error_type = param(&pairs, "error_type")
+        .map(|t| {
+            ERROR_TYPES
+                .iter()
+                .find(|c| c.as_str() == t)
+                .map(|c| c.as_str().to_owned())
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(format!(
+                        "error_type `{t}` is not one of retryable, rate_limited, permanent, auth_required"
+                    ))
+                })
+        })
+        .transpose()?;
+    let state = match param(&pairs, "state").unwrap_or("open") {
+        "open" => Some("open".to_owned()),
+        "retried" => Some("retried".to_owned()),
+        "all" => None,
+        other => {
+            return Err(ApiError::invalid_parameter(format!(
+                "state `{other}` is not one of open, retried, all"
+            )));
+        }
+    };
+    let limit = match param(&pairs, "limit") {
+        None => DEFAULT_LIMIT.min(max_limit),
+        Some(l) => l
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max_limit).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(format!(
+                    "limit `{l}` is not a whole number from 1 to {max_limit}"
+                ))
+            })?,
+    };
+    let before_id = param(&pairs, "cursor")
+        .map(|c| {
+            Cursor::decode(c).map(|c| c.before_id).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidCursor,
+                    "`cursor` is not one this server handed out",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(DeadLetterFilter {
+        platform,
+        error_type,
+        state,
+        before_id,
+        limit,
+    })
+}
+
+/// `GET /dead-letters?platform=&error_type=&state=&limit=&cursor=`
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let filter = dead_letter_filter(raw.as_deref(), MAX_LIMIT)?;
+    let rows = jobs::list_dead_letters(&state.db, &filter).await?;
+    let next_cursor = (rows.len() as u64 == filter.limit)
+        .then(|| rows.last().map(|r| Cursor { before_id: r.id }.encode()))
+        .flatten();
+    let items: Vec<DeadLetterView> = rows.into_iter().map(DeadLetterView::from).collect();
+    Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
+}
+
+async fn queue_now(state: &AppState, content_id: i64) {
+    let job = ParseJob {
+        content_id,
+        request_id: None,
+    };
+    if let Err(e) = state.queue.enqueue_parse(job, None).await {
+        tracing::warn!(content.id = content_id, error = %e, "could not queue the retry; the reconciler will");
+    }
+}
+
+/// `POST /dead-letters/{id}/retry`
+pub async fn retry_dead_letter(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = content_id(path)?;
+    let Some(content) = jobs::retry_dead_letter(&state.db, id).await? else {
+        return Err(ApiError::not_found(format!(
+            "no open dead letter with id {id} (it may have been retried already)"
+        )));
+    };
+    queue_now(&state, content).await;
+    tracing::info!(
+        dead_letter.id = id,
+        content.id = content,
+        "dead letter retried"
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"dead_letter_id": id, "content_id": content, "status": "unprocessed"})),
+    ))
+}
+
+/// `POST /dead-letters/retry?platform=&error_type=&limit=`: retry every open
+/// dead letter that matches (at most `limit`, default 1000, per call).
+pub async fn retry_dead_letters(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let has_limit = query_pairs(raw.as_deref())
+        .iter()
+        .any(|(k, _)| k == "limit");
+    let mut filter = dead_letter_filter(raw.as_deref(), 10_000)?;
+    if !has_limit {
+        filter.limit = 1000;
+    }
+    let ids = jobs::retry_dead_letters(&state.db, &filter).await?;
+    for id in &ids {
+        queue_now(&state, *id).await;
+    }
+    tracing::info!(count = ids.len(), "dead letters retried in bulk");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"retried": ids.len(), "content_ids": ids})),
+    ))
+}
+
+/// `POST /contents/{id}/retry`: re-queue a failed or stale item.
+pub async fn retry_content(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = content_id(path)?;
+    let requeue_after = std::time::Duration::from_millis(state.settings.requeue_after_ms);
+    match jobs::retry_content(&state.db, id, requeue_after).await? {
+        Ok(()) => {
+            queue_now(&state, id).await;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"content_id": id, "status": "unprocessed"})),
+            ))
+        }
+        Err(RetryRefusal::NotFound) => Err(ApiError::not_found(format!("no content with id {id}"))),
+        Err(RetryRefusal::NotRetryable(status)) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("content {id} is {status}; only failed or stale items can be retried"),
+        )),
+    }
+}

@@ -1,0 +1,31 @@
+//! Job payloads and the queue interface.
+//!
+//! The queue is only a transport: the item's row says whether work is due
+//! (see `db::jobs`). Producers (the API, the CLI, the bot, the reconciler)
+//! see this trait; the `worker` crate implements it on apalis (Redis, or
+//! the embedded SQL queue).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Parse (fetch and store) one item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseJob {
+    pub content_id: i64,
+    /// The `x-request-id` of the submission that queued it, for tracing.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+#[async_trait::async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Queue a parse job to run now, or after `delay` (a retry backoff).
+    async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()>;
+
+    /// Jobs waiting in the queue, where the backend can count them cheaply.
+    async fn depth(&self) -> anyhow::Result<Option<u64>>;
+
+    /// `redis`, `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,17 @@
+//! Test support shared by the workspace's integration tests.
+//!
+//! Layout:
+//! - [`pg`]: a fresh PostgreSQL database per test, dropped when it ends.
+//! - [`upstream`]: a scripted stand-in for an upstream platform API
+//!   (FxTwitter + the syndication endpoint) that serves the recorded
+//!   responses and injects failures on demand, counting every request.
+//! - [`env`]: settings for a test deployment (data dir, database, queue
+//!   namespace) as `(key, value)` pairs for `SettingsSources` or a child
+//!   process's environment.
+//!
+//! Nothing here mocks our own storage: tests run on real SQLite files,
+//! PostgreSQL databases and Redis keys.
+
+pub mod env;
+pub mod pg;
+pub mod upstream;

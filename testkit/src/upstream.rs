@@ -1,0 +1,206 @@
+//! A scripted Twitter upstream on 127.0.0.1: FxTwitter (`/status/{id}`) and
+//! the syndication endpoint (`/tweet-result?id=`), reached through
+//! `VAULTSTREAM_UPSTREAM_OVERRIDES`. A successful answer is the recorded
+//! FxTwitter response (VERBATIM doc sample, see
+//! adapters/tests/fixtures/PROVENANCE.md); failures are injected per tweet
+//! id, and every request is counted so tests can assert "fetched once".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// The recorded FxTwitter answer for tweet 1580661436132757506 (photo).
+pub const FX_PHOTO: &str =
+    include_str!("../../adapters/tests/fixtures/twitter/fxtwitter_status_1580661436132757506.json");
+pub const FX_PHOTO_ID: &str = "1580661436132757506";
+
+/// What the upstream does for one tweet id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    Ok,
+    /// Answer 500 to the first `n` FxTwitter requests, then succeed.
+    FailTimes(u32),
+    /// Always 500 (both endpoints).
+    Always500,
+    /// 404 NOT_FOUND: the tweet is gone.
+    NotFound,
+    /// 429 with `Retry-After: secs` on the first request, then succeed.
+    RateLimitOnce(u64),
+}
+
+#[derive(Default)]
+struct Script {
+    behaviours: HashMap<String, Behaviour>,
+    default: Option<Behaviour>,
+    delay: Duration,
+    fx_hits: HashMap<String, u32>,
+    served_ok: HashMap<String, u32>,
+    hit_times: HashMap<String, Vec<Instant>>,
+}
+
+#[derive(Clone)]
+pub struct Upstream {
+    pub base: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Self {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let app = Router::new()
+            .route("/status/{id}", get(fx))
+            .route("/{user}/status/{id}", get(fx_with_user))
+            .route("/tweet-result", get(syndication))
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind replay server");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Upstream { base, script }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Script) -> R) -> R {
+        let mut guard = self.script.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn script(&self, id: &str, b: Behaviour) {
+        self.with(|s| s.behaviours.insert(id.to_owned(), b));
+    }
+
+    /// Behaviour of ids without a script of their own (default `Ok`).
+    pub fn set_default(&self, b: Behaviour) {
+        self.with(|s| s.default = Some(b));
+    }
+
+    /// Every answer waits this long (to make jobs take time).
+    pub fn set_delay(&self, d: Duration) {
+        self.with(|s| s.delay = d);
+    }
+
+    /// FxTwitter requests for a tweet (one per parse attempt).
+    pub fn hits(&self, id: &str) -> u32 {
+        self.with(|s| s.fx_hits.get(id).copied().unwrap_or(0))
+    }
+
+    /// Successful answers for a tweet.
+    pub fn served_ok(&self, id: &str) -> u32 {
+        self.with(|s| s.served_ok.get(id).copied().unwrap_or(0))
+    }
+
+    pub fn hit_times(&self, id: &str) -> Vec<Instant> {
+        self.with(|s| s.hit_times.get(id).cloned().unwrap_or_default())
+    }
+
+    pub fn total_served_ok(&self) -> u32 {
+        self.with(|s| s.served_ok.values().sum())
+    }
+
+    /// The value for `VAULTSTREAM_UPSTREAM_OVERRIDES`.
+    pub fn overrides(&self) -> String {
+        format!(
+            "api.fxtwitter.com={b},cdn.syndication.twimg.com={b}",
+            b = self.base
+        )
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut h = HeaderMap::new();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    (status, h, body).into_response()
+}
+
+async fn fx_with_user(
+    state: State<Arc<Mutex<Script>>>,
+    Path((_user, id)): Path<(String, String)>,
+) -> Response {
+    fx(state, Path(id)).await
+}
+
+async fn fx(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) -> Response {
+    let (behaviour, hit, delay) = {
+        let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = {
+            let h = s.fx_hits.entry(id.clone()).or_insert(0);
+            *h += 1;
+            *h
+        };
+        s.hit_times
+            .entry(id.clone())
+            .or_default()
+            .push(Instant::now());
+        let b = s
+            .behaviours
+            .get(&id)
+            .cloned()
+            .or_else(|| s.default.clone())
+            .unwrap_or(Behaviour::Ok);
+        (b, hit, s.delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let ok = || {
+        let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
+        *s.served_ok.entry(id.clone()).or_insert(0) += 1;
+        json(StatusCode::OK, FX_PHOTO.to_owned())
+    };
+    match behaviour {
+        Behaviour::Ok => ok(),
+        Behaviour::FailTimes(n) if hit > n => ok(),
+        Behaviour::RateLimitOnce(_) if hit > 1 => ok(),
+        Behaviour::FailTimes(_) | Behaviour::Always500 => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"code":500,"message":"API_FAIL"}"#.to_owned(),
+        ),
+        Behaviour::NotFound => json(
+            StatusCode::NOT_FOUND,
+            r#"{"code":404,"message":"NOT_FOUND"}"#.to_owned(),
+        ),
+        Behaviour::RateLimitOnce(secs) => {
+            let mut r = json(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+    }
+}
+
+/// The fallback endpoint fails the same way FxTwitter does, so a failure
+/// scripted for a tweet is what the adapter reports.
+async fn syndication(
+    State(script): State<Arc<Mutex<Script>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let id = q.get("id").cloned().unwrap_or_default();
+    let behaviour = {
+        let s = script.lock().unwrap_or_else(|p| p.into_inner());
+        s.behaviours
+            .get(&id)
+            .cloned()
+            .or_else(|| s.default.clone())
+            .unwrap_or(Behaviour::Ok)
+    };
+    match behaviour {
+        Behaviour::RateLimitOnce(secs) => {
+            let mut r = json(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+        Behaviour::NotFound => json(StatusCode::NOT_FOUND, "{}".to_owned()),
+        _ => json(StatusCode::INTERNAL_SERVER_ERROR, "{}".to_owned()),
+    }
+}

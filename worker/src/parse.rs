@@ -1,0 +1,213 @@
+//! The parse job: fetch an item through its platform adapter and store it.
+//!
+//! Flow for one message `ParseJob { content_id }`:
+//! 1. claim the item's lease (`db::jobs::claim`); nothing to claim → the
+//!    message is stale or a duplicate, acknowledge it;
+//! 2. fetch through the adapter while a heartbeat keeps the lease alive;
+//! 3. success → `pulled`; retryable failure with attempts left → back to
+//!    `unprocessed` with `next_attempt_at`, and a *delayed* message (no
+//!    worker slot sleeps); otherwise → `failed` + a dead letter.
+//!
+//! The apalis handler returns an error only when our own database fails;
+//! upstream failures are decided here, from the adapter's error class.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{BoxDynError, Data, TaskId};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tracing::{Instrument, info, warn};
+use vaultstream_core::db::entities::content_source;
+use vaultstream_core::db::jobs::{self, Claim};
+use vaultstream_core::parsed::{FetchError, ParsedItem};
+use vaultstream_core::platform::{ContentKind, Identity, Platform};
+use vaultstream_core::queue::{JobQueue, ParseJob};
+
+use crate::backoff;
+
+/// Turns an identity into a parsed item: the platform adapters.
+#[async_trait::async_trait]
+pub trait ItemFetcher: Send + Sync + 'static {
+    async fn fetch(
+        &self,
+        identity: &Identity,
+        source_url: Option<&str>,
+    ) -> Result<ParsedItem, FetchError>;
+}
+
+/// What every job can reach.
+pub struct WorkerCtx {
+    pub db: DatabaseConnection,
+    pub queue: Arc<dyn JobQueue>,
+    pub fetcher: Arc<dyn ItemFetcher>,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub lease: Duration,
+}
+
+/// How one message ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing to do: not due, leased elsewhere, or finished.
+    Stale,
+    Pulled,
+    Retrying {
+        attempt: i32,
+        delay: Duration,
+    },
+    DeadLettered,
+    /// Another worker took the lease over while we worked; our result was dropped.
+    LeaseLost,
+}
+
+/// The apalis entry point.
+pub async fn handle_parse(
+    job: ParseJob,
+    ctx: Data<Arc<WorkerCtx>>,
+    task_id: TaskId,
+) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!(
+        "job",
+        job.id = %task_id,
+        job.kind = "parse",
+        content.id = job.content_id,
+        request.id = job.request_id.as_deref().unwrap_or(""),
+        platform = tracing::field::Empty,
+    );
+    process(&ctx, &job)
+        .instrument(span)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            warn!(error = ?e, content.id = job.content_id, "parse job hit an internal error; the queue will redeliver it");
+            BoxDynError::from(e.to_string())
+        })
+}
+
+/// One parse attempt. Errors are our own (database) failures only.
+pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome> {
+    let Some(claim) = jobs::claim(&ctx.db, job.content_id, ctx.lease).await? else {
+        tracing::debug!("nothing to claim: stale or duplicate message");
+        return Ok(Outcome::Stale);
+    };
+    tracing::Span::current().record("platform", claim.item.platform.as_str());
+    let identity = identity_of(&claim);
+    let source_url = source_url(&ctx.db, claim.item.id).await?;
+    info!(attempt = claim.attempt, "parse started");
+    let started = std::time::Instant::now();
+
+    let heartbeat = spawn_heartbeat(ctx.db.clone(), &claim, ctx.lease);
+    let result = ctx.fetcher.fetch(&identity, source_url.as_deref()).await;
+    heartbeat.abort();
+    let duration_ms = started.elapsed().as_millis() as u64;
+
+    match result {
+        Ok(parsed) => {
+            if !jobs::complete(&ctx.db, &claim, &parsed).await? {
+                warn!("lease lost before the result was stored; dropping it");
+                return Ok(Outcome::LeaseLost);
+            }
+            info!(duration_ms, "parse done: pulled");
+            Ok(Outcome::Pulled)
+        }
+        Err(err) if err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {
+            let delay = backoff::delay(ctx.backoff_base_ms, claim.attempt as u32, &err);
+            let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            if !jobs::fail_retry(&ctx.db, &claim, &err, next_at).await? {
+                return Ok(Outcome::LeaseLost);
+            }
+            warn!(
+                duration_ms,
+                error.class = %err.class,
+                error = %err.message,
+                attempt = claim.attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                "parse failed; retrying later"
+            );
+            // A delayed message: no worker slot waits. If the push fails the
+            // reconciler finds the item once it is due.
+            if let Err(e) = ctx.queue.enqueue_parse(job.clone(), Some(delay)).await {
+                warn!(error = %e, "could not queue the retry; the reconciler will");
+            }
+            Ok(Outcome::Retrying {
+                attempt: claim.attempt,
+                delay,
+            })
+        }
+        Err(err) => {
+            let payload = serde_json::to_value(job)?;
+            if !jobs::fail_dead(&ctx.db, &claim, &err, "parse", payload).await? {
+                return Ok(Outcome::LeaseLost);
+            }
+            warn!(
+                duration_ms,
+                error.class = %err.class,
+                error = %err.message,
+                attempt = claim.attempt,
+                "parse failed for good: dead-lettered"
+            );
+            Ok(Outcome::DeadLettered)
+        }
+    }
+}
+
+fn identity_of(claim: &Claim) -> Identity {
+    let item = &claim.item;
+    Identity {
+        platform: item.platform.parse().unwrap_or(Platform::Web),
+        platform_id: item.platform_id.clone(),
+        canonical_url: item.canonical_url.clone(),
+        kind: item.kind.parse().unwrap_or(ContentKind::Page),
+    }
+}
+
+/// The link the first submitter pasted (after short-link resolution): some
+/// platforms need its parameters (Xiaohongshu's xsec_token).
+async fn source_url(db: &DatabaseConnection, content_id: i64) -> anyhow::Result<Option<String>> {
+    let first = content_source::Entity::find()
+        .filter(content_source::Column::ContentId.eq(content_id))
+        .order_by_asc(content_source::Column::Id)
+        .one(db)
+        .await?;
+    Ok(first.map(|s| s.resolved_url.unwrap_or(s.submitted_url)))
+}
+
+fn spawn_heartbeat(
+    db: DatabaseConnection,
+    claim: &Claim,
+    lease: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let id = claim.item.id;
+    let token = claim.token.clone();
+    let every = lease / 3;
+    tokio::spawn(
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match jobs::heartbeat(&db, id, &token, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        warn!("lease lost while working");
+                        return;
+                    }
+                    Err(e) => warn!(error = %e, "lease heartbeat failed"),
+                }
+            }
+        }
+        .in_current_span(),
+    )
+}
+
+#[async_trait::async_trait]
+impl ItemFetcher for vaultstream_adapters::fetch::Fetcher {
+    async fn fetch(
+        &self,
+        identity: &Identity,
+        source_url: Option<&str>,
+    ) -> Result<ParsedItem, FetchError> {
+        let mut req = vaultstream_adapters::fetch::FetchRequest::new(identity.clone());
+        req.source_url = source_url.map(str::to_owned);
+        vaultstream_adapters::fetch::Fetcher::fetch(self, &req).await
+    }
+}

@@ -1,0 +1,165 @@
+//! The apalis transport behind `core::queue::JobQueue`.
+//!
+//! - Redis (`VAULTSTREAM_REDIS_URL`): apalis-redis, keys under
+//!   `<namespace>:parse`. Results are not kept in Redis (the database has
+//!   them), and apalis-redis's own retries are not relied on: the handler
+//!   returns an error only when the database itself fails.
+//! - Embedded, SQLite: apalis-sqlite in `<data_dir>/queue.db`, a file of
+//!   its own because apalis sets `synchronous = OFF` on the pool it owns.
+//! - Embedded, PostgreSQL: apalis-postgres in the same database.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use apalis::prelude::*;
+use apalis_postgres::{PgPool, PostgresStorage};
+use apalis_redis::{ConnectionManager, RedisStorage};
+use apalis_sqlite::{SqlitePool, SqliteStorage};
+use redis::AsyncCommands;
+use vaultstream_core::Settings;
+use vaultstream_core::queue::{JobQueue, ParseJob};
+
+#[derive(Clone)]
+pub enum ApalisQueue {
+    Redis {
+        storage: RedisStorage<ParseJob>,
+        conn: ConnectionManager,
+        config: apalis_redis::Config,
+        /// Every key of this queue starts with it.
+        name: String,
+    },
+    Sqlite {
+        storage: SqliteStorage<ParseJob>,
+        pool: SqlitePool,
+    },
+    Postgres {
+        storage: PostgresStorage<ParseJob>,
+        pool: PgPool,
+    },
+}
+
+/// The queue name: one namespace per deployment (tests use one each).
+pub fn queue_name(settings: &Settings) -> String {
+    format!("{}:parse", settings.queue_namespace)
+}
+
+impl ApalisQueue {
+    /// Connect to the queue the settings select, creating its tables.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let name = queue_name(settings);
+        if let Some(url) = &settings.redis_url {
+            let conn = apalis_redis::connect(url.expose().as_str())
+                .await
+                .context("cannot connect to Redis (VAULTSTREAM_REDIS_URL)")?;
+            let config = apalis_redis::Config::default()
+                .queue(&name)
+                .persist_results(false)
+                .heartbeat_interval(Duration::from_secs(10))
+                .missed_heartbeats(3);
+            let storage = RedisStorage::new(conn.clone()).with_config(config.clone());
+            return Ok(ApalisQueue::Redis {
+                storage,
+                conn,
+                config,
+                name,
+            });
+        }
+        if settings.is_sqlite() {
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+            let path = settings.data_dir.join("queue.db");
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let pool = SqlitePool::connect(&url)
+                .await
+                .with_context(|| format!("cannot open the embedded queue {}", path.display()))?;
+            SqliteStorage::setup(&pool)
+                .await
+                .context("cannot set up the embedded queue")?;
+            let config = apalis_sqlite::Config::default()
+                .queue(&name)
+                .persist_results(false);
+            let storage = SqliteStorage::new(&pool).with_config(config);
+            return Ok(ApalisQueue::Sqlite { storage, pool });
+        }
+        let pool = PgPool::connect(settings.database_url.expose())
+            .await
+            .context("cannot connect to PostgreSQL for the embedded queue")?;
+        PostgresStorage::setup(&pool)
+            .await
+            .context("cannot set up the queue tables in PostgreSQL")?;
+        let config = apalis_postgres::Config::default()
+            .queue(&name)
+            .persist_results(false);
+        let storage = PostgresStorage::new(&pool).with_config(config);
+        Ok(ApalisQueue::Postgres { storage, pool })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            ApalisQueue::Redis { .. } => "redis",
+            ApalisQueue::Sqlite { .. } => "sqlite",
+            ApalisQueue::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Remove every key of this queue's namespace (Redis only; tests).
+    pub async fn purge(&self) -> anyhow::Result<()> {
+        if let ApalisQueue::Redis { conn, name, .. } = self {
+            let mut conn = conn.clone();
+            let pattern = format!("{name}*");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let _: () = conn.del(keys).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl JobQueue for ApalisQueue {
+    async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()> {
+        let mut builder = TaskBuilder::new(job);
+        if let Some(d) = delay {
+            builder = builder.run_after(d);
+        }
+        let task = builder.build();
+        match self {
+            ApalisQueue::Redis { storage, .. } => storage
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| anyhow::anyhow!("redis push: {e}")),
+            ApalisQueue::Sqlite { storage, .. } => storage
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}")),
+            ApalisQueue::Postgres { storage, .. } => storage
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| anyhow::anyhow!("postgres queue push: {e}")),
+        }
+    }
+
+    async fn depth(&self) -> anyhow::Result<Option<u64>> {
+        match self {
+            // apalis-redis 1.0's metrics calls are broken: count ourselves.
+            ApalisQueue::Redis { conn, config, .. } => {
+                let mut conn = conn.clone();
+                let active: u64 = conn.llen(config.active_jobs_list()).await?;
+                let scheduled: u64 = conn.zcard(config.scheduled_jobs_set()).await?;
+                Ok(Some(active + scheduled))
+            }
+            ApalisQueue::Sqlite { .. } | ApalisQueue::Postgres { .. } => Ok(None),
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend_name()
+    }
+}

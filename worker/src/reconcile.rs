@@ -1,0 +1,68 @@
+//! The safety net: items the database says are due but the queue may not
+//! hold — a lost enqueue (crash between commit and push), a flushed or
+//! restarted Redis, a worker killed mid-job whose lease ran out — are
+//! queued again. Duplicates are harmless: the claim fences them.
+//!
+//! It also keeps the Redis backlog bounded (apalis-redis 1.0 dies fetching
+//! ~20k due jobs at once): when the queue already holds more than
+//! [`HIGH_WATER`] jobs, it waits, and it queues at most [`BATCH`] per pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+use vaultstream_core::db::jobs;
+use vaultstream_core::queue::ParseJob;
+
+use crate::parse::WorkerCtx;
+
+pub const HIGH_WATER: u64 = 5_000;
+pub const BATCH: u64 = 1_000;
+
+/// One pass; returns how many items were queued.
+pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    if ctx.queue.depth().await?.is_some_and(|d| d >= HIGH_WATER) {
+        return Ok(0);
+    }
+    let ids = jobs::due_for_enqueue(&ctx.db, requeue_after, BATCH).await?;
+    let mut queued = Vec::with_capacity(ids.len());
+    for id in ids {
+        let job = ParseJob {
+            content_id: id,
+            request_id: None,
+        };
+        match ctx.queue.enqueue_parse(job, None).await {
+            Ok(()) => queued.push(id),
+            Err(e) => {
+                warn!(error = %e, "reconciler could not queue; will try next pass");
+                break;
+            }
+        }
+    }
+    jobs::mark_enqueued(&ctx.db, &queued).await?;
+    if !queued.is_empty() {
+        info!(
+            count = queued.len(),
+            "reconciler queued items that were due"
+        );
+    }
+    Ok(queued.len())
+}
+
+/// Run passes every `interval` until `stop` flips to true.
+pub async fn run(
+    ctx: Arc<WorkerCtx>,
+    interval: Duration,
+    requeue_after: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = pass(&ctx, requeue_after).await {
+            warn!(error = %e, "reconciler pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
