@@ -476,3 +476,146 @@ async fn health_reports_the_database(b: Backend) {
     };
     assert_eq!(v["checks"]["database"]["backend"], backend);
 }
+
+mod operator {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use vaultstream_core::db::jobs;
+    use vaultstream_core::parsed::FetchError;
+
+    use super::support::{Backend, TestApp};
+
+    /// Fail an item for good the way a worker does (claim, then dead-letter).
+    async fn dead_letter(app: &TestApp, content_id: i64, err: FetchError) {
+        let claim = jobs::claim(&app.db, content_id, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("claimable");
+        assert!(
+            jobs::fail_dead(
+                &app.db,
+                &claim,
+                &err,
+                "parse",
+                json!({"content_id": content_id})
+            )
+            .await
+            .unwrap()
+        );
+    }
+
+    async fn dead_letters_and_retries(b: Backend) {
+        let app = TestApp::spawn(b).await;
+        let (_, a) = app.share(json!({"url": "https://x.com/a/status/1"})).await;
+        let (_, c) = app
+            .share(json!({"url": "https://www.bilibili.com/video/BV117411r7R1"}))
+            .await;
+        let (_, d) = app.share(json!({"url": "https://x.com/a/status/3"})).await;
+        let (a, c, d) = (
+            a["content_id"].as_i64().unwrap(),
+            c["content_id"].as_i64().unwrap(),
+            d["content_id"].as_i64().unwrap(),
+        );
+
+        // A fresh, queued item is not "stale": retrying it is a conflict.
+        let resp = app
+            .client
+            .post(app.url(&format!("/api/v1/contents/{a}/retry")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 409);
+        let resp = app
+            .client
+            .post(app.url("/api/v1/contents/999999/retry"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404);
+
+        dead_letter(
+            &app,
+            a,
+            FetchError::permanent("gone").with_detail("HTTP 404"),
+        )
+        .await;
+        dead_letter(&app, c, FetchError::retryable("upstream 500")).await;
+        dead_letter(&app, d, FetchError::auth_required("login wall")).await;
+
+        let (s, v) = app.get("/api/v1/dead-letters").await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["items"].as_array().unwrap().len(), 3);
+        let (_, v) = app.get("/api/v1/dead-letters?platform=twitter").await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        let (_, v) = app.get("/api/v1/dead-letters?error_type=permanent").await;
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["content_id"].as_i64(), Some(a));
+        assert_eq!(items[0]["error_detail"], "HTTP 404");
+        assert_eq!(items[0]["payload"]["content_id"].as_i64(), Some(a));
+        for (path, code) in [
+            ("/api/v1/dead-letters?error_type=oops", "invalid_parameter"),
+            ("/api/v1/dead-letters?state=maybe", "invalid_parameter"),
+            ("/api/v1/dead-letters?platform=myspace", "invalid_parameter"),
+            ("/api/v1/dead-letters?limit=0", "invalid_parameter"),
+        ] {
+            let (s, v) = app.get(path).await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (400, Some(code)),
+                "{path}"
+            );
+        }
+
+        // Retry one: 202 at once, the item starts a fresh round, history kept.
+        let dl = items[0]["id"].as_i64().unwrap();
+        let resp = app
+            .client
+            .post(app.url(&format!("/api/v1/dead-letters/{dl}/retry")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+        let (_, item) = app.get(&format!("/api/v1/contents/{a}")).await;
+        assert_eq!(item["status"], "unprocessed");
+        assert_eq!(item["failure_count"], 1);
+        assert_eq!(item["last_error_type"], "permanent");
+        let resp = app
+            .client
+            .post(app.url(&format!("/api/v1/dead-letters/{dl}/retry")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404, "a dead letter is retried once");
+        let (_, v) = app.get("/api/v1/dead-letters?state=retried").await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 1);
+
+        // Retry a failed item directly.
+        let resp = app
+            .client
+            .post(app.url(&format!("/api/v1/contents/{d}/retry")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+        let (_, item) = app.get(&format!("/api/v1/contents/{d}")).await;
+        assert_eq!(item["status"], "unprocessed");
+
+        // Bulk retry by filter: what is left open.
+        let resp = app
+            .client
+            .post(app.url("/api/v1/dead-letters/retry?platform=bilibili"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["retried"], 1);
+        assert_eq!(v["content_ids"], json!([c]));
+        let (_, v) = app.get("/api/v1/dead-letters").await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
+    }
+
+    crate::both_backends!(dead_letters_and_retries);
+}

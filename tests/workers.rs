@@ -1,0 +1,306 @@
+//! Worker processes as operators run them: the real `vaultstream worker`
+//! binary, several at once, killed with SIGKILL mid-batch. Items are
+//! submitted into the real database and queue; the Twitter adapter fetches
+//! from a scripted upstream on 127.0.0.1 that counts every request.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use vaultstream_core::content::Channel;
+use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::db::entities::content;
+use vaultstream_core::platform::{ContentKind, Identity, Platform};
+use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::upstream::Upstream;
+use vaultstream_worker::ApalisQueue;
+
+/// Killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VAULTSTREAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.env_vars())
+        .env("VAULTSTREAM_UPSTREAM_OVERRIDES", upstream.overrides())
+        .env("VAULTSTREAM_LOG_LEVEL", "warn")
+        .env("VAULTSTREAM_WORKER_CONCURRENCY", "8")
+        .env("VAULTSTREAM_LEASE_MS", "3000")
+        .env("VAULTSTREAM_REQUEUE_AFTER_MS", "2000")
+        .env("VAULTSTREAM_RECONCILE_INTERVAL_MS", "500")
+        .env("VAULTSTREAM_BACKOFF_BASE_MS", "100")
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    Proc(cmd.spawn().expect("spawn vaultstream worker"))
+}
+
+struct Setup {
+    env: TestEnv,
+    upstream: Upstream,
+    db: DatabaseConnection,
+}
+
+/// Migrate, then store and queue `n` tweet items (ids `base..base+n`).
+async fn setup(stack: Stack, n: u64, delay: Duration) -> (Setup, Vec<String>) {
+    let upstream = Upstream::start().await;
+    upstream.set_delay(delay);
+    let env = TestEnv::new(stack).await;
+    let settings = env.settings();
+    let db = vaultstream_core::db::connect(&settings)
+        .await
+        .expect("connect");
+    vaultstream_core::db::migrate_up(&db)
+        .await
+        .expect("migrate");
+    let queue = ApalisQueue::open(&settings).await.expect("queue");
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let tweet = (1_000_000 + i).to_string();
+        let identity = Identity {
+            platform: Platform::Twitter,
+            platform_id: tweet.clone(),
+            canonical_url: format!("https://x.com/i/status/{tweet}"),
+            kind: ContentKind::Post,
+        };
+        let s = contents::submit(
+            &db,
+            &identity,
+            NewSource {
+                raw_text: identity.canonical_url.clone(),
+                submitted_url: identity.canonical_url.clone(),
+                resolved_url: None,
+                channel: Channel::Api,
+                tags: vec![],
+                note: None,
+                submitted_by: None,
+                request_id: None,
+            },
+        )
+        .await
+        .expect("submit");
+        queue
+            .enqueue_parse(
+                ParseJob {
+                    content_id: s.content.id,
+                    request_id: None,
+                },
+                None,
+            )
+            .await
+            .expect("enqueue");
+        ids.push(tweet);
+    }
+    (Setup { env, upstream, db }, ids)
+}
+
+async fn count_status(db: &DatabaseConnection, status: &str) -> u64 {
+    content::Entity::find()
+        .filter(content::Column::Status.eq(status))
+        .count(db)
+        .await
+        .expect("count")
+}
+
+async fn wait_until(
+    db: &DatabaseConnection,
+    what: &str,
+    done: impl Fn(u64, u64) -> bool,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let pulled = count_status(db, "pulled").await;
+        let failed = count_status(db, "failed").await;
+        if done(pulled, failed) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let waiting = count_status(db, "unprocessed").await;
+            let processing = count_status(db, "processing").await;
+            panic!(
+                "{what}: pulled {pulled}, failed {failed}, unprocessed {waiting}, processing {processing} after {within:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two worker processes share 500 items: every item is pulled, and no item
+/// is fetched twice (the lease fences duplicate deliveries).
+async fn two_workers_share_the_work(stack: Stack, n: u64) {
+    let (s, ids) = setup(stack, n, Duration::from_millis(10)).await;
+    let a = spawn_worker(&s.env, &s.upstream);
+    let b = spawn_worker(&s.env, &s.upstream);
+    wait_until(
+        &s.db,
+        "two workers",
+        |p, f| p + f == n,
+        Duration::from_secs(180),
+    )
+    .await;
+    assert_eq!(count_status(&s.db, "pulled").await, n);
+    let twice: Vec<&String> = ids
+        .iter()
+        .filter(|t| s.upstream.served_ok(t) != 1)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "fetched other than once: {:?}",
+        &twice[..twice.len().min(10)]
+    );
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_redis_process_500_items_once_each() {
+    two_workers_share_the_work(Stack::PostgresRedis, 500).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_the_embedded_queue() {
+    two_workers_share_the_work(Stack::Embedded, 150).await;
+}
+
+/// `kill -9` a worker mid-batch, start another: every item ends `pulled`,
+/// nothing stays `processing`, and only the jobs that were in flight at
+/// the kill are fetched a second time.
+async fn killed_worker_loses_nothing(stack: Stack) {
+    let n = 200;
+    let (s, ids) = setup(stack, n, Duration::from_millis(150)).await;
+    let mut first = spawn_worker(&s.env, &s.upstream);
+    wait_until(
+        &s.db,
+        "before the kill",
+        |p, _| p >= n / 4,
+        Duration::from_secs(120),
+    )
+    .await;
+    let _ = first.0.kill(); // SIGKILL: no chance to clean up
+    let _ = first.0.wait();
+    let in_flight = count_status(&s.db, "processing").await;
+    assert!(in_flight > 0, "the kill landed mid-batch");
+
+    let second = spawn_worker(&s.env, &s.upstream);
+    wait_until(
+        &s.db,
+        "after the restart",
+        |p, f| p + f == n,
+        Duration::from_secs(180),
+    )
+    .await;
+    assert_eq!(count_status(&s.db, "pulled").await, n, "every item pulled");
+    assert_eq!(count_status(&s.db, "processing").await, 0);
+    let repeated = ids.iter().filter(|t| s.upstream.served_ok(t) > 1).count() as u64;
+    assert!(
+        repeated <= 8,
+        "only jobs in flight at the kill (concurrency 8) may run twice; {repeated} did"
+    );
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_worker_on_redis_loses_nothing() {
+    killed_worker_loses_nothing(Stack::PostgresRedis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_worker_on_the_embedded_queue_loses_nothing() {
+    killed_worker_loses_nothing(Stack::Embedded).await;
+}
+
+/// `all` with JSON logs: the request id of the submitting HTTP call travels
+/// into the job, and the job's log lines carry job.id, content.id, platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn job_logs_carry_the_request_id_as_json() {
+    use std::io::{BufRead, BufReader};
+    let upstream = Upstream::start().await;
+    let env = TestEnv::new(Stack::Embedded).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VAULTSTREAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = Proc(
+        cmd.envs(env.env_vars())
+            .env("VAULTSTREAM_UPSTREAM_OVERRIDES", upstream.overrides())
+            .env("VAULTSTREAM_LOG_FORMAT", "json")
+            .env("VAULTSTREAM_LOG_LEVEL", "info")
+            .args(["--bind", "127.0.0.1:0", "all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("log line");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("every log line is JSON");
+        lines.push(v.clone());
+        if let Some(a) = v["address"].as_str() {
+            break a.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no listening line");
+    };
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("http://{addr}/api/v1/shares"))
+        .header("x-request-id", "req-trace-42")
+        .json(&serde_json::json!({"url": "https://x.com/a/status/777"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 201);
+    assert_eq!(resp.headers()["x-request-id"], "req-trace-42");
+    let id = resp.json::<serde_json::Value>().await.unwrap()["content_id"]
+        .as_i64()
+        .unwrap();
+    let done = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("job logs");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        lines.push(v.clone());
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("parse done"))
+        {
+            break v;
+        }
+    };
+    let span = &done["span"];
+    assert_eq!(span["content.id"].as_i64(), Some(id), "{done}");
+    assert_eq!(span["platform"], "twitter", "{done}");
+    assert_eq!(span["request.id"], "req-trace-42", "{done}");
+    assert!(
+        span["job.id"].as_str().is_some_and(|j| !j.is_empty()),
+        "{done}"
+    );
+    let job_lines: Vec<_> = lines
+        .iter()
+        .filter(|l| l["span"]["name"] == "job")
+        .collect();
+    assert!(job_lines.len() >= 2, "start and end of the job are logged");
+    for l in job_lines {
+        assert_eq!(l["span"]["content.id"].as_i64(), Some(id), "{l}");
+    }
+}
