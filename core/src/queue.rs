@@ -28,4 +28,10 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// `redis`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// Delete finished queue entries older than `older_than` (the database
+    /// keeps the outcome); returns how many. Backends that keep none: 0.
+    async fn prune(&self, _older_than: Duration) -> anyhow::Result<u64> {
+        Ok(0)
+    }
 }

@@ -49,8 +49,10 @@ pub struct WorkerCtx {
 /// How one message ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Nothing to do: not due, leased elsewhere, or finished.
+    /// Nothing to do: leased elsewhere, or finished.
     Stale,
+    /// Delivered before the item's retry time: queued again for then.
+    Rescheduled,
     Pulled,
     Retrying {
         attempt: i32,
@@ -88,8 +90,7 @@ pub async fn handle_parse(
 /// One parse attempt. Errors are our own (database) failures only.
 pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome> {
     let Some(claim) = jobs::claim(&ctx.db, job.content_id, ctx.lease).await? else {
-        tracing::debug!("nothing to claim: stale or duplicate message");
-        return Ok(Outcome::Stale);
+        return early_or_stale(ctx, job).await;
     };
     tracing::Span::current().record("platform", claim.item.platform.as_str());
     let identity = identity_of(&claim);
@@ -150,6 +151,33 @@ pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome>
             Ok(Outcome::DeadLettered)
         }
     }
+}
+
+/// Nothing to claim. If the item waits for a retry that is not due yet
+/// (a message delivered early), schedule the message again for the rest of
+/// the wait rather than drop it; otherwise it is a stale or duplicate
+/// message.
+async fn early_or_stale(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome> {
+    use sea_orm::EntityTrait;
+    let item = vaultstream_core::db::entities::content::Entity::find_by_id(job.content_id)
+        .one(&ctx.db)
+        .await?;
+    let now = Utc::now();
+    if let Some(next) = item
+        .filter(|i| i.status == "unprocessed")
+        .and_then(|i| i.next_attempt_at)
+        .filter(|n| *n > now)
+    {
+        let wait = (next - now).to_std().unwrap_or_default();
+        ctx.queue.enqueue_parse(job.clone(), Some(wait)).await?;
+        tracing::debug!(
+            wait_ms = wait.as_millis() as u64,
+            "message arrived early; rescheduled"
+        );
+        return Ok(Outcome::Rescheduled);
+    }
+    tracing::debug!("nothing to claim: stale or duplicate message");
+    Ok(Outcome::Stale)
 }
 
 fn identity_of(claim: &Claim) -> Identity {

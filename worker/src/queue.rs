@@ -8,7 +8,7 @@
 //!   its own because apalis sets `synchronous = OFF` on the pool it owns.
 //! - Embedded, PostgreSQL: apalis-postgres in the same database.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use apalis::prelude::*;
@@ -75,9 +75,11 @@ impl ApalisQueue {
             SqliteStorage::setup(&pool)
                 .await
                 .context("cannot set up the embedded queue")?;
-            let config = apalis_sqlite::Config::default()
-                .queue(&name)
-                .persist_results(false);
+            // Results must be persisted on the SQL backends: with
+            // `persist_results(false)` apalis skips the ack, the row stays
+            // `Running` forever and would be re-driven as an orphan after a
+            // restart. Finished rows are pruned by `prune`.
+            let config = apalis_sqlite::Config::default().queue(&name);
             let storage = SqliteStorage::new(&pool).with_config(config);
             return Ok(ApalisQueue::Sqlite { storage, pool });
         }
@@ -87,9 +89,7 @@ impl ApalisQueue {
         PostgresStorage::setup(&pool)
             .await
             .context("cannot set up the queue tables in PostgreSQL")?;
-        let config = apalis_postgres::Config::default()
-            .queue(&name)
-            .persist_results(false);
+        let config = apalis_postgres::Config::default().queue(&name);
         let storage = PostgresStorage::new(&pool).with_config(config);
         Ok(ApalisQueue::Postgres { storage, pool })
     }
@@ -124,7 +124,15 @@ impl JobQueue for ApalisQueue {
     async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()> {
         let mut builder = TaskBuilder::new(job);
         if let Some(d) = delay {
-            builder = builder.run_after(d);
+            // apalis keeps run-at times in whole seconds and truncates; a
+            // message due before the item's `next_attempt_at` would find
+            // nothing to claim. Round up so it is never early.
+            let due = SystemTime::now() + d;
+            let secs = due
+                .duration_since(UNIX_EPOCH)
+                .map(|t| t.as_secs() + u64::from(t.subsec_nanos() > 0))
+                .unwrap_or(0);
+            builder = builder.run_at_timestamp(secs);
         }
         let task = builder.build();
         match self {
@@ -161,5 +169,33 @@ impl JobQueue for ApalisQueue {
 
     fn backend(&self) -> &'static str {
         self.backend_name()
+    }
+
+    async fn prune(&self, older_than: Duration) -> anyhow::Result<u64> {
+        let secs = older_than.as_secs() as i64;
+        match self {
+            // Redis keeps no results (`persist_results(false)`).
+            ApalisQueue::Redis { .. } => Ok(0),
+            ApalisQueue::Sqlite { pool, .. } => {
+                let done = sea_orm::sqlx::query(
+                    "DELETE FROM Jobs WHERE status IN ('Done', 'Killed') \
+                     AND done_at IS NOT NULL AND done_at < strftime('%s', 'now') - ?1",
+                )
+                .bind(secs)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+            ApalisQueue::Postgres { pool, .. } => {
+                let done = sea_orm::sqlx::query(
+                    "DELETE FROM apalis.jobs WHERE status IN ('Done', 'Killed') \
+                     AND done_at IS NOT NULL AND done_at < now() - make_interval(secs => $1)",
+                )
+                .bind(secs as f64)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+        }
     }
 }

@@ -49,6 +49,10 @@ pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<us
     Ok(queued.len())
 }
 
+/// Finished queue entries are kept this long (for apalis's own tooling),
+/// then pruned: the database row holds the outcome.
+pub const KEEP_FINISHED: Duration = Duration::from_secs(3600);
+
 /// Run passes every `interval` until `stop` flips to true.
 pub async fn run(
     ctx: Arc<WorkerCtx>,
@@ -56,9 +60,18 @@ pub async fn run(
     requeue_after: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut last_prune = std::time::Instant::now();
     loop {
         if let Err(e) = pass(&ctx, requeue_after).await {
             warn!(error = %e, "reconciler pass failed");
+        }
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            last_prune = std::time::Instant::now();
+            match ctx.queue.prune(KEEP_FINISHED).await {
+                Ok(0) => {}
+                Ok(n) => info!(count = n, "pruned finished queue entries"),
+                Err(e) => warn!(error = %e, "could not prune the queue"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

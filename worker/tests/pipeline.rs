@@ -199,6 +199,12 @@ async fn retries_and_classification(stack: Stack) {
     let (g1, g2) = (t[1] - t[0], t[2] - t[1]);
     assert!(g1 >= Duration::from_millis(70), "first backoff {g1:?}");
     assert!(g2 >= Duration::from_millis(140), "second backoff {g2:?}");
+    // The delayed message itself runs the retry (queue run-at times are
+    // whole seconds), not the reconciler's rescue after REQUEUE_AFTER_MS (3 s).
+    assert!(
+        g1 < Duration::from_millis(2500) && g2 < Duration::from_millis(2500),
+        "retries ran from their delayed messages: {g1:?}, {g2:?}"
+    );
 
     // Always 500: the attempt limit, then the dead-letter queue.
     let dead = by("103");
