@@ -79,7 +79,12 @@ impl ApalisQueue {
             // `persist_results(false)` apalis skips the ack, the row stays
             // `Running` forever and would be re-driven as an orphan after a
             // restart. Finished rows are pruned by `prune`.
-            let config = apalis_sqlite::Config::default().queue(&name);
+            // A short heartbeat: with apalis-sqlite's 30 s default, an idle
+            // worker was seen to pick up new jobs up to 30 s late.
+            let config = apalis_sqlite::Config::default()
+                .queue(&name)
+                .heartbeat_interval(Duration::from_secs(1))
+                .missed_heartbeats(10);
             let storage = SqliteStorage::new(&pool).with_config(config);
             return Ok(ApalisQueue::Sqlite { storage, pool });
         }
@@ -89,7 +94,10 @@ impl ApalisQueue {
         PostgresStorage::setup(&pool)
             .await
             .context("cannot set up the queue tables in PostgreSQL")?;
-        let config = apalis_postgres::Config::default().queue(&name);
+        let config = apalis_postgres::Config::default()
+            .queue(&name)
+            .heartbeat_interval(Duration::from_secs(1))
+            .missed_heartbeats(10);
         let storage = PostgresStorage::new(&pool).with_config(config);
         Ok(ApalisQueue::Postgres { storage, pool })
     }
