@@ -26,15 +26,21 @@ impl Drop for Proc {
     }
 }
 
-fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
+/// The binary with this deployment's settings and nothing of the caller's.
+fn vaultstream(env: &TestEnv) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
     for (k, _) in std::env::vars() {
         if k.starts_with("VAULTSTREAM_") {
             cmd.env_remove(k);
         }
     }
-    cmd.envs(env.env_vars())
-        .env("VAULTSTREAM_UPSTREAM_OVERRIDES", upstream.overrides())
+    cmd.envs(env.env_vars());
+    cmd
+}
+
+fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
+    let mut cmd = vaultstream(env);
+    cmd.env("VAULTSTREAM_UPSTREAM_OVERRIDES", upstream.overrides())
         .env("VAULTSTREAM_LOG_LEVEL", "warn")
         .env("VAULTSTREAM_WORKER_CONCURRENCY", "8")
         .env("VAULTSTREAM_LEASE_MS", "3000")
@@ -228,14 +234,8 @@ async fn job_logs_carry_the_request_id_as_json() {
     use std::io::{BufRead, BufReader};
     let upstream = Upstream::start().await;
     let env = TestEnv::new(Stack::Embedded).await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
     let mut child = Proc(
-        cmd.envs(env.env_vars())
+        vaultstream(&env)
             .env("VAULTSTREAM_UPSTREAM_OVERRIDES", upstream.overrides())
             .env("VAULTSTREAM_LOG_FORMAT", "json")
             .env("VAULTSTREAM_LOG_LEVEL", "info")
@@ -303,4 +303,133 @@ async fn job_logs_carry_the_request_id_as_json() {
     for l in job_lines {
         assert_eq!(l["span"]["content.id"].as_i64(), Some(id), "{l}");
     }
+}
+
+/// A burst of submissions larger than the queue's high-water mark never
+/// builds a Redis backlog beyond it (apalis-redis 1.0 dies fetching ~20k
+/// due jobs at once); the rest waits in the database and the reconciler
+/// feeds it in as workers drain the queue. Nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_backlog_stays_bounded_and_drains() {
+    let upstream = Upstream::start().await;
+    let mut env = TestEnv::new(Stack::PostgresRedis).await;
+    env.set("QUEUE_HIGH_WATER", "40");
+    let settings = env.settings();
+    let db = vaultstream_core::db::connect(&settings)
+        .await
+        .expect("connect");
+    vaultstream_core::db::migrate_up(&db)
+        .await
+        .expect("migrate");
+    let queue = ApalisQueue::open(&settings).await.expect("queue");
+    let n = 300u64;
+    let mut max_depth = 0;
+    for i in 0..n {
+        let tweet = (5_000_000 + i).to_string();
+        let identity = Identity {
+            platform: Platform::Twitter,
+            platform_id: tweet.clone(),
+            canonical_url: format!("https://x.com/i/status/{tweet}"),
+            kind: ContentKind::Post,
+        };
+        let source = NewSource {
+            raw_text: identity.canonical_url.clone(),
+            submitted_url: identity.canonical_url.clone(),
+            resolved_url: None,
+            channel: Channel::Api,
+            tags: vec![],
+            note: None,
+            submitted_by: None,
+            request_id: None,
+        };
+        let s = contents::submit(&db, &identity, source)
+            .await
+            .expect("submit");
+        let job = ParseJob {
+            content_id: s.content.id,
+            request_id: None,
+        };
+        queue
+            .enqueue_parse(job, None)
+            .await
+            .expect("enqueue or defer");
+        max_depth = max_depth.max(queue.depth().await.unwrap().unwrap());
+    }
+    assert!(
+        max_depth <= 40,
+        "Redis backlog bounded by the high-water mark: {max_depth}"
+    );
+    assert!(
+        max_depth >= 30,
+        "the queue was used up to the mark: {max_depth}"
+    );
+
+    let s = Setup { env, upstream, db };
+    let mut w = spawn_worker(&s.env, &s.upstream);
+    // The deferred items are fed in by the reconciler (REQUEUE_AFTER_MS 2 s).
+    wait_until(&s.db, "drain", |p, f| p + f == n, Duration::from_secs(120)).await;
+    assert_eq!(count_status(&s.db, "pulled").await, n);
+    let _ = w.0.kill();
+}
+
+/// `vaultstream dlq list|retry`: the operator's dead-letter queue from a shell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dlq_list_and_retry_from_the_cli() {
+    let (s, _) = setup(Stack::Embedded, 2, Duration::ZERO).await;
+    for id in [1i64, 2] {
+        let claim = vaultstream_core::db::jobs::claim(&s.db, id, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("claim");
+        let err = vaultstream_core::parsed::FetchError::permanent("gone").with_detail("HTTP 404");
+        let payload = serde_json::json!({"content_id": id});
+        assert!(
+            vaultstream_core::db::jobs::fail_dead(&s.db, &claim, &err, "parse", payload)
+                .await
+                .unwrap()
+        );
+    }
+    let cli = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("VAULTSTREAM_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(s.env.env_vars())
+            .env("VAULTSTREAM_LOG_LEVEL", "warn")
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = cli(&["dlq", "list", "--json"]);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["error_type"] == "permanent" && r["error_detail"] == "HTTP 404")
+    );
+
+    let out = cli(&["dlq", "retry", "--id", &rows[0]["id"].to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("retried 1 item"));
+    let out = cli(&["dlq", "retry", "--all", "--platform", "twitter"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("retried 1 item"));
+    let out = cli(&["dlq", "list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 0);
+    assert_eq!(
+        count_status(&s.db, "unprocessed").await,
+        2,
+        "both items start a fresh round"
+    );
+    let out = cli(&["dlq", "retry"]);
+    assert_eq!(out.status.code(), Some(2), "retry needs --id or --all");
 }

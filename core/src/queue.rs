@@ -26,6 +26,11 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Jobs waiting in the queue, where the backend can count them cheaply.
     async fn depth(&self) -> anyhow::Result<Option<u64>>;
 
+    /// The most jobs the queue should hold waiting; producers defer beyond it.
+    fn high_water(&self) -> Option<u64> {
+        None
+    }
+
     /// `redis`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

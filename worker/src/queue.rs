@@ -8,7 +8,9 @@
 //!   its own because apalis sets `synchronous = OFF` on the pool it owns.
 //! - Embedded, PostgreSQL: apalis-postgres in the same database.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use apalis::prelude::*;
@@ -19,6 +21,31 @@ use redis::AsyncCommands;
 use vaultstream_core::Settings;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 
+/// A bound on the Redis backlog. apalis-redis 1.0 moves every due job in
+/// one Lua `unpack` and dies at ~20k; so immediate pushes beyond
+/// `high_water` are deferred: the item waits in the database (it is due
+/// there) and the reconciler feeds it in once the queue has drained.
+///
+/// The depth is read from Redis at most every 250 ms; pushes made since are
+/// counted locally, so one process never overshoots the mark.
+pub struct Backlog {
+    high_water: u64,
+    depth: AtomicU64,
+    pushed_since: AtomicU64,
+    read_at: Mutex<Option<Instant>>,
+}
+
+impl Backlog {
+    fn new(high_water: u64) -> Self {
+        Self {
+            high_water,
+            depth: AtomicU64::new(0),
+            pushed_since: AtomicU64::new(0),
+            read_at: Mutex::new(None),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum ApalisQueue {
     Redis {
@@ -27,6 +54,7 @@ pub enum ApalisQueue {
         config: apalis_redis::Config,
         /// Every key of this queue starts with it.
         name: String,
+        backlog: Arc<Backlog>,
     },
     Sqlite {
         storage: SqliteStorage<ParseJob>,
@@ -62,6 +90,7 @@ impl ApalisQueue {
                 conn,
                 config,
                 name,
+                backlog: Arc::new(Backlog::new(settings.queue_high_water)),
             });
         }
         if settings.is_sqlite() {
@@ -110,6 +139,27 @@ impl ApalisQueue {
         }
     }
 
+    /// Jobs waiting in Redis: the last reading plus our pushes since.
+    async fn redis_estimate(&self) -> anyhow::Result<u64> {
+        let ApalisQueue::Redis { backlog, .. } = self else {
+            return Ok(0);
+        };
+        let stale = backlog
+            .read_at
+            .lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() >= Duration::from_millis(250)))
+            .unwrap_or(true);
+        if stale {
+            let depth = self.depth().await?.unwrap_or(0);
+            backlog.depth.store(depth, Ordering::Relaxed);
+            backlog.pushed_since.store(0, Ordering::Relaxed);
+            if let Ok(mut t) = backlog.read_at.lock() {
+                *t = Some(Instant::now());
+            }
+        }
+        Ok(backlog.depth.load(Ordering::Relaxed) + backlog.pushed_since.load(Ordering::Relaxed))
+    }
+
     /// Remove every key of this queue's namespace (Redis only; tests).
     pub async fn purge(&self) -> anyhow::Result<()> {
         if let ApalisQueue::Redis { conn, name, .. } = self {
@@ -143,6 +193,16 @@ impl JobQueue for ApalisQueue {
             builder = builder.run_at_timestamp(secs);
         }
         let task = builder.build();
+        if let (ApalisQueue::Redis { backlog, .. }, None) = (self, delay) {
+            if self.redis_estimate().await? >= backlog.high_water {
+                tracing::debug!(
+                    content.id = task.args.content_id,
+                    "queue at its high-water mark; the reconciler will feed this item in"
+                );
+                return Ok(());
+            }
+            backlog.pushed_since.fetch_add(1, Ordering::Relaxed);
+        }
         match self {
             ApalisQueue::Redis { storage, .. } => storage
                 .clone()
@@ -177,6 +237,13 @@ impl JobQueue for ApalisQueue {
 
     fn backend(&self) -> &'static str {
         self.backend_name()
+    }
+
+    fn high_water(&self) -> Option<u64> {
+        match self {
+            ApalisQueue::Redis { backlog, .. } => Some(backlog.high_water),
+            _ => None,
+        }
     }
 
     async fn prune(&self, older_than: Duration) -> anyhow::Result<u64> {

@@ -4,8 +4,8 @@
 //! queued again. Duplicates are harmless: the claim fences them.
 //!
 //! It also keeps the Redis backlog bounded (apalis-redis 1.0 dies fetching
-//! ~20k due jobs at once): when the queue already holds more than
-//! [`HIGH_WATER`] jobs, it waits, and it queues at most [`BATCH`] per pass.
+//! ~20k due jobs at once): it tops the queue up only to its high-water mark
+//! (`VAULTSTREAM_QUEUE_HIGH_WATER`), at most [`BATCH`] per pass.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,15 +16,18 @@ use vaultstream_core::queue::ParseJob;
 
 use crate::parse::WorkerCtx;
 
-pub const HIGH_WATER: u64 = 5_000;
 pub const BATCH: u64 = 1_000;
 
 /// One pass; returns how many items were queued.
 pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
-    if ctx.queue.depth().await?.is_some_and(|d| d >= HIGH_WATER) {
-        return Ok(0);
+    let mut room = BATCH;
+    if let (Some(high), Some(depth)) = (ctx.queue.high_water(), ctx.queue.depth().await?) {
+        room = room.min(high.saturating_sub(depth));
+        if room == 0 {
+            return Ok(0);
+        }
     }
-    let ids = jobs::due_for_enqueue(&ctx.db, requeue_after, BATCH).await?;
+    let ids = jobs::due_for_enqueue(&ctx.db, requeue_after, room).await?;
     let mut queued = Vec::with_capacity(ids.len());
     for id in ids {
         let job = ParseJob {

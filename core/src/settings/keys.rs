@@ -133,6 +133,11 @@ pub const KEYS: &[KeyDef] = &[
         "Prefix of the queue's Redis keys / embedded queue names (one namespace per deployment).",
     ),
     key(
+        "QUEUE_HIGH_WATER",
+        Some("5000"),
+        "Most jobs kept waiting in a Redis queue; beyond it new items wait in the database and the reconciler feeds them in as the queue drains.",
+    ),
+    key(
         "LEASE_MS",
         Some("60000"),
         "How long a worker owns an item it works on; renewed while it works. A crashed worker's items come back after this.",

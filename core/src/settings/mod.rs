@@ -282,6 +282,7 @@ pub struct Settings {
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub queue_namespace: String,
+    pub queue_high_water: u64,
     pub lease_ms: u64,
     pub reconcile_interval_ms: u64,
     pub requeue_after_ms: u64,
@@ -378,6 +379,7 @@ impl Settings {
                     ));
                 }
             },
+            queue_high_water: parse_range(src, "QUEUE_HIGH_WATER", 10, 1_000_000)?.unwrap_or(5000),
             lease_ms: parse_range(src, "LEASE_MS", 1000, 3_600_000)?.unwrap_or(60_000),
             reconcile_interval_ms: parse_range(src, "RECONCILE_INTERVAL_MS", 50, 3_600_000)?
                 .unwrap_or(5000),
