@@ -390,13 +390,7 @@ async fn dlq_list_and_retry_from_the_cli() {
         );
     }
     let cli = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("VAULTSTREAM_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(s.env.env_vars())
+        vaultstream(&s.env)
             .env("VAULTSTREAM_LOG_LEVEL", "warn")
             .args(args)
             .output()
