@@ -446,7 +446,7 @@ fn find_source<'a, T: std::error::Error + 'static>(
 #[error("{host} resolves to {ip}, which is not a public address")]
 pub(crate) struct ForbiddenAddress {
     host: String,
-    ip: IpAddr,
+    pub(crate) ip: IpAddr,
 }
 
 /// Resolves with the system resolver and refuses the whole answer if any

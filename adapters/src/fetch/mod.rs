@@ -13,7 +13,7 @@
 //! we expect is a `Permanent` error whose detail says what was missing.
 
 mod bilibili;
-mod client;
+pub(crate) mod client;
 mod douyin;
 mod html;
 mod twitter;

@@ -9,6 +9,7 @@
 //! 169.254.169.254.
 
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use regex::Regex;
 use reqwest::header::{ACCEPT, LOCATION};
@@ -72,11 +73,16 @@ impl Linker {
     pub async fn identify(&self, text: &str) -> Result<Identified, UserError> {
         let (submitted, recognised) = recognise_text(text, &self.policy)?;
         match recognised {
-            Recognised::Content(identity) => Ok(Identified {
-                identity,
-                submitted_url: submitted.into(),
-                resolved_url: None,
-            }),
+            Recognised::Content(identity) => {
+                if identity.platform == vaultstream_core::Platform::Web {
+                    self.refuse_private_names(&submitted).await?;
+                }
+                Ok(Identified {
+                    identity,
+                    submitted_url: submitted.into(),
+                    resolved_url: None,
+                })
+            }
             Recognised::ShortLink(short) => {
                 let limit = self.policy.resolve_timeout;
                 let walk = tokio::time::timeout(limit, self.follow(short.clone())).await;
@@ -96,6 +102,35 @@ impl Linker {
                 })
             }
         }
+    }
+
+    /// A generic link whose host *name* resolves to a loopback, private or
+    /// metadata address (`127.0.0.1.nip.io`, an /etc/hosts alias) is refused
+    /// at once. The lookup is bounded: if DNS is slow or unavailable the
+    /// link is accepted, and the fetcher's resolver refuses such addresses
+    /// again on every connection.
+    async fn refuse_private_names(&self, url: &Url) -> Result<(), UserError> {
+        const LOOKUP_LIMIT: Duration = Duration::from_millis(500);
+        let Some(url::Host::Domain(host)) = url.host() else {
+            return Ok(());
+        };
+        if self.policy.allow_private_targets || self.policy.overrides.overrides_host(host) {
+            return Ok(());
+        }
+        let lookup = tokio::net::lookup_host((host, 0));
+        let Ok(Ok(addrs)) = tokio::time::timeout(LOOKUP_LIMIT, lookup).await else {
+            return Ok(());
+        };
+        let addrs: Vec<std::net::SocketAddr> = addrs.collect();
+        crate::fetch::client::check_resolved(host, &addrs).map_err(|f| {
+            UserError::new(
+                ErrorCode::ForbiddenTarget,
+                format!(
+                    "the link's host `{host}` resolves to `{}`, which cannot be archived: its address is not public",
+                    f.ip
+                ),
+            )
+        })
     }
 
     /// Walk the redirect chain from `short` until a URL is not a short link.
@@ -265,9 +300,33 @@ fn unescape_html(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+
+    /// A name (not a literal address) that resolves to loopback is refused;
+    /// `localhost` resolves through /etc/hosts on every machine, so the
+    /// check is exercised without any network.
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused() {
+        let linker = Linker::new(LinkPolicy::default());
+        let err = linker
+            .refuse_private_names(&Url::parse("http://localhost:8080/x").unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::ForbiddenTarget);
+        assert!(err.message.contains("resolves to"), "{}", err.message);
+        // Unresolvable names are left to the fetcher's guard.
+        linker
+            .refuse_private_names(&Url::parse("http://no-such-host.invalid/").unwrap())
+            .await
+            .unwrap();
+        let open = Linker::new(LinkPolicy {
+            allow_private_targets: true,
+            ..LinkPolicy::default()
+        });
+        open.refuse_private_names(&Url::parse("http://localhost/").unwrap())
+            .await
+            .unwrap();
+    }
 
     #[test]
     fn meta_refresh_forms() {
