@@ -59,6 +59,31 @@ struct Setup {
     db: DatabaseConnection,
 }
 
+/// Store a tweet item as the API would and return its content id.
+async fn store_tweet(db: &DatabaseConnection, tweet: &str) -> i64 {
+    let identity = Identity {
+        platform: Platform::Twitter,
+        platform_id: tweet.to_owned(),
+        canonical_url: format!("https://x.com/i/status/{tweet}"),
+        kind: ContentKind::Post,
+    };
+    let source = NewSource {
+        raw_text: identity.canonical_url.clone(),
+        submitted_url: identity.canonical_url.clone(),
+        resolved_url: None,
+        channel: Channel::Api,
+        tags: vec![],
+        note: None,
+        submitted_by: None,
+        request_id: None,
+    };
+    contents::submit(db, &identity, source)
+        .await
+        .expect("submit")
+        .content
+        .id
+}
+
 /// Migrate, then store and queue `n` tweet items (ids `base..base+n`).
 async fn setup(stack: Stack, n: u64, delay: Duration) -> (Setup, Vec<String>) {
     let upstream = Upstream::start().await;
@@ -75,32 +100,11 @@ async fn setup(stack: Stack, n: u64, delay: Duration) -> (Setup, Vec<String>) {
     let mut ids = Vec::new();
     for i in 0..n {
         let tweet = (1_000_000 + i).to_string();
-        let identity = Identity {
-            platform: Platform::Twitter,
-            platform_id: tweet.clone(),
-            canonical_url: format!("https://x.com/i/status/{tweet}"),
-            kind: ContentKind::Post,
-        };
-        let s = contents::submit(
-            &db,
-            &identity,
-            NewSource {
-                raw_text: identity.canonical_url.clone(),
-                submitted_url: identity.canonical_url.clone(),
-                resolved_url: None,
-                channel: Channel::Api,
-                tags: vec![],
-                note: None,
-                submitted_by: None,
-                request_id: None,
-            },
-        )
-        .await
-        .expect("submit");
+        let content_id = store_tweet(&db, &tweet).await;
         queue
             .enqueue_parse(
                 ParseJob {
-                    content_id: s.content.id,
+                    content_id,
                     request_id: None,
                 },
                 None,
@@ -325,28 +329,9 @@ async fn redis_backlog_stays_bounded_and_drains() {
     let n = 300u64;
     let mut max_depth = 0;
     for i in 0..n {
-        let tweet = (5_000_000 + i).to_string();
-        let identity = Identity {
-            platform: Platform::Twitter,
-            platform_id: tweet.clone(),
-            canonical_url: format!("https://x.com/i/status/{tweet}"),
-            kind: ContentKind::Post,
-        };
-        let source = NewSource {
-            raw_text: identity.canonical_url.clone(),
-            submitted_url: identity.canonical_url.clone(),
-            resolved_url: None,
-            channel: Channel::Api,
-            tags: vec![],
-            note: None,
-            submitted_by: None,
-            request_id: None,
-        };
-        let s = contents::submit(&db, &identity, source)
-            .await
-            .expect("submit");
+        let content_id = store_tweet(&db, &(5_000_000 + i).to_string()).await;
         let job = ParseJob {
-            content_id: s.content.id,
+            content_id,
             request_id: None,
         };
         queue

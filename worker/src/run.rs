@@ -51,32 +51,24 @@ pub async fn run_workers(
     info!(worker = %name, queue = queue.backend_name(), concurrency, "worker started");
 
     let signal = stopped(rx.clone());
+    // The same worker on each backend; the storages differ in type only.
+    macro_rules! worker_on {
+        ($storage:expr) => {
+            Box::pin(
+                WorkerBuilder::new(name.as_str())
+                    .backend($storage.poll_with_interval(poll))
+                    .data(ctx.clone())
+                    .concurrency(concurrency)
+                    .build(handle_parse)
+                    .run_until(signal),
+            )
+        };
+    }
     let worker: std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>> =
         match queue {
-            ApalisQueue::Redis { storage, .. } => Box::pin(
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.poll_with_interval(poll))
-                    .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .build(handle_parse)
-                    .run_until(signal),
-            ),
-            ApalisQueue::Sqlite { storage, .. } => Box::pin(
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.poll_with_interval(poll))
-                    .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .build(handle_parse)
-                    .run_until(signal),
-            ),
-            ApalisQueue::Postgres { storage, .. } => Box::pin(
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.poll_with_interval(poll))
-                    .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .build(handle_parse)
-                    .run_until(signal),
-            ),
+            ApalisQueue::Redis { storage, .. } => worker_on!(storage),
+            ApalisQueue::Sqlite { storage, .. } => worker_on!(storage),
+            ApalisQueue::Postgres { storage, .. } => worker_on!(storage),
         };
     let deadline = Duration::from_millis(settings.shutdown_timeout_ms);
     let result = tokio::select! {

@@ -181,6 +181,13 @@ async fn retries_and_classification(stack: Stack) {
         "{ok:?}"
     );
     assert!(ok.pulled_at.is_some() && ok.raw_metadata.is_some());
+    // Every terminal item has given up its lease.
+    for i in &items {
+        assert!(
+            i.lease_token.is_none() && i.lease_until.is_none(),
+            "lease kept: {i:?}"
+        );
+    }
     assert_eq!(up.hits("101"), 1);
 
     // Two 500s, then success: three attempts, spaced by growing backoff.

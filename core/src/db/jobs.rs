@@ -91,6 +91,19 @@ pub async fn claim(
     }))
 }
 
+/// The update also gives up the lease (the item leaves `processing`).
+fn released(update: sea_orm::UpdateMany<content::Entity>) -> sea_orm::UpdateMany<content::Entity> {
+    update
+        .col_expr(
+            content::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            content::Column::LeaseToken,
+            Expr::value(Option::<String>::None),
+        )
+}
+
 fn owned(id: i64, token: &str) -> Condition {
     Condition::all()
         .add(content::Column::Id.eq(id))
@@ -127,7 +140,7 @@ pub async fn complete(
     let stats = (!parsed.stats.is_empty()).then(|| serde_json::json!(parsed.stats));
     let raw = serde_json::to_value(parsed).map_err(|e| DbErr::Custom(e.to_string()))?;
     let author = parsed.author.clone().unwrap_or_default();
-    let mut update = content::Entity::update_many()
+    let mut update = released(content::Entity::update_many())
         .col_expr(
             content::Column::Status,
             Expr::value(Status::Pulled.as_str()),
@@ -145,14 +158,6 @@ pub async fn complete(
         .col_expr(content::Column::RawMetadata, Expr::value(Some(raw)))
         .col_expr(content::Column::PulledAt, Expr::value(now))
         .col_expr(content::Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            content::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            content::Column::LeaseToken,
-            Expr::value(Option::<String>::None),
-        )
         .col_expr(
             content::Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
@@ -172,7 +177,7 @@ fn failure_update(
     status: Status,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<content::Entity> {
-    content::Entity::update_many()
+    released(content::Entity::update_many())
         .col_expr(content::Column::Status, Expr::value(status.as_str()))
         .col_expr(
             content::Column::FailureCount,
@@ -189,14 +194,6 @@ fn failure_update(
         )
         .col_expr(content::Column::LastErrorAt, Expr::value(now))
         .col_expr(content::Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            content::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            content::Column::LeaseToken,
-            Expr::value(Option::<String>::None),
-        )
 }
 
 /// Record a retryable failure and make the item due again at `next_at`.
@@ -362,7 +359,7 @@ async fn reset_for_retry<C: sea_orm::ConnectionTrait>(
     ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    content::Entity::update_many()
+    released(content::Entity::update_many())
         .col_expr(
             content::Column::Status,
             Expr::value(Status::Unprocessed.as_str()),
@@ -371,14 +368,6 @@ async fn reset_for_retry<C: sea_orm::ConnectionTrait>(
         .col_expr(
             content::Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            content::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            content::Column::LeaseToken,
-            Expr::value(Option::<String>::None),
         )
         .col_expr(content::Column::EnqueuedAt, Expr::value(now))
         .col_expr(content::Column::UpdatedAt, Expr::value(now))
