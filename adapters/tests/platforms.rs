@@ -28,7 +28,7 @@ mod zhihu;
 
 use std::time::Duration;
 
-use support::{Replay, Reply};
+use support::{Replay, ReplayExt, Reply};
 use vaultstream_adapters::fetch::FetchRequest;
 use vaultstream_core::parsed::{ErrorClass, FetchError};
 

@@ -9,7 +9,7 @@ use vaultstream_core::settings::Secret;
 use vaultstream_core::{ContentKind, Platform};
 
 use crate::fetch_err;
-use crate::support::{Replay, Reply, fixture, request};
+use crate::support::{Replay, ReplayExt, Reply, fixture, request};
 
 const SECRET: &str = "SESSDATA=top-secret-cookie-value";
 

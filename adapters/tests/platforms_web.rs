@@ -4,7 +4,7 @@ use vaultstream_adapters::fetch::{FetchConfig, FetchRequest, Fetcher};
 use vaultstream_core::parsed::{ErrorClass, MediaRole};
 use vaultstream_core::{ContentKind, Identity, Platform};
 
-use crate::support::{Replay, Reply, fixture};
+use crate::support::{Replay, ReplayExt, Reply, fixture};
 use crate::{assert_error_matrix, fetch_err};
 
 const HOSTS: &[&str] = &["example.com"];

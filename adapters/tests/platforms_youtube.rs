@@ -10,7 +10,7 @@ use vaultstream_adapters::fetch::{FetchConfig, Fetcher};
 use vaultstream_core::parsed::{ErrorClass, MediaRole};
 use vaultstream_core::{ContentKind, Platform};
 
-use crate::support::{Replay, Reply, fixture, request};
+use crate::support::{Replay, ReplayExt, Reply, fixture, request};
 
 fn json(path: &str) -> serde_json::Value {
     serde_json::from_str(&fixture(path)).expect("fixture is JSON")

@@ -3,7 +3,7 @@
 use vaultstream_core::parsed::{ErrorClass, MediaRole};
 use vaultstream_core::{ContentKind, Platform};
 
-use crate::support::{Replay, Reply, fixture, request};
+use crate::support::{Replay, ReplayExt, Reply, fixture, request};
 use crate::{assert_error_matrix, fetch_err};
 
 const HOSTS: &[&str] = &["www.zhihu.com", "zhuanlan.zhihu.com"];

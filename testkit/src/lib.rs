@@ -5,6 +5,8 @@
 //! - [`upstream`]: a scripted stand-in for an upstream platform API
 //!   (FxTwitter + the syndication endpoint) that serves the recorded
 //!   responses and injects failures on demand, counting every request.
+//! - [`replay`]: a replay server for recorded upstream responses, routes by
+//!   logical host and path, records every request.
 //! - [`env`]: settings for a test deployment (data dir, database, queue
 //!   namespace) as `(key, value)` pairs for `SettingsSources` or a child
 //!   process's environment.
@@ -14,4 +16,5 @@
 
 pub mod env;
 pub mod pg;
+pub mod replay;
 pub mod upstream;

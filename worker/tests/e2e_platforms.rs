@@ -13,13 +13,9 @@
 //! so routes name the logical host and path. Unmatched requests answer 599.
 //! No traffic leaves 127.0.0.1.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
@@ -31,6 +27,7 @@ use vaultstream_core::db;
 use vaultstream_core::db::entities::content;
 use vaultstream_core::parsed::ParsedItem;
 use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::replay::{Replay, Reply, fixture};
 use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
 
 /// Every host any test here touches; all of them go to the replay server.
@@ -51,146 +48,10 @@ const HOSTS: &[&str] = &[
     "www.youtube.com",
 ];
 
-// ---------------------------------------------------------------- replay --
-
-fn fixture(path: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../adapters/tests/fixtures")
-        .join(path);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
-}
+// -------------------------------------------------------------- fixtures --
 
 fn fixture_json(path: &str) -> Value {
     serde_json::from_str(&fixture(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn with_type(status: u16, ct: &str, body: impl Into<String>) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), ct.into())],
-            body: body.into().into_bytes(),
-        }
-    }
-    fn json(body: impl Into<String>) -> Self {
-        Self::with_type(200, "application/json; charset=utf-8", body)
-    }
-    fn html(body: impl Into<String>) -> Self {
-        Self::with_type(200, "text/html; charset=utf-8", body)
-    }
-    fn status(status: u16, body: impl Into<String>) -> Self {
-        Self::with_type(status, "application/json", body)
-    }
-    fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.into(), v.into()));
-        self
-    }
-    fn redirect(location: &str) -> Self {
-        Self {
-            status: 302,
-            headers: vec![("location".into(), location.into())],
-            body: Vec::new(),
-        }
-    }
-}
-
-type Routes = Arc<Mutex<Vec<(String, Reply)>>>;
-
-/// A replay server: `<host><path>?<query>` → the reply of the longest
-/// matching route prefix. Every request is recorded.
-#[derive(Clone)]
-struct Replay {
-    base: String,
-    routes: Routes,
-    hits: Arc<Mutex<Vec<String>>>,
-}
-
-impl Replay {
-    async fn start() -> Self {
-        let routes: Routes = Arc::default();
-        let hits: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (r, h) = (routes.clone(), hits.clone());
-        let app = Router::new().fallback(move |uri: Uri, _headers: HeaderMap| {
-            let (routes, hits) = (r.clone(), h.clone());
-            async move {
-                let pq = uri
-                    .path_and_query()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_default();
-                let target = pq.strip_prefix("/h/").unwrap_or(&pq).to_owned();
-                hits.lock().expect("lock").push(target.clone());
-                let reply = routes
-                    .lock()
-                    .expect("lock")
-                    .iter()
-                    .filter(|(prefix, _)| target.starts_with(prefix.as_str()))
-                    .max_by_key(|(prefix, _)| prefix.len())
-                    .map(|(_, r)| r.clone());
-                respond(reply)
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            base: format!("http://{addr}"),
-            routes,
-            hits,
-        }
-    }
-
-    fn route(&self, prefix: &str, reply: Reply) -> &Self {
-        self.routes
-            .lock()
-            .expect("lock")
-            .push((prefix.to_owned(), reply));
-        self
-    }
-
-    fn hits(&self) -> Vec<String> {
-        self.hits.lock().expect("lock").clone()
-    }
-
-    fn hits_on(&self, prefix: &str) -> usize {
-        self.hits().iter().filter(|h| h.starts_with(prefix)).count()
-    }
-
-    fn overrides(&self) -> String {
-        HOSTS
-            .iter()
-            .map(|h| format!("{h}={}/h/{h}", self.base))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
-fn respond(reply: Option<Reply>) -> Response {
-    let Some(reply) = reply else {
-        return (StatusCode::from_u16(599).expect("status"), "no route").into_response();
-    };
-    let mut resp = (
-        StatusCode::from_u16(reply.status).expect("status"),
-        reply.body,
-    )
-        .into_response();
-    for (k, v) in reply.headers {
-        resp.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-            axum::http::HeaderValue::from_str(&v).expect("value"),
-        );
-    }
-    resp
 }
 
 // ----------------------------------------------------------------- world --
@@ -214,7 +75,7 @@ impl World {
             .with_env_filter("warn,vaultstream_worker=info,vaultstream_adapters=info")
             .with_test_writer()
             .try_init();
-        let replay = Replay::start().await;
+        let replay = Replay::start(HOSTS).await;
         let mut env = TestEnv::new(stack).await;
         env.set("UPSTREAM_OVERRIDES", replay.overrides())
             .set("BACKOFF_BASE_MS", "50")
@@ -328,7 +189,7 @@ impl World {
             assert!(
                 Instant::now() < deadline,
                 "item {id} not settled after {within:?}: {body}\nupstream hits: {:?}",
-                self.replay.hits()
+                self.replay.targets()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -343,7 +204,7 @@ impl World {
             view["status"],
             "pulled",
             "{view}\nupstream hits: {:?}",
-            self.replay.hits()
+            self.replay.targets()
         );
         (view, self.parsed(id).await)
     }
@@ -663,7 +524,7 @@ async fn xiaohongshu_note_via_short_link() {
             ]),
         },
     );
-    let hits = w.replay.hits();
+    let hits = w.replay.targets();
     assert!(
         hits.iter().any(
             |h| h.starts_with(&format!("www.xiaohongshu.com/explore/{ID}"))
@@ -1024,7 +885,7 @@ async fn a_generic_link_to_a_private_address_is_refused() {
     // Nothing was stored, nothing was fetched.
     let (_, list) = w.get("/api/v1/contents").await;
     assert_eq!(list["items"], json!([]), "{list}");
-    assert!(w.replay.hits().is_empty(), "{:?}", w.replay.hits());
+    assert!(w.replay.hits().is_empty(), "{:?}", w.replay.targets());
     w.stop().await;
 }
 
@@ -1094,11 +955,11 @@ async fn youtube_video_through_real_ytdlp() {
     assert_eq!(info["title"], "Sample clip (1)");
     assert!(
         w.replay
-            .hits()
+            .targets()
             .iter()
             .any(|h| h.starts_with("www.youtube.com/watch?v=YE7VzlLtp-4")),
         "{:?}",
-        w.replay.hits()
+        w.replay.targets()
     );
     w.stop().await;
 }
