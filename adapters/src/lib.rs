@@ -10,7 +10,10 @@
 //!   overrides, hand-followed redirects, the SSRF guard and a body cap.
 //! - [`http`]: upstream overrides, which point platform hosts at a local
 //!   server for tests and staging.
+//! - [`media`]: downloading the media files an item refers to (images into
+//!   memory, videos streamed to disk and hashed, or through yt-dlp).
 
 pub mod fetch;
 pub mod http;
 pub mod links;
+pub mod media;

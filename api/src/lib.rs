@@ -27,6 +27,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use vaultstream_adapters::links::Linker;
+use vaultstream_core::blob::BlobStore;
 use vaultstream_core::queue::JobQueue;
 use vaultstream_core::{ErrorCode, Settings};
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub linker: Linker,
     pub queue: Arc<dyn JobQueue>,
+    /// Archived media (local disk or S3).
+    pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
 }
 
@@ -66,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health::health));
     Router::new()
         .nest("/api/v1", api)
+        .route("/blobs/sha256/{*rest}", get(routes::blobs::get_blob))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -126,8 +126,85 @@ impl From<content_source::Model> for SourceView {
     }
 }
 
-/// An item as the API shows it. `sources` is filled on the detail route
-/// only; `media` is filled once media archiving exists.
+/// One media file of an item as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MediaView {
+    pub id: i64,
+    pub position: i32,
+    /// `cover`, `image` or `video`.
+    pub role: String,
+    /// From the quoted/embedded item.
+    pub quoted: bool,
+    /// `pending`, `processing`, `archived`, `failed` or `skipped`
+    /// (media archiving off).
+    pub status: String,
+    pub original_url: String,
+    pub blob_key: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<i64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_secs: Option<f64>,
+    pub mime: Option<String>,
+    /// Where the archived file can be fetched (`GET /blobs/…`, which
+    /// redirects to S3 when blobs live there). Null until archived.
+    pub url: Option<String>,
+    pub attempts: i32,
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed (kept while a retry is pending).
+    pub error: Option<MediaErrorView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MediaErrorView {
+    /// Stable word: `download_failed`, `not_an_image`, `image_too_large`,
+    /// `corrupt_image`, `too_large`, `ytdlp_failed`, `store_failed`, …
+    pub code: String,
+    /// `retryable`, `rate_limited`, `permanent` or `auth_required`.
+    pub error_type: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub failure_count: i32,
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::db::entities::media::Model> for MediaView {
+    fn from(m: crate::db::entities::media::Model) -> Self {
+        let error = m.error_message.clone().map(|message| MediaErrorView {
+            code: m.error_code.clone().unwrap_or_else(|| "failed".to_owned()),
+            error_type: m.error_type.clone().unwrap_or_default(),
+            message,
+            detail: m.error_detail.clone(),
+            failure_count: m.failure_count,
+            at: m.last_error_at,
+        });
+        let archived = m.status == "archived";
+        MediaView {
+            id: m.id,
+            position: m.position,
+            role: m.role,
+            quoted: m.quoted,
+            url: archived
+                .then(|| m.blob_key.as_ref().map(|k| format!("/{k}")))
+                .flatten(),
+            status: m.status,
+            original_url: m.original_url,
+            blob_key: m.blob_key,
+            sha256: m.sha256,
+            bytes: m.bytes,
+            width: m.width,
+            height: m.height,
+            duration_secs: m.duration_secs,
+            mime: m.mime,
+            attempts: m.attempts,
+            archived_at: m.archived_at,
+            error,
+        }
+    }
+}
+
+/// An item as the API shows it. `sources` and `media` are filled on the
+/// detail route only; `media_status` sums up the media on every route.
 #[derive(Clone, Debug, Serialize)]
 pub struct ContentView {
     pub id: i64,
@@ -150,7 +227,12 @@ pub struct ContentView {
     pub pulled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub media: Vec<serde_json::Value>,
+    /// `none` (no media), `skipped` (archiving off), `pending` (some files
+    /// not archived yet), `archived` (all), `partial` (some failed for
+    /// good), `failed` (all failed).
+    pub media_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<Vec<MediaView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceView>>,
 }
@@ -184,9 +266,32 @@ impl ContentView {
             pulled_at: m.pulled_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
-            media: Vec::new(),
+            media_status: "none".to_owned(),
+            media: None,
             sources: None,
         }
+    }
+}
+
+/// The item-level summary of its media rows' statuses.
+pub fn media_status<'a>(statuses: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let (mut n, mut archived, mut failed, mut skipped) = (0, 0, 0, 0);
+    for s in statuses {
+        n += 1;
+        match s {
+            "archived" => archived += 1,
+            "failed" => failed += 1,
+            "skipped" => skipped += 1,
+            _ => {}
+        }
+    }
+    match () {
+        _ if n == 0 => "none",
+        _ if archived == n => "archived",
+        _ if skipped == n => "skipped",
+        _ if archived + failed + skipped < n => "pending",
+        _ if failed == n => "failed",
+        _ => "partial",
     }
 }
 

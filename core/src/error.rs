@@ -55,6 +55,8 @@ pub enum ErrorCode {
     Forbidden,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
+    /// The `Range` asked for lies outside the blob.
+    RangeNotSatisfiable,
     // -- server side -------------------------------------------------------
     /// A dependency (database, queue, store) is unavailable right now.
     ServiceUnavailable,
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::EmptyInput,
         ErrorCode::NoLinkFound,
         ErrorCode::UnsupportedScheme,
@@ -84,6 +86,7 @@ impl ErrorCode {
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::RateLimited,
+        ErrorCode::RangeNotSatisfiable,
         ErrorCode::ServiceUnavailable,
         ErrorCode::Internal,
     ];
@@ -103,6 +106,7 @@ impl ErrorCode {
             Unauthenticated => 401,
             Forbidden => 403,
             RateLimited => 429,
+            RangeNotSatisfiable => 416,
             ServiceUnavailable => 503,
             Internal => 500,
         }
@@ -131,6 +135,7 @@ impl ErrorCode {
             Unauthenticated => "unauthenticated",
             Forbidden => "forbidden",
             RateLimited => "rate_limited",
+            RangeNotSatisfiable => "range_not_satisfiable",
             ServiceUnavailable => "service_unavailable",
             Internal => "internal",
         }

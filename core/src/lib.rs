@@ -13,6 +13,7 @@
 //! No HTTP framework and no Telegram here: `api`, `worker` and `bot` build on
 //! this crate, never the other way round.
 
+pub mod blob;
 pub mod content;
 pub mod db;
 pub mod error;

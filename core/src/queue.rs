@@ -18,13 +18,46 @@ pub struct ParseJob {
     pub request_id: Option<String>,
 }
 
+/// Archive one media file (download, transcode, store) of a parsed item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaJob {
+    pub media_id: i64,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// The kinds of job, each on a queue of its own so a slow video never
+/// holds up parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Parse,
+    Media,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Parse => "parse",
+            JobKind::Media => "media",
+        }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Queue a parse job to run now, or after `delay` (a retry backoff).
     async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()>;
 
-    /// Jobs waiting in the queue, where the backend can count them cheaply.
-    async fn depth(&self) -> anyhow::Result<Option<u64>>;
+    /// Queue a media job to run now, or after `delay`.
+    async fn enqueue_media(&self, job: MediaJob, delay: Option<Duration>) -> anyhow::Result<()>;
+
+    /// Jobs of one kind waiting, where the backend can count them cheaply.
+    async fn depth_of(&self, kind: JobKind) -> anyhow::Result<Option<u64>>;
+
+    /// Parse jobs waiting in the queue, where the backend can count them cheaply.
+    async fn depth(&self) -> anyhow::Result<Option<u64>> {
+        self.depth_of(JobKind::Parse).await
+    }
 
     /// The most jobs the queue should hold waiting; producers defer beyond it.
     fn high_water(&self) -> Option<u64> {

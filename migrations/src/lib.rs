@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_contents;
 mod m20261124_000002_job_state;
+mod m20261124_000003_media;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_contents::Migration),
             Box::new(m20261124_000002_job_state::Migration),
+            Box::new(m20261124_000003_media::Migration),
         ]
     }
 }

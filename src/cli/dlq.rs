@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use vaultstream_core::Settings;
 use vaultstream_core::db::jobs::{self, DeadLetterFilter};
-use vaultstream_core::queue::{JobQueue, ParseJob};
 
 use super::EXIT_RUNTIME;
 
@@ -104,9 +103,9 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             error_type,
             ..
         } => {
-            let ids = match id {
+            let requeued = match id {
                 Some(id) => match jobs::retry_dead_letter(&db, *id).await {
-                    Ok(Some(content)) => vec![content],
+                    Ok(Some((_, requeued))) => requeued,
                     Ok(None) => {
                         eprintln!("vaultstream: no open dead letter with id {id}");
                         return ExitCode::from(EXIT_RUNTIME);
@@ -125,7 +124,7 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
                         limit: 100_000,
                     };
                     match jobs::retry_dead_letters(&db, &filter).await {
-                        Ok(ids) => ids,
+                        Ok(requeued) => requeued,
                         Err(e) => {
                             eprintln!("vaultstream: {e}");
                             return ExitCode::from(EXIT_RUNTIME);
@@ -136,24 +135,23 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             // Queue them now; if the queue is unreachable the reconciler of
             // any running worker queues them (their rows say they are due).
             match super::serve::open_queue(settings).await {
-                Ok(queue) => {
-                    for content_id in &ids {
-                        let job = ParseJob {
-                            content_id: *content_id,
-                            request_id: None,
-                        };
-                        if let Err(e) = queue.enqueue_parse(job, None).await {
-                            eprintln!(
-                                "warning: could not queue content {content_id}: {e}; a worker's reconciler will"
-                            );
-                        }
-                    }
-                }
+                Ok(queue) => requeued.enqueue(&queue).await,
                 Err(_) => {
                     eprintln!("warning: queue unreachable; running workers will pick the items up")
                 }
             }
-            println!("retried {} item(s): {:?}", ids.len(), ids);
+            println!(
+                "retried {} item(s): {:?}",
+                requeued.items.len(),
+                requeued.items
+            );
+            if !requeued.media.is_empty() {
+                println!(
+                    "retried {} media file(s): {:?}",
+                    requeued.media.len(),
+                    requeued.media
+                );
+            }
             ExitCode::SUCCESS
         }
     }

@@ -3,15 +3,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use vaultstream_adapters::fetch::Fetcher;
 use vaultstream_api::AppState;
 use vaultstream_core::Settings;
+use vaultstream_core::blob::{self, BlobStore};
 use vaultstream_core::db;
-use vaultstream_core::queue::JobQueue;
 use vaultstream_core::settings::redact_url;
 use vaultstream_worker::{ApalisQueue, WorkerCtx};
 
@@ -90,19 +87,15 @@ pub async fn open_queue(settings: &Settings) -> Result<ApalisQueue, ExitCode> {
     })
 }
 
-/// The worker context every job sees.
-pub fn worker_ctx(
-    settings: &Settings,
-    db: sea_orm::DatabaseConnection,
-    queue: Arc<dyn JobQueue>,
-) -> Arc<WorkerCtx> {
-    Arc::new(WorkerCtx {
-        db,
-        queue,
-        fetcher: Arc::new(Fetcher::from_settings(settings)),
-        max_attempts: settings.max_attempts,
-        backoff_base_ms: settings.backoff_base_ms,
-        lease: Duration::from_millis(settings.lease_ms),
+/// Open the blob store (S3 when configured, else local disk).
+pub async fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, ExitCode> {
+    blob::open(settings).await.map_err(|e| {
+        tracing::error!(
+            error = %e,
+            "cannot open the blob store (check the VAULTSTREAM_S3_* settings, or unset \
+             VAULTSTREAM_S3_ENDPOINT to store blobs under the data dir)"
+        );
+        ExitCode::from(EXIT_RUNTIME)
     })
 }
 
@@ -131,6 +124,10 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         Ok(q) => q,
         Err(code) => return code,
     };
+    let blobs = match open_blobs(&settings).await {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -139,7 +136,12 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
     let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
 
     if roles.worker {
-        let ctx = worker_ctx(&settings, database.clone(), Arc::new(queue.clone()));
+        let ctx = Arc::new(WorkerCtx::from_settings(
+            &settings,
+            database.clone(),
+            Arc::new(queue.clone()),
+            blobs.clone(),
+        ));
         let s = settings.clone();
         let q = queue.clone();
         let stop = wait_for(rx.clone());
@@ -167,6 +169,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
             address = %addr,
             database = %redact_url(settings.database_url.expose()),
             queue = queue.backend_name(),
+            blobs = blobs.backend(),
             data_dir = %settings.data_dir.display(),
             "VaultStream API listening on http://{addr}/api/v1"
         );
@@ -174,6 +177,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
             db: database.clone(),
             linker: crate::cli::submit::linker(&settings),
             queue: Arc::new(queue.clone()),
+            blobs: blobs.clone(),
             settings: Arc::new(settings.clone()),
         };
         let stop = wait_for(rx.clone());

@@ -51,6 +51,9 @@ impl TestEnv {
             ("QUEUE_NAMESPACE".to_owned(), namespace.clone()),
             ("AUTO_MIGRATE".to_owned(), "true".to_owned()),
             ("POLL_INTERVAL_MS".to_owned(), "50".to_owned()),
+            // Media files point at real CDNs: tests that archive media
+            // turn this on and route the media hosts to a local server.
+            ("ARCHIVE_MEDIA".to_owned(), "false".to_owned()),
         ];
         if matches!(stack, Stack::PostgresRedis | Stack::SqliteRedis) {
             vars.push(("REDIS_URL".to_owned(), redis_url()));

@@ -10,6 +10,8 @@
 //! - [`env`]: settings for a test deployment (data dir, database, queue
 //!   namespace) as `(key, value)` pairs for `SettingsSources` or a child
 //!   process's environment.
+//! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
+//!   a fresh bucket per test.
 //!
 //! Nothing here mocks our own storage: tests run on real SQLite files,
 //! PostgreSQL databases and Redis keys.
@@ -17,4 +19,5 @@
 pub mod env;
 pub mod pg;
 pub mod replay;
+pub mod s3;
 pub mod upstream;

@@ -47,6 +47,15 @@ impl Reply {
             body: body.into().into_bytes(),
         }
     }
+    /// A binary body (media files).
+    pub fn bytes(ct: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            delay: None,
+            status: 200,
+            headers: vec![("content-type".into(), ct.into())],
+            body: body.into(),
+        }
+    }
     pub fn status(status: u16, body: impl Into<String>) -> Self {
         Self::with_type(status, "application/json", body)
     }

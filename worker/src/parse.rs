@@ -18,13 +18,17 @@ use apalis::prelude::{BoxDynError, Data, TaskId};
 use chrono::Utc;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use tracing::{Instrument, info, warn};
+use vaultstream_core::Settings;
+use vaultstream_core::blob::BlobStore;
 use vaultstream_core::db::entities::content_source;
 use vaultstream_core::db::jobs::{self, Claim};
+use vaultstream_core::db::media;
 use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
-use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::queue::{JobQueue, MediaJob, ParseJob};
 
 use crate::backoff;
+use crate::media::MediaCtx;
 
 /// Turns an identity into a parsed item: the platform adapters.
 #[async_trait::async_trait]
@@ -41,9 +45,33 @@ pub struct WorkerCtx {
     pub db: DatabaseConnection,
     pub queue: Arc<dyn JobQueue>,
     pub fetcher: Arc<dyn ItemFetcher>,
+    pub media: MediaCtx,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub lease: Duration,
+}
+
+impl WorkerCtx {
+    /// The context `vaultstream worker` runs with: the platform adapters,
+    /// the media step on `blobs`, and the retry policy from the settings.
+    pub fn from_settings(
+        settings: &Settings,
+        db: DatabaseConnection,
+        queue: Arc<dyn JobQueue>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Self {
+        Self {
+            db,
+            queue,
+            fetcher: Arc::new(vaultstream_adapters::fetch::Fetcher::from_settings(
+                settings,
+            )),
+            media: MediaCtx::new(settings, blobs),
+            max_attempts: settings.max_attempts,
+            backoff_base_ms: settings.backoff_base_ms,
+            lease: Duration::from_millis(settings.lease_ms),
+        }
+    }
 }
 
 /// How one message ended.
@@ -105,11 +133,28 @@ pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome>
 
     match result {
         Ok(parsed) => {
-            if !jobs::complete(&ctx.db, &claim, &parsed).await? {
+            if !jobs::complete(&ctx.db, &claim, &parsed, ctx.media.archive).await? {
                 warn!("lease lost before the result was stored; dropping it");
                 return Ok(Outcome::LeaseLost);
             }
-            info!(duration_ms, "parse done: pulled");
+            let media = if ctx.media.archive {
+                media::pending_ids(&ctx.db, claim.item.id).await?
+            } else {
+                Vec::new()
+            };
+            info!(duration_ms, media = media.len(), "parse done: pulled");
+            // One media job per file. A failed push is found again by the
+            // reconciler (the rows are pending and marked enqueued now).
+            for media_id in media {
+                let job = MediaJob {
+                    media_id,
+                    request_id: job.request_id.clone(),
+                };
+                if let Err(e) = ctx.queue.enqueue_media(job, None).await {
+                    warn!(error = %e, "could not queue a media job; the reconciler will");
+                    break;
+                }
+            }
             Ok(Outcome::Pulled)
         }
         Err(err) if err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {

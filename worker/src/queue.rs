@@ -1,7 +1,9 @@
 //! The apalis transport behind `core::queue::JobQueue`.
 //!
+//! Two queues per deployment, `<namespace>:parse` and `<namespace>:media`.
+//!
 //! - Redis (`VAULTSTREAM_REDIS_URL`): apalis-redis, keys under
-//!   `<namespace>:parse`. Results are not kept in Redis (the database has
+//!   `<namespace>:parse` / `<namespace>:media`. Results are not kept in Redis (the database has
 //!   them), and apalis-redis's own retries are not relied on: the handler
 //!   returns an error only when the database itself fails.
 //! - Embedded, SQLite: apalis-sqlite in `<data_dir>/queue.db`, a file of
@@ -19,7 +21,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqliteStorage};
 use redis::AsyncCommands;
 use vaultstream_core::Settings;
-use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob};
 
 /// A bound on the Redis backlog. apalis-redis 1.0 moves every due job in
 /// one Lua `unpack` and dies at ~20k; so immediate pushes beyond
@@ -46,10 +48,11 @@ impl Backlog {
     }
 }
 
+/// One queue (one job type) on the configured backend.
 #[derive(Clone)]
-pub enum ApalisQueue {
+pub enum Transport<T> {
     Redis {
-        storage: RedisStorage<ParseJob>,
+        storage: RedisStorage<T>,
         conn: ConnectionManager,
         config: apalis_redis::Config,
         /// Every key of this queue starts with it.
@@ -57,43 +60,50 @@ pub enum ApalisQueue {
         backlog: Arc<Backlog>,
     },
     Sqlite {
-        storage: SqliteStorage<ParseJob>,
+        storage: SqliteStorage<T>,
         pool: SqlitePool,
     },
     Postgres {
-        storage: PostgresStorage<ParseJob>,
+        storage: PostgresStorage<T>,
         pool: PgPool,
     },
 }
 
-/// The queue name: one namespace per deployment (tests use one each).
+/// The queues of a deployment: parse jobs and media jobs, each with its
+/// own workers so a slow video never holds up parsing.
+#[derive(Clone)]
+pub struct ApalisQueue {
+    pub parse: Transport<ParseJob>,
+    pub media: Transport<MediaJob>,
+}
+
+/// The parse queue's name: one namespace per deployment (tests use one each).
 pub fn queue_name(settings: &Settings) -> String {
     format!("{}:parse", settings.queue_namespace)
 }
 
+/// The media queue's name.
+pub fn media_queue_name(settings: &Settings) -> String {
+    format!("{}:media", settings.queue_namespace)
+}
+
+/// The connections both queues share.
+enum Backend {
+    Redis(ConnectionManager),
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 impl ApalisQueue {
-    /// Connect to the queue the settings select, creating its tables.
+    /// Connect to the queues the settings select, creating their tables.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let name = queue_name(settings);
-        if let Some(url) = &settings.redis_url {
-            let conn = apalis_redis::connect(url.expose().as_str())
-                .await
-                .context("cannot connect to Redis (VAULTSTREAM_REDIS_URL)")?;
-            let config = apalis_redis::Config::default()
-                .queue(&name)
-                .persist_results(false)
-                .heartbeat_interval(Duration::from_secs(10))
-                .missed_heartbeats(3);
-            let storage = RedisStorage::new(conn.clone()).with_config(config.clone());
-            return Ok(ApalisQueue::Redis {
-                storage,
-                conn,
-                config,
-                name,
-                backlog: Arc::new(Backlog::new(settings.queue_high_water)),
-            });
-        }
-        if settings.is_sqlite() {
+        let backend = if let Some(url) = &settings.redis_url {
+            Backend::Redis(
+                apalis_redis::connect(url.expose().as_str())
+                    .await
+                    .context("cannot connect to Redis (VAULTSTREAM_REDIS_URL)")?,
+            )
+        } else if settings.is_sqlite() {
             std::fs::create_dir_all(&settings.data_dir)
                 .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
             let path = settings.data_dir.join("queue.db");
@@ -104,44 +114,98 @@ impl ApalisQueue {
             SqliteStorage::setup(&pool)
                 .await
                 .context("cannot set up the embedded queue")?;
+            Backend::Sqlite(pool)
+        } else {
+            let pool = PgPool::connect(settings.database_url.expose())
+                .await
+                .context("cannot connect to PostgreSQL for the embedded queue")?;
+            PostgresStorage::setup(&pool)
+                .await
+                .context("cannot set up the queue tables in PostgreSQL")?;
+            Backend::Postgres(pool)
+        };
+        Ok(ApalisQueue {
+            parse: Transport::on(&backend, queue_name(settings), settings.queue_high_water),
+            media: Transport::on(
+                &backend,
+                media_queue_name(settings),
+                settings.queue_high_water,
+            ),
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.parse.backend_name()
+    }
+
+    /// Remove every key of this deployment's queues (Redis only; tests).
+    pub async fn purge(&self) -> anyhow::Result<()> {
+        self.parse.purge().await?;
+        self.media.purge().await
+    }
+}
+
+impl<T> Transport<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    fn on(backend: &Backend, name: String, high_water: u64) -> Self {
+        match backend {
+            Backend::Redis(conn) => {
+                let config = apalis_redis::Config::default()
+                    .queue(&name)
+                    .persist_results(false)
+                    .heartbeat_interval(Duration::from_secs(10))
+                    .missed_heartbeats(3);
+                let storage = RedisStorage::new(conn.clone()).with_config(config.clone());
+                Transport::Redis {
+                    storage,
+                    conn: conn.clone(),
+                    config,
+                    name,
+                    backlog: Arc::new(Backlog::new(high_water)),
+                }
+            }
             // Results must be persisted on the SQL backends: with
             // `persist_results(false)` apalis skips the ack, the row stays
             // `Running` forever and would be re-driven as an orphan after a
             // restart. Finished rows are pruned by `prune`.
             // A short heartbeat: with apalis-sqlite's 30 s default, an idle
             // worker was seen to pick up new jobs up to 30 s late.
-            let config = apalis_sqlite::Config::default()
-                .queue(&name)
-                .heartbeat_interval(Duration::from_secs(1))
-                .missed_heartbeats(10);
-            let storage = SqliteStorage::new(&pool).with_config(config);
-            return Ok(ApalisQueue::Sqlite { storage, pool });
+            Backend::Sqlite(pool) => {
+                let config = apalis_sqlite::Config::default()
+                    .queue(&name)
+                    .heartbeat_interval(Duration::from_secs(1))
+                    .missed_heartbeats(10);
+                Transport::Sqlite {
+                    storage: SqliteStorage::new(pool).with_config(config),
+                    pool: pool.clone(),
+                }
+            }
+            Backend::Postgres(pool) => {
+                let config = apalis_postgres::Config::default()
+                    .queue(&name)
+                    .heartbeat_interval(Duration::from_secs(1))
+                    .missed_heartbeats(10);
+                Transport::Postgres {
+                    storage: PostgresStorage::new(pool).with_config(config),
+                    pool: pool.clone(),
+                }
+            }
         }
-        let pool = PgPool::connect(settings.database_url.expose())
-            .await
-            .context("cannot connect to PostgreSQL for the embedded queue")?;
-        PostgresStorage::setup(&pool)
-            .await
-            .context("cannot set up the queue tables in PostgreSQL")?;
-        let config = apalis_postgres::Config::default()
-            .queue(&name)
-            .heartbeat_interval(Duration::from_secs(1))
-            .missed_heartbeats(10);
-        let storage = PostgresStorage::new(&pool).with_config(config);
-        Ok(ApalisQueue::Postgres { storage, pool })
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            ApalisQueue::Redis { .. } => "redis",
-            ApalisQueue::Sqlite { .. } => "sqlite",
-            ApalisQueue::Postgres { .. } => "postgres",
+            Transport::Redis { .. } => "redis",
+            Transport::Sqlite { .. } => "sqlite",
+            Transport::Postgres { .. } => "postgres",
         }
     }
 
     /// Jobs waiting in Redis: the last reading plus our pushes since.
     async fn redis_estimate(&self) -> anyhow::Result<u64> {
-        let ApalisQueue::Redis { backlog, .. } = self else {
+        let Transport::Redis { backlog, .. } = self else {
             return Ok(0);
         };
         let stale = backlog
@@ -162,7 +226,7 @@ impl ApalisQueue {
 
     /// Remove every key of this queue's namespace (Redis only; tests).
     pub async fn purge(&self) -> anyhow::Result<()> {
-        if let ApalisQueue::Redis { conn, name, .. } = self {
+        if let Transport::Redis { conn, name, .. } = self {
             let mut conn = conn.clone();
             let pattern = format!("{name}*");
             let keys: Vec<String> = redis::cmd("KEYS")
@@ -175,15 +239,15 @@ impl ApalisQueue {
         }
         Ok(())
     }
-}
 
-#[async_trait::async_trait]
-impl JobQueue for ApalisQueue {
-    async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()> {
+    /// Push a job to run now or after `delay`. An immediate Redis push
+    /// beyond the high-water mark is skipped: the row is due in the
+    /// database and the reconciler feeds it in later.
+    pub async fn push(&self, job: T, delay: Option<Duration>) -> anyhow::Result<()> {
         let mut builder = TaskBuilder::new(job);
         if let Some(d) = delay {
             // apalis keeps run-at times in whole seconds and truncates; a
-            // message due before the item's `next_attempt_at` would find
+            // message due before the row's `next_attempt_at` would find
             // nothing to claim. Round up so it is never early.
             let due = SystemTime::now() + d;
             let secs = due
@@ -193,28 +257,27 @@ impl JobQueue for ApalisQueue {
             builder = builder.run_at_timestamp(secs);
         }
         let task = builder.build();
-        if let (ApalisQueue::Redis { backlog, .. }, None) = (self, delay) {
+        if let (Transport::Redis { backlog, .. }, None) = (self, delay) {
             if self.redis_estimate().await? >= backlog.high_water {
                 tracing::debug!(
-                    content.id = task.args.content_id,
-                    "queue at its high-water mark; the reconciler will feed this item in"
+                    "queue at its high-water mark; the reconciler will feed this job in"
                 );
                 return Ok(());
             }
             backlog.pushed_since.fetch_add(1, Ordering::Relaxed);
         }
         match self {
-            ApalisQueue::Redis { storage, .. } => storage
+            Transport::Redis { storage, .. } => storage
                 .clone()
                 .push_task(task)
                 .await
                 .map_err(|e| anyhow::anyhow!("redis push: {e}")),
-            ApalisQueue::Sqlite { storage, .. } => storage
+            Transport::Sqlite { storage, .. } => storage
                 .clone()
                 .push_task(task)
                 .await
                 .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}")),
-            ApalisQueue::Postgres { storage, .. } => storage
+            Transport::Postgres { storage, .. } => storage
                 .clone()
                 .push_task(task)
                 .await
@@ -222,16 +285,42 @@ impl JobQueue for ApalisQueue {
         }
     }
 
-    async fn depth(&self) -> anyhow::Result<Option<u64>> {
+    /// Jobs waiting (Redis only; the SQL backends return `None`).
+    pub async fn depth(&self) -> anyhow::Result<Option<u64>> {
         match self {
             // apalis-redis 1.0's metrics calls are broken: count ourselves.
-            ApalisQueue::Redis { conn, config, .. } => {
+            Transport::Redis { conn, config, .. } => {
                 let mut conn = conn.clone();
                 let active: u64 = conn.llen(config.active_jobs_list()).await?;
                 let scheduled: u64 = conn.zcard(config.scheduled_jobs_set()).await?;
                 Ok(Some(active + scheduled))
             }
-            ApalisQueue::Sqlite { .. } | ApalisQueue::Postgres { .. } => Ok(None),
+            Transport::Sqlite { .. } | Transport::Postgres { .. } => Ok(None),
+        }
+    }
+
+    pub fn high_water(&self) -> Option<u64> {
+        match self {
+            Transport::Redis { backlog, .. } => Some(backlog.high_water),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobQueue for ApalisQueue {
+    async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()> {
+        self.parse.push(job, delay).await
+    }
+
+    async fn enqueue_media(&self, job: MediaJob, delay: Option<Duration>) -> anyhow::Result<()> {
+        self.media.push(job, delay).await
+    }
+
+    async fn depth_of(&self, kind: JobKind) -> anyhow::Result<Option<u64>> {
+        match kind {
+            JobKind::Parse => self.parse.depth().await,
+            JobKind::Media => self.media.depth().await,
         }
     }
 
@@ -240,18 +329,16 @@ impl JobQueue for ApalisQueue {
     }
 
     fn high_water(&self) -> Option<u64> {
-        match self {
-            ApalisQueue::Redis { backlog, .. } => Some(backlog.high_water),
-            _ => None,
-        }
+        self.parse.high_water()
     }
 
+    /// Both queues live in the same tables on the SQL backends.
     async fn prune(&self, older_than: Duration) -> anyhow::Result<u64> {
         let secs = older_than.as_secs() as i64;
-        match self {
+        match &self.parse {
             // Redis keeps no results (`persist_results(false)`).
-            ApalisQueue::Redis { .. } => Ok(0),
-            ApalisQueue::Sqlite { pool, .. } => {
+            Transport::Redis { .. } => Ok(0),
+            Transport::Sqlite { pool, .. } => {
                 let done = sea_orm::sqlx::query(
                     "DELETE FROM Jobs WHERE status IN ('Done', 'Killed') \
                      AND done_at IS NOT NULL AND done_at < strftime('%s', 'now') - ?1",
@@ -261,7 +348,7 @@ impl JobQueue for ApalisQueue {
                 .await?;
                 Ok(done.rows_affected())
             }
-            ApalisQueue::Postgres { pool, .. } => {
+            Transport::Postgres { pool, .. } => {
                 let done = sea_orm::sqlx::query(
                     "DELETE FROM apalis.jobs WHERE status IN ('Done', 'Killed') \
                      AND done_at IS NOT NULL AND done_at < now() - make_interval(secs => $1)",

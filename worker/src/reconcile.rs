@@ -11,21 +11,66 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
-use vaultstream_core::db::jobs;
-use vaultstream_core::queue::ParseJob;
+use vaultstream_core::db::{jobs, media};
+use vaultstream_core::queue::{JobKind, MediaJob, ParseJob};
 
 use crate::parse::WorkerCtx;
 
 pub const BATCH: u64 = 1_000;
 
-/// One pass; returns how many items were queued.
+/// One pass over items and media files; returns how many jobs were queued.
 pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    let items = items_pass(ctx, requeue_after).await?;
+    let files = if ctx.media.archive {
+        media_pass(ctx, requeue_after).await?
+    } else {
+        0
+    };
+    Ok(items + files)
+}
+
+async fn room(ctx: &WorkerCtx, kind: JobKind) -> anyhow::Result<u64> {
     let mut room = BATCH;
-    if let (Some(high), Some(depth)) = (ctx.queue.high_water(), ctx.queue.depth().await?) {
+    if let (Some(high), Some(depth)) = (ctx.queue.high_water(), ctx.queue.depth_of(kind).await?) {
         room = room.min(high.saturating_sub(depth));
-        if room == 0 {
-            return Ok(0);
+    }
+    Ok(room)
+}
+
+async fn media_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    let room = room(ctx, JobKind::Media).await?;
+    if room == 0 {
+        return Ok(0);
+    }
+    let ids = media::due_for_enqueue(&ctx.db, requeue_after, room).await?;
+    let mut queued = Vec::with_capacity(ids.len());
+    for id in ids {
+        let job = MediaJob {
+            media_id: id,
+            request_id: None,
+        };
+        match ctx.queue.enqueue_media(job, None).await {
+            Ok(()) => queued.push(id),
+            Err(e) => {
+                warn!(error = %e, "reconciler could not queue media; will try next pass");
+                break;
+            }
         }
+    }
+    media::mark_enqueued(&ctx.db, &queued).await?;
+    if !queued.is_empty() {
+        info!(
+            count = queued.len(),
+            "reconciler queued media files that were due"
+        );
+    }
+    Ok(queued.len())
+}
+
+async fn items_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    let room = room(ctx, JobKind::Parse).await?;
+    if room == 0 {
+        return Ok(0);
     }
     let ids = jobs::due_for_enqueue(&ctx.db, requeue_after, room).await?;
     let mut queued = Vec::with_capacity(ids.len());

@@ -13,8 +13,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use vaultstream_core::Settings;
 
+use crate::media::handle_media;
 use crate::parse::{WorkerCtx, handle_parse};
-use crate::queue::ApalisQueue;
+use crate::queue::{ApalisQueue, Transport};
 use crate::reconcile;
 
 async fn stopped(mut rx: watch::Receiver<bool>) -> Result<(), std::io::Error> {
@@ -48,28 +49,76 @@ pub async fn run_workers(
     );
     let poll = Duration::from_millis(settings.poll_interval_ms);
     let concurrency = settings.worker_concurrency;
-    info!(worker = %name, queue = queue.backend_name(), concurrency, "worker started");
+    crate::media::job::clean_staging(&ctx.media.staging);
+    info!(
+        worker = %name,
+        queue = queue.backend_name(),
+        concurrency,
+        media_concurrency = settings.media.concurrency,
+        archive_media = ctx.media.archive,
+        "worker started"
+    );
 
-    let signal = stopped(rx.clone());
     // The same worker on each backend; the storages differ in type only.
     macro_rules! worker_on {
-        ($storage:expr) => {
+        ($storage:expr, $name:expr, $concurrency:expr, $handler:expr) => {
             Box::pin(
-                WorkerBuilder::new(name.as_str())
+                WorkerBuilder::new($name)
                     .backend($storage.poll_with_interval(poll))
                     .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .build(handle_parse)
-                    .run_until(signal),
+                    .concurrency($concurrency)
+                    .build($handler)
+                    .run_until(stopped(rx.clone())),
             )
         };
     }
-    let worker: std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>> =
-        match queue {
-            ApalisQueue::Redis { storage, .. } => worker_on!(storage),
-            ApalisQueue::Sqlite { storage, .. } => worker_on!(storage),
-            ApalisQueue::Postgres { storage, .. } => worker_on!(storage),
-        };
+    type Running = std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>;
+    let parse_name = format!("{name}-parse");
+    let parse: Running = match queue.parse {
+        Transport::Redis { storage, .. } => {
+            worker_on!(storage, parse_name.as_str(), concurrency, handle_parse)
+        }
+        Transport::Sqlite { storage, .. } => {
+            worker_on!(storage, parse_name.as_str(), concurrency, handle_parse)
+        }
+        Transport::Postgres { storage, .. } => {
+            worker_on!(storage, parse_name.as_str(), concurrency, handle_parse)
+        }
+    };
+    // Media jobs (downloads, transcodes, uploads) have a pool of their own:
+    // a slow video never holds a parse slot.
+    let media_name = format!("{name}-media");
+    let media_concurrency = settings.media.concurrency;
+    let media: Running = match queue.media {
+        Transport::Redis { storage, .. } => {
+            worker_on!(
+                storage,
+                media_name.as_str(),
+                media_concurrency,
+                handle_media
+            )
+        }
+        Transport::Sqlite { storage, .. } => {
+            worker_on!(
+                storage,
+                media_name.as_str(),
+                media_concurrency,
+                handle_media
+            )
+        }
+        Transport::Postgres { storage, .. } => {
+            worker_on!(
+                storage,
+                media_name.as_str(),
+                media_concurrency,
+                handle_media
+            )
+        }
+    };
+    let worker = async move {
+        let (p, m) = tokio::join!(parse, media);
+        p.and(m)
+    };
     let deadline = Duration::from_millis(settings.shutdown_timeout_ms);
     let result = tokio::select! {
         r = worker => r.map_err(|e| anyhow::anyhow!("worker stopped: {e}")),

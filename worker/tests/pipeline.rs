@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tokio::sync::watch;
-use vaultstream_adapters::fetch::Fetcher;
 use vaultstream_core::content::Channel;
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::content;
@@ -47,14 +46,14 @@ impl Harness {
         let db = db::connect(&settings).await.expect("connect");
         db::migrate_up(&db).await.expect("migrate");
         let queue = ApalisQueue::open(&settings).await.expect("queue");
-        let ctx = Arc::new(WorkerCtx {
-            db: db.clone(),
-            queue: Arc::new(queue.clone()),
-            fetcher: Arc::new(Fetcher::from_settings(&settings)),
-            max_attempts: settings.max_attempts,
-            backoff_base_ms: settings.backoff_base_ms,
-            lease: Duration::from_millis(settings.lease_ms),
-        });
+        let ctx = Arc::new(WorkerCtx::from_settings(
+            &settings,
+            db.clone(),
+            Arc::new(queue.clone()),
+            vaultstream_core::blob::open(&settings)
+                .await
+                .expect("blob store"),
+        ));
         let (stop, rx) = watch::channel(false);
         let q = queue.clone();
         let worker = tokio::spawn(async move {
@@ -271,20 +270,14 @@ async fn retries_and_classification(stack: Stack) {
     // The operator retries 103 after the upstream recovers: a fresh round
     // of attempts, failure history kept.
     up.script("103", Behaviour::Ok);
-    let content = jobs::retry_dead_letter(&h.db, dl_dead.id)
+    let (content, requeued) = jobs::retry_dead_letter(&h.db, dl_dead.id)
         .await
         .unwrap()
         .expect("open");
-    h.queue
-        .enqueue_parse(
-            ParseJob {
-                content_id: content,
-                request_id: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    assert_eq!(content, dead.id);
+    assert_eq!(requeued.items, vec![dead.id]);
+    assert!(requeued.media.is_empty());
+    requeued.enqueue(&h.queue).await;
     let again = h.settle(&[dead.id], Duration::from_secs(30)).await;
     assert_eq!(
         (

@@ -39,9 +39,11 @@ pub(crate) const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like
 /// One GET, described before it is sent.
 pub(crate) struct Get {
     pub url: Url,
-    /// Whose cookie to send (if the operator configured one).
-    pub platform: Platform,
-    pub headers: Vec<(&'static str, String)>,
+    /// Whose cookie to send (if the operator configured one); `None` for
+    /// media CDNs, which never get a platform's cookie.
+    pub platform: Option<Platform>,
+    /// Applied after the User-Agent and Accept, so they can replace them.
+    pub headers: Vec<(HeaderName, String)>,
     /// A UA the platform needs regardless of settings.
     pub forced_user_agent: Option<&'static str>,
     pub accept: &'static str,
@@ -50,23 +52,43 @@ pub(crate) struct Get {
     /// Skip reading the body unless it is HTML/XML/JSON/text (a generic
     /// link to a video must not be downloaded into memory).
     pub only_documents: bool,
+    /// Total time per hop, replacing the client's own (if it has one).
+    pub timeout: Option<Duration>,
 }
 
 impl Get {
     pub fn new(url: Url, platform: Platform) -> Self {
         Self {
             url,
-            platform,
+            platform: Some(platform),
             headers: Vec::new(),
             forced_user_agent: None,
             accept: "application/json, text/plain, */*",
             guarded: false,
             only_documents: false,
+            timeout: None,
         }
     }
 
+    /// A media file named by an (untrusted) document: always guarded, no
+    /// platform cookie.
+    pub fn media(url: Url, accept: &'static str) -> Self {
+        Self {
+            url,
+            platform: None,
+            headers: Vec::new(),
+            forced_user_agent: None,
+            accept,
+            guarded: true,
+            only_documents: false,
+            timeout: None,
+        }
+    }
+
+    /// `name` must be a lowercase header name (a constant in an adapter).
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        self.headers
+            .push((HeaderName::from_static(name), value.into()));
         self
     }
 
@@ -198,13 +220,31 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
+    /// For pages and APIs: `cfg.request_timeout` bounds each hop, body included.
     pub(crate) fn new(cfg: &FetchConfig) -> Self {
+        Self::build(cfg, Some(cfg.request_timeout), None)
+    }
+
+    /// For media: no total timeout (a large video takes minutes), only
+    /// `read_timeout` between two reads (response head or body chunks), so a
+    /// stalled transfer fails and a slow one does not. A request can still
+    /// set its own total with [`Get::timeout`].
+    pub(crate) fn streaming(cfg: &FetchConfig, read_timeout: Duration) -> Self {
+        Self::build(cfg, None, Some(read_timeout))
+    }
+
+    fn build(cfg: &FetchConfig, total: Option<Duration>, read: Option<Duration>) -> Self {
         let build = |guard: bool| {
             let mut builder = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(cfg.connect_timeout)
-                .timeout(cfg.request_timeout)
                 .pool_idle_timeout(Duration::from_secs(60));
+            if let Some(total) = total {
+                builder = builder.timeout(total);
+            }
+            if let Some(read) = read {
+                builder = builder.read_timeout(read);
+            }
             if guard {
                 builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
             }
@@ -239,6 +279,26 @@ impl HttpClient {
     /// them); transport failures, guard refusals, too many redirects and
     /// oversized bodies are errors.
     pub(crate) async fn get(&self, req: Get) -> Result<Response, FetchError> {
+        let (response, url) = self.send(&req).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = if req.only_documents && !is_document(&headers) {
+            Vec::new()
+        } else {
+            read_capped(response, &url, self.max_body_bytes as u64).await?
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+            url,
+        })
+    }
+
+    /// [`HttpClient::get`] without reading the body: the live response of
+    /// the last hop (any status but a redirect) and its logical URL, for
+    /// callers that stream the body.
+    pub(crate) async fn send(&self, req: &Get) -> Result<(reqwest::Response, Url), FetchError> {
         let first_host = req.url.host_str().map(str::to_ascii_lowercase);
         let mut current = req.url.clone();
         for hop in 0..=self.max_redirects {
@@ -260,11 +320,13 @@ impl HttpClient {
                 .rewrite(&current)
                 .unwrap_or_else(|| current.clone());
             let same_host = current.host_str().map(str::to_ascii_lowercase) == first_host;
-            let headers = self.headers(&req, same_host)?;
+            let headers = self.headers(req, same_host)?;
             let started = Instant::now();
-            let response = client
-                .get(wire)
-                .headers(headers)
+            let mut builder = client.get(wire).headers(headers);
+            if let Some(timeout) = req.timeout {
+                builder = builder.timeout(timeout);
+            }
+            let response = builder
                 .send()
                 .await
                 .map_err(|e| transport_error(&current, &e))?;
@@ -302,18 +364,7 @@ impl HttpClient {
                 current = next;
                 continue;
             }
-            let headers = response.headers().clone();
-            let body = if req.only_documents && !is_document(&headers) {
-                Vec::new()
-            } else {
-                self.read_capped(response, &current).await?
-            };
-            return Ok(Response {
-                status,
-                headers,
-                body,
-                url: current,
-            });
+            return Ok((response, current));
         }
         Err(FetchError::permanent(format!(
             "more than {} redirects (last: {current})",
@@ -335,15 +386,17 @@ impl HttpClient {
         );
         map.insert(ACCEPT, HeaderValue::from_static(req.accept));
         for (name, value) in &req.headers {
-            let name = HeaderName::from_static(name);
             map.insert(
-                name,
+                name.clone(),
                 HeaderValue::from_str(value).map_err(|_| bad("request"))?,
             );
         }
         // The platform's cookie goes only to the host the adapter asked for,
         // never to wherever a redirect points.
-        if same_host && let Some(cookie) = self.cookies.get(&req.platform) {
+        if same_host
+            && let Some(platform) = &req.platform
+            && let Some(cookie) = self.cookies.get(platform)
+        {
             let mut value =
                 HeaderValue::from_str(cookie.expose().trim()).map_err(|_| bad("Cookie"))?;
             value.set_sensitive(true);
@@ -351,40 +404,44 @@ impl HttpClient {
         }
         Ok(map)
     }
+}
 
-    async fn read_capped(
-        &self,
-        mut response: reqwest::Response,
-        url: &Url,
-    ) -> Result<Vec<u8>, FetchError> {
-        let cap = self.max_body_bytes;
-        let too_large = |size: String| {
-            FetchError::permanent(format!(
-                "the response from {url} is too large ({size} bytes, limit {cap})"
-            ))
-        };
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if let Some(len) = declared.filter(|len| *len > cap as u64) {
-            return Err(too_large(len.to_string()));
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > cap {
-                        return Err(too_large(format!("more than {cap}")));
-                    }
-                    body.extend_from_slice(&chunk);
+/// Read a body into memory, at most `cap` bytes: the declared length is
+/// checked before reading, the received length while reading.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    url: &Url,
+    cap: u64,
+) -> Result<Vec<u8>, FetchError> {
+    let too_large = |size: String| {
+        FetchError::permanent(format!(
+            "the response from {url} is too large ({size} bytes, limit {cap})"
+        ))
+    };
+    if let Some(len) = declared_length(response.headers()).filter(|len| *len > cap) {
+        return Err(too_large(len.to_string()));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > cap {
+                    return Err(too_large(format!("more than {cap}")));
                 }
-                Ok(None) => return Ok(body),
-                Err(e) => return Err(transport_error(url, &e)),
+                body.extend_from_slice(&chunk);
             }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(transport_error(url, &e)),
         }
     }
+}
+
+/// `Content-Length`, when the response declares one.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn is_document(headers: &HeaderMap) -> bool {
@@ -400,7 +457,7 @@ fn is_document(headers: &HeaderMap) -> bool {
         || ct.starts_with("text/")
 }
 
-fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
+pub(crate) fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
     if let Some(refused) = find_source::<ForbiddenAddress>(e) {
         return FetchError::permanent(format!("refused to fetch {url}: {refused}"));
     }

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use serde::Serialize;
 use vaultstream_core::ErrorCode;
 use vaultstream_core::content::{ContentView, Status};
@@ -36,13 +37,45 @@ pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
 
 pub async fn get_one(
     State(state): State<AppState>,
+    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<ContentView>> {
     let id = content_id(path)?;
-    contents::get(&state.db, id)
+    let mut view = contents::get(&state.db, id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no content with id {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("no content with id {id}")))?;
+    // Media URLs are absolute, on the host the client reached us by.
+    if let Some(base) = public_base(&headers) {
+        for m in view.media.iter_mut().flatten() {
+            if let Some(u) = m.url.as_mut().filter(|u| u.starts_with('/')) {
+                *u = format!("{base}{u}");
+            }
+        }
+    }
+    Ok(Json(view))
+}
+
+/// `scheme://host[:port]` as the client sees this server: the standard
+/// forwarding headers of a reverse proxy, else the Host header.
+pub fn public_base(headers: &HeaderMap) -> Option<String> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host = get("x-forwarded-host").or_else(|| get("host"))?;
+    // Only a plain host[:port]; anything else is not echoed back.
+    let ok = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let scheme = match get("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    ok.then(|| format!("{scheme}://{host}"))
 }
 
 #[derive(Debug, Serialize)]

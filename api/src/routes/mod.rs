@@ -1,5 +1,6 @@
 //! One file per route group.
 
+pub mod blobs;
 pub mod contents;
 pub mod health;
 pub mod operator;

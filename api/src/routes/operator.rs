@@ -17,7 +17,6 @@ use vaultstream_core::db::entities::dead_letter;
 use vaultstream_core::db::jobs::{self, DeadLetterFilter, RetryRefusal};
 use vaultstream_core::parsed::ErrorClass;
 use vaultstream_core::platform::Platform;
-use vaultstream_core::queue::ParseJob;
 
 use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, content_id};
 use crate::AppState;
@@ -39,6 +38,8 @@ pub struct DeadLetterView {
     pub payload: Value,
     pub created_at: DateTime<Utc>,
     pub retried_at: Option<DateTime<Utc>>,
+    /// The media file, for `job_kind` = `media`.
+    pub media_id: Option<i64>,
 }
 
 impl From<dead_letter::Model> for DeadLetterView {
@@ -56,6 +57,7 @@ impl From<dead_letter::Model> for DeadLetterView {
             payload: m.payload,
             created_at: m.created_at,
             retried_at: m.retried_at,
+            media_id: m.media_id,
         }
     }
 }
@@ -146,37 +148,29 @@ pub async fn list_dead_letters(
     Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
-async fn queue_now(state: &AppState, content_id: i64) {
-    let job = ParseJob {
-        content_id,
-        request_id: None,
-    };
-    if let Err(e) = state.queue.enqueue_parse(job, None).await {
-        tracing::warn!(content.id = content_id, error = %e, "could not queue the retry; the reconciler will");
-    }
-}
-
 /// `POST /dead-letters/{id}/retry`
 pub async fn retry_dead_letter(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = content_id(path)?;
-    let Some(content) = jobs::retry_dead_letter(&state.db, id).await? else {
+    let Some((content, requeued)) = jobs::retry_dead_letter(&state.db, id).await? else {
         return Err(ApiError::not_found(format!(
             "no open dead letter with id {id} (it may have been retried already)"
         )));
     };
-    queue_now(&state, content).await;
+    requeued.enqueue(state.queue.as_ref()).await;
     tracing::info!(
         dead_letter.id = id,
         content.id = content,
         "dead letter retried"
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"dead_letter_id": id, "content_id": content, "status": "unprocessed"})),
-    ))
+    let body = if requeued.items.is_empty() {
+        json!({"dead_letter_id": id, "content_id": content, "media_ids": requeued.media, "status": "pending"})
+    } else {
+        json!({"dead_letter_id": id, "content_id": content, "status": "unprocessed"})
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
 /// `POST /dead-letters/retry?platform=&error_type=&limit=`: retry every open
@@ -192,14 +186,17 @@ pub async fn retry_dead_letters(
     if !has_limit {
         filter.limit = 1000;
     }
-    let ids = jobs::retry_dead_letters(&state.db, &filter).await?;
-    for id in &ids {
-        queue_now(&state, *id).await;
-    }
-    tracing::info!(count = ids.len(), "dead letters retried in bulk");
+    let requeued = jobs::retry_dead_letters(&state.db, &filter).await?;
+    requeued.enqueue(state.queue.as_ref()).await;
+    let count = requeued.items.len() + requeued.media.len();
+    tracing::info!(count, "dead letters retried in bulk");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"retried": ids.len(), "content_ids": ids})),
+        Json(json!({
+            "retried": count,
+            "content_ids": requeued.items,
+            "media_ids": requeued.media,
+        })),
     ))
 }
 
@@ -211,17 +208,22 @@ pub async fn retry_content(
     let id = content_id(path)?;
     let requeue_after = std::time::Duration::from_millis(state.settings.requeue_after_ms);
     match jobs::retry_content(&state.db, id, requeue_after).await? {
-        Ok(()) => {
-            queue_now(&state, id).await;
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"content_id": id, "status": "unprocessed"})),
-            ))
+        Ok(requeued) => {
+            requeued.enqueue(state.queue.as_ref()).await;
+            let body = if requeued.items.is_empty() {
+                // A pulled item: its failed media files are retried.
+                json!({"content_id": id, "status": "pulled", "media_ids": requeued.media})
+            } else {
+                json!({"content_id": id, "status": "unprocessed"})
+            };
+            Ok((StatusCode::ACCEPTED, Json(body)))
         }
         Err(RetryRefusal::NotFound) => Err(ApiError::not_found(format!("no content with id {id}"))),
         Err(RetryRefusal::NotRetryable(status)) => Err(ApiError::new(
             ErrorCode::Conflict,
-            format!("content {id} is {status}; only failed or stale items can be retried"),
+            format!(
+                "content {id} is {status}; only failed or stale items, or pulled items with failed media, can be retried"
+            ),
         )),
     }
 }

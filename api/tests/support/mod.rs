@@ -96,6 +96,9 @@ impl TestApp {
             db: conn.clone(),
             linker,
             queue: Arc::new(queue),
+            blobs: vaultstream_core::blob::open(&settings)
+                .await
+                .expect("blob store"),
             settings: Arc::new(settings),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

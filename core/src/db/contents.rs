@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::entities::{content, content_source, content_tag};
-use crate::content::{Channel, ContentView, ShareReceipt, SourceView, Status};
+use crate::content::{Channel, ContentView, MediaView, ShareReceipt, SourceView, Status};
 use crate::platform::{Identity, Platform};
 
 /// One submission, as it arrived.
@@ -170,8 +170,12 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>
         .order_by_asc(content_source::Column::Id)
         .all(db)
         .await?;
+    let media = super::media::for_content(db, id).await?;
     let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
     view.sources = Some(sources.into_iter().map(SourceView::from).collect());
+    view.media_status =
+        crate::content::media_status(media.iter().map(|m| m.status.as_str())).to_owned();
+    view.media = Some(media.into_iter().map(MediaView::from).collect());
     Ok(Some(view))
 }
 
@@ -264,14 +268,43 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
     };
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut tags = tags_of(db, &ids).await?;
+    let media = media_statuses(db, &ids).await?;
     let items = rows
         .into_iter()
         .map(|r| {
             let t = tags.remove(&r.id).unwrap_or_default();
-            ContentView::new(r, t)
+            let statuses = media.get(&r.id);
+            let mut view = ContentView::new(r, t);
+            view.media_status =
+                crate::content::media_status(statuses.into_iter().flatten().map(String::as_str))
+                    .to_owned();
+            view
         })
         .collect();
     Ok(Page { items, next_cursor })
+}
+
+async fn media_statuses(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, DbErr> {
+    use super::entities::media;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(i64, String)> = media::Entity::find()
+        .select_only()
+        .column(media::Column::ContentId)
+        .column(media::Column::Status)
+        .filter(media::Column::ContentId.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, status) in rows {
+        out.entry(id).or_default().push(status);
+    }
+    Ok(out)
 }
 
 async fn tags_of(db: &DatabaseConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, DbErr> {

@@ -129,12 +129,14 @@ pub async fn heartbeat(
     Ok(res.rows_affected == 1)
 }
 
-/// Store a parsed item and move it to `pulled`. False: the lease was lost
-/// (another worker took over), nothing was written.
+/// Store a parsed item, move it to `pulled` and record its media files
+/// (`pending` when `archive_media`, else `skipped`) in one transaction.
+/// False: the lease was lost (another worker took over), nothing was written.
 pub async fn complete(
     db: &DatabaseConnection,
     claim: &Claim,
     parsed: &ParsedItem,
+    archive_media: bool,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
     let stats = (!parsed.stats.is_empty()).then(|| serde_json::json!(parsed.stats));
@@ -165,11 +167,19 @@ pub async fn complete(
     if let Some(kind) = parsed.kind {
         update = update.col_expr(content::Column::Kind, Expr::value(kind.as_str()));
     }
+    let txn = db.begin().await?;
     let res = update
         .filter(owned(claim.item.id, &claim.token))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(res.rows_affected == 1)
+    if res.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let media = super::media::plan(parsed);
+    super::media::insert_for_item(&txn, claim.item.id, &media, archive_media, now).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 fn failure_update(
@@ -250,6 +260,7 @@ pub async fn fail_dead(
         state: Set("open".to_owned()),
         created_at: Set(now),
         retried_at: Set(None),
+        media_id: Set(None),
     })
     .exec(&txn)
     .await?;
@@ -321,14 +332,50 @@ pub enum RetryRefusal {
     NotRetryable(Status),
 }
 
+/// Jobs to queue after an operator's retry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requeued {
+    /// Items to parse again.
+    pub items: Vec<i64>,
+    /// Media files to archive again.
+    pub media: Vec<i64>,
+}
+
+impl Requeued {
+    /// Queue the jobs now. A push that fails is logged: the rows are due
+    /// and marked enqueued, so the reconciler queues them later.
+    pub async fn enqueue(&self, queue: &dyn crate::queue::JobQueue) {
+        use crate::queue::{MediaJob, ParseJob};
+        for &content_id in &self.items {
+            let job = ParseJob {
+                content_id,
+                request_id: None,
+            };
+            if let Err(e) = queue.enqueue_parse(job, None).await {
+                tracing::warn!(content.id = content_id, error = %e, "could not queue the retry; the reconciler will");
+            }
+        }
+        for &media_id in &self.media {
+            let job = MediaJob {
+                media_id,
+                request_id: None,
+            };
+            if let Err(e) = queue.enqueue_media(job, None).await {
+                tracing::warn!(media.id = media_id, error = %e, "could not queue the media retry; the reconciler will");
+            }
+        }
+    }
+}
+
 /// `POST /contents/{id}/retry`: a failed item, or a stale one (expired
 /// lease, or waiting but not queued for a while), starts a fresh round of
-/// attempts. Its failure fields and dead letters stay as history.
+/// attempts; a pulled item with failed (or stale) media files gets those
+/// files retried. Failure fields and dead letters stay as history.
 pub async fn retry_content(
     db: &DatabaseConnection,
     id: i64,
     requeue_after: Duration,
-) -> Result<Result<(), RetryRefusal>, DbErr> {
+) -> Result<Result<Requeued, RetryRefusal>, DbErr> {
     let now = Utc::now();
     let txn = db.begin().await?;
     let Some(item) = content::Entity::find_by_id(id).one(&txn).await? else {
@@ -344,6 +391,19 @@ pub async fn retry_content(
         Status::Unprocessed => stale_wait || item.next_attempt_at.is_some(),
         Status::Pulled => false,
     };
+    if status == Status::Pulled {
+        let media = super::media::reset_for_retry(&txn, Some(id), None, requeue_after).await?;
+        if media.is_empty() {
+            txn.rollback().await?;
+            return Ok(Err(RetryRefusal::NotRetryable(status)));
+        }
+        close_media_dead_letters(&txn, &media, now).await?;
+        txn.commit().await?;
+        return Ok(Ok(Requeued {
+            items: Vec::new(),
+            media,
+        }));
+    }
     if !retryable {
         txn.rollback().await?;
         return Ok(Err(RetryRefusal::NotRetryable(status)));
@@ -351,7 +411,27 @@ pub async fn retry_content(
     reset_for_retry(&txn, &[id], now).await?;
     close_dead_letters(&txn, &[id], now).await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(Ok(Requeued {
+        items: vec![id],
+        media: Vec::new(),
+    }))
+}
+
+async fn close_media_dead_letters<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    media_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for chunk in media_ids.chunks(500) {
+        dead_letter::Entity::update_many()
+            .col_expr(dead_letter::Column::State, Expr::value("retried"))
+            .col_expr(dead_letter::Column::RetriedAt, Expr::value(now))
+            .filter(dead_letter::Column::MediaId.is_in(chunk.iter().copied()))
+            .filter(dead_letter::Column::State.eq("open"))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn reset_for_retry<C: sea_orm::ConnectionTrait>(
@@ -377,6 +457,7 @@ async fn reset_for_retry<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
+/// Close the open *parse* dead letters of these items.
 async fn close_dead_letters<C: sea_orm::ConnectionTrait>(
     db: &C,
     content_ids: &[i64],
@@ -386,6 +467,7 @@ async fn close_dead_letters<C: sea_orm::ConnectionTrait>(
         .col_expr(dead_letter::Column::State, Expr::value("retried"))
         .col_expr(dead_letter::Column::RetriedAt, Expr::value(now))
         .filter(dead_letter::Column::ContentId.is_in(content_ids.iter().copied()))
+        .filter(dead_letter::Column::JobKind.ne("media"))
         .filter(dead_letter::Column::State.eq("open"))
         .exec(db)
         .await?;
@@ -426,9 +508,13 @@ pub async fn list_dead_letters(
         .await
 }
 
-/// Retry one dead letter: its item starts a fresh round. Returns the item
-/// id, or `None` when there is no open dead letter with that id.
-pub async fn retry_dead_letter(db: &DatabaseConnection, id: i64) -> Result<Option<i64>, DbErr> {
+/// Retry one dead letter: its item (or, for a media job, its media file)
+/// starts a fresh round. Returns the item id and what to queue, or `None`
+/// when there is no open dead letter with that id.
+pub async fn retry_dead_letter(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Option<(i64, Requeued)>, DbErr> {
     let now = Utc::now();
     let txn = db.begin().await?;
     let Some(dl) = dead_letter::Entity::find_by_id(id)
@@ -439,18 +525,51 @@ pub async fn retry_dead_letter(db: &DatabaseConnection, id: i64) -> Result<Optio
         txn.rollback().await?;
         return Ok(None);
     };
-    reset_for_retry(&txn, &[dl.content_id], now).await?;
-    close_dead_letters(&txn, &[dl.content_id], now).await?;
+    let requeued = retry_letters(&txn, &[dl], now).await?;
     txn.commit().await?;
-    Ok(Some(dl.content_id))
+    Ok(Some((requeued.0, requeued.1)))
+}
+
+/// Reset what these open dead letters name; close them. Returns the first
+/// item id and the jobs to queue.
+async fn retry_letters<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    letters: &[dead_letter::Model],
+    now: DateTime<Utc>,
+) -> Result<(i64, Requeued), DbErr> {
+    let mut items: Vec<i64> = letters
+        .iter()
+        .filter(|d| d.media_id.is_none())
+        .map(|d| d.content_id)
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    let mut media_ids: Vec<i64> = letters.iter().filter_map(|d| d.media_id).collect();
+    media_ids.sort_unstable();
+    media_ids.dedup();
+    for chunk in items.chunks(500) {
+        reset_for_retry(db, chunk, now).await?;
+        close_dead_letters(db, chunk, now).await?;
+    }
+    let mut media = Vec::new();
+    for chunk in media_ids.chunks(500) {
+        // Failed rows match whatever the staleness window.
+        let reset =
+            super::media::reset_for_retry(db, None, Some(chunk), Duration::from_secs(3600)).await?;
+        media.extend(reset);
+    }
+    // Close them even when the row moved on (e.g. archived by a duplicate).
+    close_media_dead_letters(db, &media_ids, now).await?;
+    let first = letters.first().map_or(0, |d| d.content_id);
+    Ok((first, Requeued { items, media }))
 }
 
 /// Retry every open dead letter matching the filter (at most `limit`).
-/// Returns the item ids to queue.
+/// Returns the jobs to queue.
 pub async fn retry_dead_letters(
     db: &DatabaseConnection,
     f: &DeadLetterFilter,
-) -> Result<Vec<i64>, DbErr> {
+) -> Result<Requeued, DbErr> {
     let now = Utc::now();
     let filter = DeadLetterFilter {
         state: Some("open".into()),
@@ -465,22 +584,14 @@ pub async fn retry_dead_letters(
     if let Some(t) = &filter.error_type {
         q = q.filter(dead_letter::Column::ErrorType.eq(t.as_str()));
     }
-    let mut ids: Vec<i64> = q
+    let letters = q
         .order_by_asc(dead_letter::Column::Id)
         .limit(filter.limit)
         .all(&txn)
-        .await?
-        .into_iter()
-        .map(|d| d.content_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    for chunk in ids.chunks(500) {
-        reset_for_retry(&txn, chunk, now).await?;
-        close_dead_letters(&txn, chunk, now).await?;
-    }
+        .await?;
+    let (_, requeued) = retry_letters(&txn, &letters, now).await?;
     txn.commit().await?;
-    Ok(ids)
+    Ok(requeued)
 }
 
 /// Items per status, for health and metrics.

@@ -8,6 +8,7 @@
 pub mod contents;
 pub mod entities;
 pub mod jobs;
+pub mod media;
 
 use std::path::PathBuf;
 use std::time::Duration;

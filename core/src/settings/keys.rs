@@ -86,6 +86,16 @@ pub const KEYS: &[KeyDef] = &[
         None,
         "Public base URL of the bucket; unset: blob URLs are presigned.",
     ),
+    key(
+        "S3_CREATE_BUCKET",
+        Some("true"),
+        "Create the bucket on start when it does not exist (needs the permission).",
+    ),
+    key(
+        "S3_PRESIGN_SECS",
+        Some("3600"),
+        "Lifetime of presigned blob URLs, in seconds.",
+    ),
     secret("TELEGRAM_BOT_TOKEN", "Telegram bot token; unset: no bot."),
     key(
         "TELEGRAM_API_URL",
@@ -166,6 +176,36 @@ pub const KEYS: &[KeyDef] = &[
         "ARCHIVE_MEDIA",
         Some("true"),
         "Download and transcode media.",
+    ),
+    key(
+        "WEBP_QUALITY",
+        Some("80"),
+        "WebP quality (0-100) for archived images; 100 = lossless.",
+    ),
+    key(
+        "WEBP_METHOD",
+        Some("4"),
+        "libwebp effort (0 fastest .. 6 smallest).",
+    ),
+    key(
+        "MEDIA_MAX_IMAGE_BYTES",
+        Some("52428800"),
+        "Largest image download, in bytes (50 MiB).",
+    ),
+    key(
+        "MEDIA_MAX_PIXELS",
+        Some("100000000"),
+        "Largest image, in pixels (width x height); larger ones are refused before decoding.",
+    ),
+    key(
+        "MEDIA_MAX_VIDEO_BYTES",
+        Some("2147483648"),
+        "Largest video download, in bytes (2 GiB).",
+    ),
+    key(
+        "MEDIA_CONCURRENCY",
+        None,
+        "Media jobs (downloads, transcodes) in flight per worker process. Unset: the number of CPU cores.",
     ),
     key(
         "ALLOW_PRIVATE_TARGETS",

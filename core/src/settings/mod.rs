@@ -255,6 +255,21 @@ pub struct S3Settings {
     pub access_key: Secret<String>,
     pub secret_key: Secret<String>,
     pub public_base_url: Option<Url>,
+    pub create_bucket: bool,
+    pub presign_secs: u32,
+}
+
+/// How media files are downloaded and transcoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaSettings {
+    /// 0..=100; 100 encodes lossless.
+    pub webp_quality: u8,
+    /// libwebp method 0..=6.
+    pub webp_method: u8,
+    pub max_image_bytes: u64,
+    pub max_pixels: u64,
+    pub max_video_bytes: u64,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -289,6 +304,7 @@ pub struct Settings {
     pub poll_interval_ms: u64,
     pub shutdown_timeout_ms: u64,
     pub archive_media: bool,
+    pub media: MediaSettings,
     pub allow_private_targets: bool,
     pub upstream_overrides: Vec<(String, Url)>,
     pub resolve_timeout_ms: u64,
@@ -389,6 +405,18 @@ impl Settings {
             shutdown_timeout_ms: parse_range(src, "SHUTDOWN_TIMEOUT_MS", 0, 3_600_000)?
                 .unwrap_or(30_000),
             archive_media: parse_bool("ARCHIVE_MEDIA", src.get("ARCHIVE_MEDIA").unwrap_or("true"))?,
+            media: MediaSettings {
+                webp_quality: parse_range(src, "WEBP_QUALITY", 0, 100)?.unwrap_or(80) as u8,
+                webp_method: parse_range(src, "WEBP_METHOD", 0, 6)?.unwrap_or(4) as u8,
+                max_image_bytes: parse_range(src, "MEDIA_MAX_IMAGE_BYTES", 1024, 1 << 34)?
+                    .unwrap_or(50 << 20),
+                max_pixels: parse_range(src, "MEDIA_MAX_PIXELS", 1, 1_000_000_000)?
+                    .unwrap_or(100_000_000),
+                max_video_bytes: parse_range(src, "MEDIA_MAX_VIDEO_BYTES", 1024, 1 << 42)?
+                    .unwrap_or(2 << 30),
+                concurrency: parse_range(src, "MEDIA_CONCURRENCY", 1, 1024)?
+                    .map_or(cores, |v| v as usize),
+            },
             allow_private_targets: parse_bool(
                 "ALLOW_PRIVATE_TARGETS",
                 src.get("ALLOW_PRIVATE_TARGETS").unwrap_or("false"),
@@ -581,6 +609,11 @@ fn s3_settings(src: &SettingsSources) -> Result<Option<S3Settings>, ConfigError>
             .get_nonempty("S3_PUBLIC_BASE_URL")
             .map(|v| parse_http_url("S3_PUBLIC_BASE_URL", v))
             .transpose()?,
+        create_bucket: parse_bool(
+            "S3_CREATE_BUCKET",
+            src.get("S3_CREATE_BUCKET").unwrap_or("true"),
+        )?,
+        presign_secs: parse_range(src, "S3_PRESIGN_SECS", 1, 604_800)?.unwrap_or(3600) as u32,
     }))
 }
 

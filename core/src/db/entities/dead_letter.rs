@@ -18,6 +18,8 @@ pub struct Model {
     pub state: String,
     pub created_at: DateTimeUtc,
     pub retried_at: Option<DateTimeUtc>,
+    /// The media file, for `job_kind` = `media`.
+    pub media_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

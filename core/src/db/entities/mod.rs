@@ -1,7 +1,10 @@
 //! sea-orm entities, one file per table. The schema itself lives in the
 //! `migrations` crate; these mirror it.
 
+pub mod blob;
+pub mod blob_source;
 pub mod content;
 pub mod content_source;
 pub mod content_tag;
 pub mod dead_letter;
+pub mod media;

@@ -1,0 +1,253 @@
+//! The end-to-end test world: the API on port 0 and a worker, sharing a
+//! database and a queue, with every upstream host overridden onto a replay
+//! server on 127.0.0.1 (`/h/<host>` prefixes, unmatched requests answer
+//! 599). Used by `e2e_platforms` and `e2e_media`.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+use vaultstream_adapters::links::{LinkPolicy, Linker};
+use vaultstream_api::AppState;
+use vaultstream_core::db;
+use vaultstream_core::db::entities::content;
+use vaultstream_core::parsed::ParsedItem;
+use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::replay::{Replay, fixture};
+use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
+
+/// Every host any test here touches; all of them go to the replay server.
+pub const HOSTS: &[&str] = &[
+    "b23.tv",
+    "api.bilibili.com",
+    "api.fxtwitter.com",
+    "cdn.syndication.twimg.com",
+    "m.weibo.cn",
+    "passport.weibo.cn",
+    "www.xiaohongshu.com",
+    "xhslink.com",
+    "www.zhihu.com",
+    "zhuanlan.zhihu.com",
+    "www.iesdouyin.com",
+    "v.douyin.com",
+    "example.com",
+    "www.youtube.com",
+    // Media hosts (the media tests turn archiving on).
+    "pbs.twimg.com",
+    "video.twimg.com",
+    "img.example.net",
+    "media.example.net",
+];
+
+// -------------------------------------------------------------- fixtures --
+
+pub fn fixture_json(path: &str) -> Value {
+    serde_json::from_str(&fixture(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+// ----------------------------------------------------------------- world --
+
+/// One deployment: the API on port 0 and the worker, sharing a database and
+/// a queue, with every upstream host overridden onto `replay`.
+pub struct World {
+    pub env: TestEnv,
+    pub queue: ApalisQueue,
+    pub replay: Replay,
+    pub db: DatabaseConnection,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub stop_api: Option<oneshot::Sender<()>>,
+    pub stop_worker: watch::Sender<bool>,
+    pub worker: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl World {
+    pub async fn start(stack: Stack, tweak: impl FnOnce(&mut TestEnv)) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,vaultstream_worker=info,vaultstream_adapters=info")
+            .with_test_writer()
+            .try_init();
+        let replay = Replay::start(HOSTS).await;
+        let mut env = TestEnv::new(stack).await;
+        env.set("UPSTREAM_OVERRIDES", replay.overrides())
+            .set("BACKOFF_BASE_MS", "50")
+            .set("MAX_ATTEMPTS", "2")
+            .set("RECONCILE_INTERVAL_MS", "200")
+            .set("REQUEUE_AFTER_MS", "3000")
+            .set("LEASE_MS", "5000")
+            .set("WORKER_CONCURRENCY", "4");
+        tweak(&mut env);
+        let settings = env.settings();
+        let conn = db::connect(&settings).await.expect("connect");
+        db::migrate_up(&conn).await.expect("migrate");
+        let queue = ApalisQueue::open(&settings).await.expect("queue");
+        let queue_handle = queue.clone();
+
+        // The worker, as `vaultstream worker` runs it.
+        let ctx = Arc::new(WorkerCtx::from_settings(
+            &settings,
+            conn.clone(),
+            Arc::new(queue.clone()),
+            vaultstream_core::blob::open(&settings)
+                .await
+                .expect("blob store"),
+        ));
+        let (stop_worker, rx) = watch::channel(false);
+        let (q, worker_settings) = (queue.clone(), settings.clone());
+        let worker = tokio::spawn(async move {
+            let mut rx = rx;
+            run_workers(&worker_settings, ctx, q, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+        });
+
+        // The API, as `vaultstream serve` runs it.
+        let state = AppState {
+            db: conn.clone(),
+            linker: Linker::new(LinkPolicy::from_settings(&settings)),
+            queue: Arc::new(queue),
+            blobs: vaultstream_core::blob::open(&settings)
+                .await
+                .expect("blob store"),
+            settings: Arc::new(settings),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop_api, rx) = oneshot::channel::<()>();
+        tokio::spawn(vaultstream_api::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        World {
+            env,
+            queue: queue_handle,
+            replay,
+            db: conn,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            stop_api: Some(stop_api),
+            stop_worker,
+            worker: Some(worker),
+        }
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.env.dir.path().to_path_buf()
+    }
+
+    pub async fn embedded() -> Self {
+        Self::start(Stack::Embedded, |_| {}).await
+    }
+
+    /// `POST /api/v1/shares {"url": text}` → (status, body).
+    pub async fn share(&self, text: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/shares", self.base))
+            .json(&json!({ "url": text }))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Share and expect a new item; returns its id.
+    pub async fn submit(&self, text: &str) -> i64 {
+        let (status, body) = self.share(text).await;
+        assert_eq!(status, 201, "share {text:?}: {body}");
+        body["content_id"].as_i64().expect("content_id")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Poll `GET /api/v1/contents/{id}` until the item is `pulled` or
+    /// `failed` (bounded).
+    pub async fn settle(&self, id: i64) -> Value {
+        // Normally well under a second. The bound leaves room for an open
+        // problem: the embedded SQLite queue sometimes delivers a freshly
+        // pushed message only ~30 s later (about apalis-sqlite's default
+        // heartbeat interval).
+        let within = Duration::from_secs(60);
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/contents/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+            if matches!(body["status"].as_str(), Some("pulled" | "failed")) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "item {id} not settled after {within:?}: {body}\nupstream hits: {:?}",
+                self.replay.targets()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Submit and wait for a `pulled` item; returns the API view and the
+    /// stored `ParsedItem`.
+    pub async fn pull(&self, text: &str) -> (Value, ParsedItem) {
+        let id = self.submit(text).await;
+        let view = self.settle(id).await;
+        assert_eq!(
+            view["status"],
+            "pulled",
+            "{view}\nupstream hits: {:?}",
+            self.replay.targets()
+        );
+        (view, self.parsed(id).await)
+    }
+
+    pub async fn row(&self, id: i64) -> content::Model {
+        content::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .expect("query")
+            .expect("item exists")
+    }
+
+    /// The `ParsedItem` the worker stored (`contents.raw_metadata`).
+    pub async fn parsed(&self, id: i64) -> ParsedItem {
+        let raw = self.row(id).await.raw_metadata.expect("raw_metadata");
+        serde_json::from_value(raw).expect("raw_metadata is a ParsedItem")
+    }
+
+    /// The open dead letter of one item, from `GET /api/v1/dead-letters`.
+    pub async fn dead_letter(&self, content_id: i64) -> Value {
+        let (status, body) = self.get("/api/v1/dead-letters?state=open").await;
+        assert_eq!(status, 200, "{body}");
+        let mine: Vec<&Value> = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|d| d["content_id"].as_i64() == Some(content_id))
+            .collect();
+        assert_eq!(mine.len(), 1, "one dead letter for {content_id}: {body}");
+        mine[0].clone()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop_api.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.stop_worker.send(true);
+        if let Some(w) = self.worker.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), w).await;
+        }
+    }
+}
