@@ -191,18 +191,44 @@ async fn check_s3(settings: &Settings) -> Check {
             fix: None,
         };
     };
-    match tcp(&s3.endpoint).await {
-        Ok(_) => Check {
+    if let Err(e) = tcp(&s3.endpoint).await {
+        return Check {
+            name: "s3",
+            ok: false,
+            detail: e,
+            fix: Some("check VAULTSTREAM_S3_ENDPOINT and that the server runs".into()),
+        };
+    }
+    // Signed requests: credentials, region and bucket all have to be right.
+    let opened = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        vaultstream_core::blob::s3::S3Store::open(s3),
+    )
+    .await;
+    let checked = match opened {
+        Ok(Ok(store)) => {
+            use vaultstream_core::blob::BlobStore;
+            store.check().await.map_err(|e| e.to_string())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 15 s".to_owned()),
+    };
+    match checked {
+        Ok(()) => Check {
             name: "s3",
             ok: true,
-            detail: format!("{} reachable (bucket {})", s3.endpoint, s3.bucket),
+            detail: format!("{} bucket {} readable", s3.endpoint, s3.bucket),
             fix: None,
         },
         Err(e) => Check {
             name: "s3",
             ok: false,
             detail: e,
-            fix: Some("check VAULTSTREAM_S3_ENDPOINT and that the server runs".into()),
+            fix: Some(
+                "check VAULTSTREAM_S3_REGION, _BUCKET, _ACCESS_KEY and _SECRET_KEY \
+                 (or VAULTSTREAM_S3_CREATE_BUCKET=true to create the bucket)"
+                    .into(),
+            ),
         },
     }
 }

@@ -853,10 +853,7 @@ fn animated_gif_becomes_animated_webp() {
     assert_eq!(t.mime, "image/webp");
     assert_eq!(&t.bytes[..4], b"RIFF");
     assert_eq!(&t.bytes[8..12], b"WEBP");
-    assert!(
-        t.bytes.windows(4).any(|c| c == b"ANIM"),
-        "has an ANIM chunk"
-    );
+    assert_eq!(anim_loop_count(&t.bytes), 0, "loops forever, like the GIF");
 
     let dec = image::codecs::webp::WebPDecoder::new(Cursor::new(&t.bytes)).unwrap();
     assert!(dec.has_animation());
@@ -872,6 +869,33 @@ fn animated_gif_becomes_animated_webp() {
         assert!(near(Rgb([px[0], px[1], px[2]]), want), "frame {i}: {px:?}");
     }
     assert_eq!(total_ms, 240, "delays survive");
+}
+
+/// The loop count in a WebP's ANIM chunk (background colour, then loop count).
+fn anim_loop_count(webp: &[u8]) -> u16 {
+    let at = webp
+        .windows(4)
+        .position(|c| c == b"ANIM")
+        .expect("an ANIM chunk");
+    u16::from_le_bytes([webp[at + 12], webp[at + 13]])
+}
+
+#[test]
+fn animated_gif_loop_count_is_kept() {
+    let mut gif = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut gif);
+        enc.set_repeat(Repeat::Finite(2)).unwrap();
+        for c in [[255, 0, 0, 255], [0, 0, 255, 255]] {
+            let delay = image::Delay::from_numer_denom_ms(50, 1);
+            let buf = ImageBuffer::from_pixel(8, 8, Rgba(c));
+            enc.encode_frame(Frame::from_parts(buf, 0, 0, delay))
+                .unwrap();
+        }
+    }
+    let t = transcode(&gif, &opts()).unwrap();
+    assert_eq!((t.ext, t.frames), ("webp", 2));
+    assert_eq!(anim_loop_count(&t.bytes), 2);
 }
 
 #[test]

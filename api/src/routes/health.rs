@@ -1,6 +1,6 @@
 //! `GET /api/v1/health`: liveness plus the state of each dependency.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -23,12 +23,29 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             json!({"status": "error", "backend": db::backend_name(&state.db), "error": "unreachable"})
         }
     };
+    let started = Instant::now();
+    let check = tokio::time::timeout(Duration::from_secs(5), state.blobs.check()).await;
+    let blobs = match check {
+        Ok(Ok(())) => json!({
+            "status": "ok",
+            "backend": state.blobs.backend(),
+            "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
+        }),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: blob store unavailable");
+            json!({"status": "error", "backend": state.blobs.backend(), "error": "unavailable"})
+        }
+        Err(_) => json!({"status": "error", "backend": state.blobs.backend(), "error": "timeout"}),
+    };
+    // Only the database decides liveness: without the blob store, items
+    // are still accepted and parsed (media jobs wait and retry).
     let healthy = database["status"] == "ok";
     let body = json!({
-        "status": if healthy { "ok" } else { "degraded" },
+        "status": if healthy && blobs["status"] == "ok" { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "checks": {
             "database": database,
+            "blobs": blobs,
         },
     });
     let status = if healthy {

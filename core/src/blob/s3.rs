@@ -31,8 +31,10 @@ use crate::settings::S3Settings;
 /// Objects never change once written.
 pub const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
-/// Multipart parts (8 MiB each) in flight per upload: bounds memory.
-const MAX_PARTS_IN_FLIGHT: usize = 3;
+/// Multipart parts (8 MiB each) in flight per upload: bounds memory
+/// (rust-s3 holds about three copies of a part while it uploads; with two
+/// in flight a worker stays near 80 MB whatever the file size).
+const MAX_PARTS_IN_FLIGHT: usize = 2;
 
 /// A bucket on an S3-compatible server.
 pub struct S3Store {

@@ -916,7 +916,7 @@ mod tests {
             let _ = scan_gif(&junk);
             let _ = webp_frame_count(&junk);
         }
-        let mut gif = b"GIF89a\x01\x00\x01\x00\xff\x00\x00".to_vec();
+        let mut gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec();
         let _ = scan_gif(&gif);
         gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x87]);
         assert_eq!(scan_gif(&gif).frames, 1);

@@ -6,8 +6,8 @@
 //! 2. reuse: another row already archived from the same URL → point at its
 //!    blob, no download;
 //! 3. images: download into memory (byte cap), reuse the blob the same
-//!    source bytes already produced, else sniff + decode with pixel limits
-//!    + WebP (in `spawn_blocking`) → `blobs/sha256/ab/cd/<h>.webp`;
+//!    source bytes already produced, else sniff, decode with pixel limits
+//!    and encode WebP (in `spawn_blocking`) → `blobs/sha256/ab/cd/<h>.webp`;
 //!    videos: stream to a staging file while hashing (direct URL, or
 //!    yt-dlp when the URL is a page or the direct link has expired) →
 //!    `blobs/sha256/ab/cd/<h>.<ext>` (multipart on S3);
@@ -531,7 +531,8 @@ fn host_of(url: &str) -> String {
         .unwrap_or_else(|| "the media host".to_owned())
 }
 
-/// Remove staged files a crashed worker left behind (older than an hour).
+/// Remove staged files and yt-dlp work dirs a crashed worker left behind
+/// (older than an hour).
 pub fn clean_staging(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -544,7 +545,12 @@ pub fn clean_staging(dir: &Path) {
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > Duration::from_secs(3600));
         if old {
-            let _ = std::fs::remove_file(e.path());
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
         }
     }
 }
