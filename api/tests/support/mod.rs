@@ -44,6 +44,11 @@ fn pg_url_for(db_name: &str) -> String {
 }
 
 impl TestApp {
+    /// The app's data dir (local blobs live under it).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().to_path_buf()
+    }
+
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
     }
