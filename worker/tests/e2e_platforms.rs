@@ -5,8 +5,8 @@
 //! the recorded fixtures (`adapters/tests/fixtures/`, provenance in
 //! `adapters/tests/fixtures/PROVENANCE.md`), and the stored item is read back
 //! over `GET /api/v1/contents/{id}` (title, author, time, stats) and from the
-//! database (the media list inside the stored `ParsedItem`, which the API
-//! does not expose until media are archived).
+//! database (the media list inside the stored `ParsedItem`). Media archiving
+//! is off here; `e2e_media` archives media end to end.
 //!
 //! Every upstream host is pointed at the replay server through
 //! `VAULTSTREAM_UPSTREAM_OVERRIDES` under its own path prefix (`/h/<host>`),
