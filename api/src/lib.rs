@@ -66,6 +66,21 @@ pub fn router(state: AppState) -> Router {
             "/dead-letters/{id}/retry",
             post(routes::operator::retry_dead_letter),
         )
+        .route(
+            "/push-targets",
+            get(routes::push::list_targets).post(routes::push::create_target),
+        )
+        .route(
+            "/push-targets/{id}",
+            get(routes::push::get_target)
+                .patch(routes::push::update_target)
+                .delete(routes::push::delete_target),
+        )
+        .route("/pushed-records", get(routes::push::list_records))
+        .route(
+            "/pushed-records/{id}/resend",
+            post(routes::push::resend_record),
+        )
         .route("/health", get(routes::health::health));
     Router::new()
         .nest("/api/v1", api)

@@ -657,16 +657,31 @@ async fn blob_route_serves_local_blobs() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 304);
 
-    let r = c.get(&url).header("range", "bytes=10-19").send().await.unwrap();
+    let r = c
+        .get(&url)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 10-19/10000");
     assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[10..20]);
 
-    let r = c.get(&url).header("range", "bytes=9990-").send().await.unwrap();
+    let r = c
+        .get(&url)
+        .header("range", "bytes=9990-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 206);
     assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[9990..]);
 
-    let r = c.get(&url).header("range", "bytes=20000-").send().await.unwrap();
+    let r = c
+        .get(&url)
+        .header("range", "bytes=20000-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 416);
     assert_eq!(r.headers()["content-range"], "bytes */10000");
     let body: Value = r.json().await.unwrap();

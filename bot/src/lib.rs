@@ -1,1 +1,15 @@
-//! placeholder
+//! The Telegram side of VaultStream.
+//!
+//! - [`telegram`]: the client that sends text, photos, albums and videos,
+//!   with errors classified by delivery outcome.
+//! - [`commands`]: the bot people talk to (long polling, `/save`, `/get`,
+//!   `/status`, `/retry`, `/targets`).
+//! - [`format`]: an item as Telegram HTML within the caption and message
+//!   limits.
+//! - [`publish`]: the channel publisher — one pushed record, sent at most
+//!   once.
+
+pub mod commands;
+pub mod format;
+pub mod publish;
+pub mod telegram;

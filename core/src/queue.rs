@@ -26,12 +26,19 @@ pub struct MediaJob {
     pub request_id: Option<String>,
 }
 
+/// Push one item to one Telegram target (one `pushed_records` row).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishJob {
+    pub record_id: i64,
+}
+
 /// The kinds of job, each on a queue of its own so a slow video never
 /// holds up parsing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JobKind {
     Parse,
     Media,
+    Publish,
 }
 
 impl JobKind {
@@ -39,6 +46,7 @@ impl JobKind {
         match self {
             JobKind::Parse => "parse",
             JobKind::Media => "media",
+            JobKind::Publish => "publish",
         }
     }
 }
@@ -50,6 +58,10 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Queue a media job to run now, or after `delay`.
     async fn enqueue_media(&self, job: MediaJob, delay: Option<Duration>) -> anyhow::Result<()>;
+
+    /// Queue a publish job to run now, or after `delay` (a 429's wait).
+    async fn enqueue_publish(&self, job: PublishJob, delay: Option<Duration>)
+    -> anyhow::Result<()>;
 
     /// Jobs of one kind waiting, where the backend can count them cheaply.
     async fn depth_of(&self, kind: JobKind) -> anyhow::Result<Option<u64>>;

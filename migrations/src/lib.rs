@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_contents;
 mod m20261124_000002_job_state;
 mod m20261124_000003_media;
+mod m20261124_000004_push;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_contents::Migration),
             Box::new(m20261124_000002_job_state::Migration),
             Box::new(m20261124_000003_media::Migration),
+            Box::new(m20261124_000004_push::Migration),
         ]
     }
 }

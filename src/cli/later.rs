@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use vaultstream_core::Settings;
 
 use super::EXIT_RUNTIME;
 
@@ -21,18 +20,6 @@ pub enum KeysAction {
 fn not_yet(what: &str, today: &str) -> ExitCode {
     eprintln!("vaultstream: {what} is not available in this version. {today}");
     ExitCode::from(EXIT_RUNTIME)
-}
-
-pub fn bot(settings: &Settings) -> ExitCode {
-    let token = if settings.telegram.bot_token.is_some() {
-        "A bot token is set but not used yet."
-    } else {
-        "No bot token is set either (VAULTSTREAM_TELEGRAM_BOT_TOKEN)."
-    };
-    not_yet(
-        "the Telegram bot",
-        &format!("Submit over REST (POST /api/v1/shares) or `vaultstream submit`. {token}"),
-    )
 }
 
 pub fn keys(_: &KeysAction) -> ExitCode {

@@ -129,7 +129,15 @@ pub fn main() -> ExitCode {
             Command::All => serve::run(settings, serve::Roles::all()).await,
             Command::Api => serve::run(settings, serve::Roles::api()).await,
             Command::Worker => serve::run(settings, serve::Roles::worker()).await,
-            Command::Bot => later::bot(&settings),
+            Command::Bot => {
+                if settings.telegram.bot_token.is_none() {
+                    eprintln!(
+                        "vaultstream: VAULTSTREAM_TELEGRAM_BOT_TOKEN: the bot needs a token (from @BotFather)"
+                    );
+                    return ExitCode::from(EXIT_USAGE);
+                }
+                serve::run(settings, serve::Roles::bot()).await
+            }
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,

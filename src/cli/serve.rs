@@ -36,6 +36,13 @@ impl Roles {
             bot: false,
         }
     }
+    pub fn bot() -> Self {
+        Self {
+            api: false,
+            worker: false,
+            bot: true,
+        }
+    }
     pub fn worker() -> Self {
         Self {
             api: false,
@@ -151,8 +158,31 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
                 .map_err(|e| format!("worker: {e:#}"))
         });
     }
-    if roles.bot && settings.telegram.bot_token.is_some() {
-        tracing::warn!("a Telegram bot token is set, but the bot is not available in this version");
+    if roles.bot
+        && let Some(telegram) = vaultstream_bot::telegram::Telegram::from_settings(&settings)
+    {
+        let publisher = Arc::new(vaultstream_bot::publish::Publisher {
+            telegram: telegram.clone(),
+            db: database.clone(),
+            blobs: blobs.clone(),
+            pacer: Default::default(),
+            max_attempts: settings.max_attempts,
+            backoff_base_ms: settings.backoff_base_ms,
+        });
+        let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
+            db: database.clone(),
+            linker: crate::cli::submit::linker(&settings),
+            queue: Arc::new(queue.clone()),
+            settings: Arc::new(settings.clone()),
+            telegram,
+            publisher,
+        });
+        let stop = wait_for(rx.clone());
+        tasks.spawn(async move {
+            vaultstream_bot::commands::run(ctx, stop)
+                .await
+                .map_err(|e| format!("bot: {e:#}"))
+        });
     }
     if roles.api {
         let listener = match TcpListener::bind(settings.bind).await {

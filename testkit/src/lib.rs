@@ -10,6 +10,8 @@
 //! - [`env`]: settings for a test deployment (data dir, database, queue
 //!   namespace) as `(key, value)` pairs for `SettingsSources` or a child
 //!   process's environment.
+//! - [`telegram`]: a fake Telegram Bot API (long polling, sends, uploads,
+//!   injected 429s and errors) that records everything the bot sent.
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
 //!
@@ -20,4 +22,5 @@ pub mod env;
 pub mod pg;
 pub mod replay;
 pub mod s3;
+pub mod telegram;
 pub mod upstream;

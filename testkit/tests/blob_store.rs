@@ -102,6 +102,11 @@ async fn put_bytes_then_head_then_dedup(f: Fixture) {
         Some(BlobInfo { size: 1000 })
     );
     assert_eq!(read_back(store, &key).await, body);
+    assert_eq!(
+        store.get(&key).await.unwrap().map(|b| b.to_vec()),
+        Some(body.clone())
+    );
+    assert_eq!(store.get(&random_key("webp")).await.unwrap(), None);
     let again = store
         .put_bytes(&key, body.into(), key.content_type())
         .await

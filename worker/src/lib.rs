@@ -16,6 +16,7 @@
 pub mod backoff;
 pub mod media;
 pub mod parse;
+pub mod publish;
 pub mod queue;
 pub mod reconcile;
 pub mod run;

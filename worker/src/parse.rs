@@ -46,6 +46,8 @@ pub struct WorkerCtx {
     pub queue: Arc<dyn JobQueue>,
     pub fetcher: Arc<dyn ItemFetcher>,
     pub media: MediaCtx,
+    /// The Telegram publisher, when a bot token is set.
+    pub publisher: Option<Arc<vaultstream_bot::publish::Publisher>>,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub lease: Duration,
@@ -60,6 +62,17 @@ impl WorkerCtx {
         queue: Arc<dyn JobQueue>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
+        let publisher =
+            vaultstream_bot::telegram::Telegram::from_settings(settings).map(|telegram| {
+                Arc::new(vaultstream_bot::publish::Publisher {
+                    telegram,
+                    db: db.clone(),
+                    blobs: blobs.clone(),
+                    pacer: Default::default(),
+                    max_attempts: settings.max_attempts,
+                    backoff_base_ms: settings.backoff_base_ms,
+                })
+            });
         Self {
             db,
             queue,
@@ -67,6 +80,7 @@ impl WorkerCtx {
                 settings,
             )),
             media: MediaCtx::new(settings, blobs),
+            publisher,
             max_attempts: settings.max_attempts,
             backoff_base_ms: settings.backoff_base_ms,
             lease: Duration::from_millis(settings.lease_ms),
@@ -155,6 +169,7 @@ pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome>
                     break;
                 }
             }
+            crate::publish::schedule(ctx, claim.item.id).await;
             Ok(Outcome::Pulled)
         }
         Err(err) if err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {

@@ -1,6 +1,7 @@
 //! The apalis transport behind `core::queue::JobQueue`.
 //!
-//! Two queues per deployment, `<namespace>:parse` and `<namespace>:media`.
+//! Three queues per deployment: `<namespace>:parse`, `<namespace>:media`
+//! and `<namespace>:publish`.
 //!
 //! - Redis (`VAULTSTREAM_REDIS_URL`): apalis-redis, keys under
 //!   `<namespace>:parse` / `<namespace>:media`. Results are not kept in Redis (the database has
@@ -21,7 +22,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqliteStorage};
 use redis::AsyncCommands;
 use vaultstream_core::Settings;
-use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob};
+use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob, PublishJob};
 
 /// A bound on the Redis backlog. apalis-redis 1.0 moves every due job in
 /// one Lua `unpack` and dies at ~20k; so immediate pushes beyond
@@ -75,6 +76,7 @@ pub enum Transport<T> {
 pub struct ApalisQueue {
     pub parse: Transport<ParseJob>,
     pub media: Transport<MediaJob>,
+    pub publish: Transport<PublishJob>,
 }
 
 /// The parse queue's name: one namespace per deployment (tests use one each).
@@ -85,6 +87,11 @@ pub fn queue_name(settings: &Settings) -> String {
 /// The media queue's name.
 pub fn media_queue_name(settings: &Settings) -> String {
     format!("{}:media", settings.queue_namespace)
+}
+
+/// The publish (Telegram) queue's name.
+pub fn publish_queue_name(settings: &Settings) -> String {
+    format!("{}:publish", settings.queue_namespace)
 }
 
 /// The connections both queues share.
@@ -131,6 +138,11 @@ impl ApalisQueue {
                 media_queue_name(settings),
                 settings.queue_high_water,
             ),
+            publish: Transport::on(
+                &backend,
+                publish_queue_name(settings),
+                settings.queue_high_water,
+            ),
         })
     }
 
@@ -141,7 +153,8 @@ impl ApalisQueue {
     /// Remove every key of this deployment's queues (Redis only; tests).
     pub async fn purge(&self) -> anyhow::Result<()> {
         self.parse.purge().await?;
-        self.media.purge().await
+        self.media.purge().await?;
+        self.publish.purge().await
     }
 }
 
@@ -317,10 +330,19 @@ impl JobQueue for ApalisQueue {
         self.media.push(job, delay).await
     }
 
+    async fn enqueue_publish(
+        &self,
+        job: PublishJob,
+        delay: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        self.publish.push(job, delay).await
+    }
+
     async fn depth_of(&self, kind: JobKind) -> anyhow::Result<Option<u64>> {
         match kind {
             JobKind::Parse => self.parse.depth().await,
             JobKind::Media => self.media.depth().await,
+            JobKind::Publish => self.publish.depth().await,
         }
     }
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
-use vaultstream_core::db::{jobs, media};
-use vaultstream_core::queue::{JobKind, MediaJob, ParseJob};
+use vaultstream_core::db::{jobs, media, push};
+use vaultstream_core::queue::{JobKind, MediaJob, ParseJob, PublishJob};
 
 use crate::parse::WorkerCtx;
 
@@ -26,7 +26,41 @@ pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<us
     } else {
         0
     };
-    Ok(items + files)
+    let pushes = publish_pass(ctx, requeue_after).await?;
+    Ok(items + files + pushes)
+}
+
+async fn publish_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    if ctx.publisher.is_none() {
+        return Ok(0);
+    }
+    let room = room(ctx, JobKind::Publish).await?;
+    if room == 0 {
+        return Ok(0);
+    }
+    let ids = push::due_pending(&ctx.db, requeue_after, room).await?;
+    let mut queued = Vec::with_capacity(ids.len());
+    for record_id in ids {
+        match ctx
+            .queue
+            .enqueue_publish(PublishJob { record_id }, None)
+            .await
+        {
+            Ok(()) => queued.push(record_id),
+            Err(e) => {
+                warn!(error = %e, "reconciler could not queue a push; will try next pass");
+                break;
+            }
+        }
+    }
+    push::mark_enqueued(&ctx.db, &queued).await?;
+    if !queued.is_empty() {
+        info!(
+            count = queued.len(),
+            "reconciler queued pushes that were due"
+        );
+    }
+    Ok(queued.len())
 }
 
 async fn room(ctx: &WorkerCtx, kind: JobKind) -> anyhow::Result<u64> {

@@ -15,6 +15,7 @@ use vaultstream_core::Settings;
 
 use crate::media::handle_media;
 use crate::parse::{WorkerCtx, handle_parse};
+use crate::publish::handle_publish;
 use crate::queue::{ApalisQueue, Transport};
 use crate::reconcile;
 
@@ -115,9 +116,23 @@ pub async fn run_workers(
             )
         }
     };
+    // Publishing (Telegram) has a small pool of its own: sends are paced
+    // per chat anyway, and a Telegram outage never holds up archiving.
+    let publish_name = format!("{name}-publish");
+    let publish: Running = match queue.publish {
+        Transport::Redis { storage, .. } => {
+            worker_on!(storage, publish_name.as_str(), 4, handle_publish)
+        }
+        Transport::Sqlite { storage, .. } => {
+            worker_on!(storage, publish_name.as_str(), 4, handle_publish)
+        }
+        Transport::Postgres { storage, .. } => {
+            worker_on!(storage, publish_name.as_str(), 4, handle_publish)
+        }
+    };
     let worker = async move {
-        let (p, m) = tokio::join!(parse, media);
-        p.and(m)
+        let (p, m, b) = tokio::join!(parse, media, publish);
+        p.and(m).and(b)
     };
     let deadline = Duration::from_millis(settings.shutdown_timeout_ms);
     let result = tokio::select! {

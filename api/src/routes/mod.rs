@@ -4,4 +4,5 @@ pub mod blobs;
 pub mod contents;
 pub mod health;
 pub mod operator;
+pub mod push;
 pub mod shares;

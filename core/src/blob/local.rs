@@ -66,6 +66,14 @@ impl BlobStore for LocalStore {
         }
     }
 
+    async fn get(&self, key: &BlobKey) -> Result<Option<Bytes>, BlobError> {
+        match tokio::fs::read(self.path_of(key)).await {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn put_bytes(
         &self,
         key: &BlobKey,

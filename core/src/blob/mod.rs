@@ -173,6 +173,10 @@ pub trait BlobStore: Send + Sync + 'static {
 
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
 
+    /// The whole blob, for small files a caller must hand on (e.g. photos
+    /// uploaded to Telegram). `None` when the key does not exist.
+    async fn get(&self, key: &BlobKey) -> Result<Option<Bytes>, BlobError>;
+
     /// A URL a client can fetch the blob from directly (S3: the public base
     /// URL when set, else presigned). Local disk: `None` (the API serves it).
     async fn redirect_url(&self, key: &BlobKey) -> Result<Option<String>, BlobError>;

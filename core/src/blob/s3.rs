@@ -225,6 +225,19 @@ impl BlobStore for S3Store {
         }
     }
 
+    async fn get(&self, key: &BlobKey) -> Result<Option<Bytes>, BlobError> {
+        match self.bucket.get_object(key.as_str()).await {
+            Ok(r) if r.status_code() < 300 => Ok(Some(r.bytes().clone())),
+            Ok(r) if r.status_code() == 404 => Ok(None),
+            Ok(r) => Err(self.classify(
+                &format!("GET {key}"),
+                S3Error::HttpFailWithBody(r.status_code(), String::new()),
+            )),
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(None),
+            Err(e) => Err(self.classify(&format!("GET {key}"), e)),
+        }
+    }
+
     async fn put_bytes(
         &self,
         key: &BlobKey,

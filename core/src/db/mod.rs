@@ -9,6 +9,7 @@ pub mod contents;
 pub mod entities;
 pub mod jobs;
 pub mod media;
+pub mod push;
 
 use std::path::PathBuf;
 use std::time::Duration;

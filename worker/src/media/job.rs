@@ -196,6 +196,7 @@ pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<Me
                 uploaded,
                 "media archived"
             );
+            crate::publish::schedule(ctx, claim.media.content_id).await;
             Ok(MediaOutcome::Archived { uploaded })
         }
         Err(f) if f.err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {
@@ -234,6 +235,7 @@ pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<Me
                 attempt = claim.attempt,
                 "media failed for good: dead-lettered (the item stays pulled)"
             );
+            crate::publish::schedule(ctx, claim.media.content_id).await;
             Ok(MediaOutcome::DeadLettered)
         }
     }

@@ -8,3 +8,5 @@ pub mod content_source;
 pub mod content_tag;
 pub mod dead_letter;
 pub mod media;
+pub mod push_target;
+pub mod pushed_record;

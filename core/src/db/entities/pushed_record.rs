@@ -1,0 +1,56 @@
+use sea_orm::entity::prelude::*;
+
+/// One item for one push target, UNIQUE(target_id, content_id): an item
+/// reaches a chat at most once. `status`: pending → sending → sent |
+/// failed. `message_ids`: the Telegram message ids once sent (JSON array).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "pushed_records")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub target_id: i64,
+    pub content_id: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub enqueued_at: Option<DateTimeUtc>,
+    pub message_ids: Option<Json>,
+    pub error_message: Option<String>,
+    pub error_detail: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub claimed_at: Option<DateTimeUtc>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::push_target::Entity",
+        from = "Column::TargetId",
+        to = "super::push_target::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Target,
+    #[sea_orm(
+        belongs_to = "super::content::Entity",
+        from = "Column::ContentId",
+        to = "super::content::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Content,
+}
+
+impl Related<super::push_target::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Target.def()
+    }
+}
+
+impl Related<super::content::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Content.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
