@@ -17,45 +17,11 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use support::World;
+use support::{World, fake_mp4, photo, sha_hex};
 use vaultstream_core::db::entities::{blob, blob_source, media};
 use vaultstream_core::queue::JobQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Reply, fixture};
-
-fn photo(name: &str) -> Vec<u8> {
-    let p = format!(
-        "{}/../../shared/fixtures/media/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn sha_hex(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
-}
-
-/// An MP4-shaped file: `ftyp` box, then an `mdat` box of pseudo-random bytes.
-fn fake_mp4(len: usize, seed: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len);
-    v.extend_from_slice(&[0, 0, 0, 0x18]);
-    v.extend_from_slice(b"ftypisom");
-    v.extend_from_slice(&[0, 0, 2, 0]);
-    v.extend_from_slice(b"isomiso2");
-    let body = len.saturating_sub(v.len() + 8) as u32 + 8;
-    v.extend_from_slice(&body.to_be_bytes());
-    v.extend_from_slice(b"mdat");
-    let mut x = seed | 1;
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
 
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;

@@ -1,0 +1,493 @@
+//! Telegram end to end: items submitted over REST (or `/save` in a chat)
+//! are parsed and archived by the real worker, then pushed by the real
+//! publisher to a fake Bot API server on 127.0.0.1 (`testkit::telegram`,
+//! which speaks the real JSON, checks HTML and length limits like Telegram,
+//! and answers 429 or drops connections on demand). Every (target, item)
+//! must be posted at most once, with its archived images.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{World, fake_mp4, photo};
+use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::replay::{Reply, fixture};
+use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
+
+const ALLOWED: i64 = 1001;
+const OPERATOR: i64 = 1002;
+const STRANGER: i64 = 666;
+
+fn with_telegram(tg: &FakeTelegram) -> impl FnOnce(&mut TestEnv) + '_ {
+    move |env: &mut TestEnv| {
+        env.set("ARCHIVE_MEDIA", "true")
+            .set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+            .set("TELEGRAM_API_URL", tg.base.clone())
+            .set("TELEGRAM_ALLOWED_USERS", ALLOWED.to_string())
+            .set("TELEGRAM_OPERATORS", OPERATOR.to_string())
+            .set("TELEGRAM_DEFAULT_TARGET", "@vault_default")
+            .set("RECONCILE_INTERVAL_MS", "200")
+            .set("REQUEUE_AFTER_MS", "1000");
+    }
+}
+
+fn tweet_routes(w: &World) {
+    w.replay
+        .route(
+            "api.fxtwitter.com/status/1580661436132757506",
+            Reply::json(fixture("twitter/fxtwitter_status_1580661436132757506.json")),
+        )
+        .route(
+            "api.fxtwitter.com/status/1548602399862013953",
+            Reply::json(fixture("twitter/fxtwitter_status_1548602399862013953.json")),
+        )
+        .route(
+            "pbs.twimg.com/",
+            Reply::bytes("image/jpeg", photo("chelsea_small.jpg")),
+        )
+        .route(
+            "video.twimg.com/",
+            Reply::bytes("video/mp4", fake_mp4(512 * 1024, 5)),
+        );
+}
+
+async fn post(w: &World, path: &str, body: Value) -> (u16, Value) {
+    let r = w
+        .client
+        .post(format!("{}{path}", w.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn target(w: &World, body: Value) -> i64 {
+    let (status, t) = post(w, "/api/v1/push-targets", body).await;
+    assert_eq!(status, 201, "{t}");
+    t["id"].as_i64().expect("id")
+}
+
+async fn share(w: &World, url: &str, tags: &[&str]) -> i64 {
+    let (status, body) = post(w, "/api/v1/shares", json!({"url": url, "tags": tags})).await;
+    assert_eq!(status, 201, "{body}");
+    body["content_id"].as_i64().unwrap()
+}
+
+/// Pushed records (over the API) until `done` holds.
+async fn records_until(w: &World, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = w.get("/api/v1/pushed-records?limit=200").await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        if done(&items) {
+            return items;
+        }
+        assert!(Instant::now() < deadline, "{what}: {items:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn with_status<'a>(items: &'a [Value], s: &str) -> Vec<&'a Value> {
+    items.iter().filter(|r| r["status"] == s).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn items_reach_every_matching_target_once_with_their_media() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    let all = target(&w, json!({"chat_id": "@vault"})).await;
+    let music = target(
+        &w,
+        json!({"chat_id": -1001234, "tags": ["music"], "platforms": ["twitter"]}),
+    )
+    .await;
+    let _off = target(&w, json!({"chat_id": "@muted", "enabled": false})).await;
+
+    let photo_item = share(
+        &w,
+        "https://x.com/elonmusk/status/1580661436132757506",
+        &["music"],
+    )
+    .await;
+    let video_item = share(&w, "https://twitter.com/i/status/1548602399862013953", &[]).await;
+
+    let records = records_until(&w, "three pushes sent", |r| {
+        with_status(r, "sent").len() == 3
+    })
+    .await;
+    assert_eq!(records.len(), 3, "{records:?}");
+    let pairs: std::collections::HashSet<(i64, i64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["target_id"].as_i64().unwrap(),
+                r["content_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [(all, photo_item), (all, video_item), (music, photo_item)]
+            .into_iter()
+            .collect()
+    );
+
+    let vault = tg.sent_to("@vault");
+    assert_eq!(vault.len(), 2, "{vault:?}");
+    let photo_msg = vault
+        .iter()
+        .find(|m| m.method == "sendPhoto")
+        .expect("a photo");
+    assert_eq!(photo_msg.parse_mode.as_deref(), Some("HTML"));
+    let caption = photo_msg.caption.as_deref().unwrap();
+    assert!(caption.contains("#music"), "{caption}");
+    assert!(
+        caption.contains("x.com/i/status/1580661436132757506"),
+        "{caption}"
+    );
+    assert!(
+        photo_msg.files.iter().any(|(_, n)| *n > 1000),
+        "the archived image is uploaded"
+    );
+    let video_msg = vault
+        .iter()
+        .find(|m| m.method == "sendVideo")
+        .expect("a video");
+    assert!(
+        video_msg.files.iter().any(|(_, n)| *n == 512 * 1024),
+        "{video_msg:?}"
+    );
+    assert_eq!(tg.sent_to("-1001234").len(), 1);
+    assert!(tg.sent_to("@muted").is_empty());
+
+    // Nothing is posted twice, whatever reschedules happen.
+    for id in [photo_item, video_item] {
+        let again = vaultstream_core::db::push::schedule(&w.db, id)
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tg.sent().len(), 3, "{:?}", tg.sent());
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn albums_long_texts_and_html_specials() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    target(&w, json!({"chat_id": "@vault"})).await;
+    let body = "Fish & chips <b>not bold</b> \"quoted\" 漢字😀 ".repeat(400);
+    let page = format!(
+        r#"<!doctype html><html><head><title>Three &lt;pictures&gt; &amp; a long story</title>
+<meta property="og:title" content="Three <pictures> & a long story">
+<meta property="og:image" content="https://img.example.net/cover.jpg"></head>
+<body><article><h1>Three pictures</h1><p>{}</p>
+<img src="https://img.example.net/a.jpg"><img src="https://img.example.net/b.jpg"><img src="https://img.example.net/c.jpg">
+</article></body></html>"#,
+        body.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    );
+    w.replay
+        .route("example.com/album", Reply::html(page))
+        .route(
+            "img.example.net/cover.jpg",
+            Reply::bytes("image/jpeg", photo("coffee_small.jpg")),
+        )
+        .route(
+            "img.example.net/a.jpg",
+            Reply::bytes("image/jpeg", photo("astronaut_small.jpg")),
+        )
+        .route(
+            "img.example.net/b.jpg",
+            Reply::bytes("image/jpeg", photo("camera_small.jpg")),
+        )
+        .route(
+            "img.example.net/c.jpg",
+            Reply::bytes("image/jpeg", photo("rocket_small.jpg")),
+        );
+    share(&w, "https://example.com/album", &["c++", "long-read"]).await;
+    records_until(&w, "the album is sent", |r| {
+        with_status(r, "sent").len() == 1
+    })
+    .await;
+    let sent = tg.sent_to("@vault");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let album = &sent[0];
+    assert_eq!(album.method, "sendMediaGroup");
+    assert_eq!(album.media_count, 3, "the three article images, in order");
+    assert_eq!(album.message_ids.len(), 3);
+    let caption = album.caption.as_deref().unwrap();
+    assert!(
+        caption.starts_with("<b>Three &lt;pictures&gt; &amp; a long story</b>"),
+        "{caption}"
+    );
+    assert!(caption.contains("Fish &amp; chips &lt;b&gt;not bold&lt;/b&gt; &quot;quoted&quot;"));
+    assert!(caption.contains('…'), "the long text is shortened");
+    assert!(
+        caption.contains("#c #long_read") || caption.contains("#long_read"),
+        "{caption}"
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_429_storm_is_waited_out_and_posts_once() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    target(&w, json!({"chat_id": "@vault"})).await;
+    tg.fail_next("sendPhoto", 3, FakeFailure::RetryAfter(1));
+    let started = Instant::now();
+    share(&w, "https://x.com/elonmusk/status/1580661436132757506", &[]).await;
+    let records = records_until(&w, "sent after the storm", |r| {
+        with_status(r, "sent").len() == 1
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "retry_after was honoured"
+    );
+    assert_eq!(tg.calls("sendPhoto"), 4, "three 429s, then the post");
+    assert_eq!(tg.sent().len(), 1);
+    assert_eq!(records[0]["attempts"].as_i64(), Some(4), "{:?}", records[0]);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_uncertain_send_or_a_crash_after_claim_is_never_reposted() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::PostgresRedis, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    let vault = target(&w, json!({"chat_id": "@vault"})).await;
+
+    // The connection drops after Telegram got the post: the record stays
+    // `sending`, visible, and is not sent again.
+    tg.fail_next("sendPhoto", 1, FakeFailure::Disconnect);
+    let first = share(&w, "https://x.com/elonmusk/status/1580661436132757506", &[]).await;
+    let records = records_until(&w, "the uncertain send is noted", |r| {
+        r.iter().any(|x| {
+            x["status"] == "sending"
+                && x["error_message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("unknown"))
+        })
+    })
+    .await;
+    let uncertain = records
+        .iter()
+        .find(|r| r["content_id"] == first)
+        .unwrap()
+        .clone();
+    assert_eq!(tg.sent_to("@vault").len(), 1, "Telegram has it once");
+
+    // A worker that died between claim and send: a `sending` record the
+    // worker never saw finish.
+    let second = share(&w, "https://twitter.com/i/status/1548602399862013953", &[]).await;
+    let _ = second;
+    // (the second item is pushed normally)
+    records_until(&w, "the second item is sent", |r| {
+        with_status(r, "sent").len() == 1
+    })
+    .await;
+    let pulled_id = {
+        // A third, crafted item whose record is claimed by "a worker that
+        // then died": created pulled, scheduled and claimed directly.
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let identity = vaultstream_core::platform::Identity {
+            platform: vaultstream_core::platform::Platform::Web,
+            platform_id: "https://example.com/crashed".into(),
+            canonical_url: "https://example.com/crashed".into(),
+            kind: vaultstream_core::platform::ContentKind::Page,
+        };
+        let source = vaultstream_core::db::contents::NewSource {
+            raw_text: "https://example.com/crashed".into(),
+            submitted_url: "https://example.com/crashed".into(),
+            resolved_url: None,
+            channel: vaultstream_core::content::Channel::Api,
+            tags: vec![],
+            note: None,
+            submitted_by: None,
+            request_id: None,
+        };
+        let s = vaultstream_core::db::contents::submit(&w.db, &identity, source)
+            .await
+            .unwrap();
+        let mut row: vaultstream_core::db::entities::content::ActiveModel =
+            s.content.clone().into();
+        row.status = Set("pulled".into());
+        row.update(&w.db).await.unwrap();
+        let ids = vaultstream_core::db::push::schedule(&w.db, s.content.id)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        let claimed = vaultstream_core::db::push::claim(&w.db, ids[0])
+            .await
+            .unwrap();
+        assert!(claimed.is_some());
+        s.content.id
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, body) = w
+        .get(&format!("/api/v1/pushed-records?status=sending"))
+        .await;
+    let stuck: Vec<i64> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["content_id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        stuck.contains(&first) && stuck.contains(&pulled_id),
+        "{body}"
+    );
+    assert_eq!(
+        tg.sent_to("@vault").len(),
+        2,
+        "no automatic re-post: {:?}",
+        tg.sent()
+    );
+
+    // The operator re-sends the uncertain one on purpose.
+    let id = uncertain["id"].as_i64().unwrap();
+    let (status, body) = post(
+        &w,
+        &format!("/api/v1/pushed-records/{id}/resend"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    records_until(&w, "the resend is sent", |r| {
+        r.iter().any(|x| x["id"] == id && x["status"] == "sent")
+    })
+    .await;
+    assert_eq!(tg.sent_to("@vault").len(), 3);
+    let _ = vault;
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bot_commands_through_get_updates() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    let settings = w.env.settings();
+    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
+    let telegram = vaultstream_bot::telegram::Telegram::from_settings(&settings).unwrap();
+    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
+        db: w.db.clone(),
+        linker: vaultstream_adapters::links::Linker::new(
+            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
+        ),
+        queue: Arc::new(w.queue.clone()),
+        settings: Arc::new(settings.clone()),
+        telegram: telegram.clone(),
+        publisher: Arc::new(vaultstream_bot::publish::Publisher {
+            telegram,
+            db: w.db.clone(),
+            blobs,
+            pacer: Default::default(),
+            max_attempts: 3,
+            backoff_base_ms: 100,
+        }),
+    });
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let bot = tokio::spawn(vaultstream_bot::commands::run(ctx, async move {
+        let _ = rx.await;
+    }));
+
+    const CHAT: i64 = 5001;
+    let replies = |n: usize| {
+        let tg = tg.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let got: Vec<String> = tg
+                    .sent_to(&CHAT.to_string())
+                    .into_iter()
+                    .filter_map(|m| m.text)
+                    .collect();
+                if got.len() >= n {
+                    return got;
+                }
+                assert!(Instant::now() < deadline, "{n} replies: {got:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "/save 看这个 https://x.com/elonmusk/status/1580661436132757506?s=20 #music",
+    );
+    let r = replies(1).await;
+    assert!(r[0].contains("Saved as #1"), "{r:?}");
+    tg.user_message(
+        STRANGER,
+        CHAT,
+        "https://x.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(2).await;
+    assert!(
+        r[1].contains("not on this archive") && r[1].contains("666"),
+        "{r:?}"
+    );
+    // A plain message with the same link: known, kept as a second source.
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "again https://twitter.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(3).await;
+    assert!(r[2].contains("Already archived as #1"), "{r:?}");
+
+    // Wait until the item and its media are archived, then /get it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = w.get("/api/v1/contents/1").await;
+        if v["status"] == "pulled" && v["media_status"] == "archived" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tg.user_message(ALLOWED, CHAT, "/status 1");
+    let r = replies(4).await;
+    assert!(
+        r[3].contains("#1 · twitter · <b>pulled</b>") || r[3].contains("#1 · twitter"),
+        "{r:?}"
+    );
+    tg.user_message(ALLOWED, CHAT, "/get music");
+    let r = replies(5).await;
+    assert!(r[4].starts_with("✅ Pushed #1 to @vault_default"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1);
+    assert_eq!(tg.sent_to("@vault_default")[0].method, "sendPhoto");
+    tg.user_message(ALLOWED, CHAT, "/get");
+    let r = replies(6).await;
+    assert!(r[5].contains("Nothing new"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1, "never twice");
+    tg.user_message(ALLOWED, CHAT, "/retry 1");
+    let r = replies(7).await;
+    assert!(r[6].contains("Only operators"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/retry 1");
+    let r = replies(8).await;
+    assert!(r[7].contains("nothing to retry"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/targets");
+    let r = replies(9).await;
+    assert!(r[8].contains("@vault_default"), "{r:?}");
+    tg.user_message(STRANGER, CHAT, "/help");
+    let r = replies(10).await;
+    assert!(r[9].contains("/save"), "{r:?}");
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
+    w.stop().await;
+}
