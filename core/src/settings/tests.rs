@@ -164,3 +164,28 @@ fn env_example_lists_every_key() {
     expected.insert(format!("{ENV_PREFIX}CONFIG"));
     assert_eq!(documented, expected);
 }
+
+/// The deployment files use only settings the program reads.
+#[test]
+fn deploy_files_use_known_settings() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut seen = 0;
+    for file in ["deploy/docker-compose.yml", "Dockerfile"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).expect(file);
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(ENV_PREFIX) {
+            let tail = &rest[i + ENV_PREFIX.len()..];
+            let name: String = tail
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            assert!(
+                name.is_empty() || super::keys::is_known(&name),
+                "{file} uses {ENV_PREFIX}{name}, which the program does not read"
+            );
+            seen += 1;
+            rest = &tail[name.len()..];
+        }
+    }
+    assert!(seen > 10, "the deploy files were read");
+}
