@@ -62,10 +62,11 @@ pub async fn open_db(settings: &Settings) -> Result<sea_orm::DatabaseConnection,
         }
     };
     if settings.migrate_on_start() {
-        if let Err(e) = db::migrate_up(&database).await {
+        drop(database);
+        return db::connect_migrated(settings).await.map_err(|e| {
             tracing::error!(error = %e, "migrations failed");
-            return Err(ExitCode::from(EXIT_RUNTIME));
-        }
+            ExitCode::from(EXIT_RUNTIME)
+        });
     } else {
         match db::pending_migrations(&database).await {
             Ok(p) if p.is_empty() => {}

@@ -43,8 +43,7 @@ impl Harness {
             .set("WORKER_CONCURRENCY", "8");
         tweak(&mut env);
         let settings = env.settings();
-        let db = db::connect(&settings).await.expect("connect");
-        db::migrate_up(&db).await.expect("migrate");
+        let db = db::connect_migrated(&settings).await.expect("connect and migrate");
         let queue = ApalisQueue::open(&settings).await.expect("queue");
         let ctx = Arc::new(WorkerCtx::from_settings(
             &settings,

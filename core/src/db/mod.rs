@@ -71,6 +71,27 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Open the pool and apply every pending migration. On SQLite the pool is
+/// then opened afresh: a SQLite connection resolves an upsert's `ON
+/// CONFLICT` target against the schema it cached when it last read it, at
+/// prepare time — before it notices the schema changed — so a pooled
+/// connection that read the schema before a migration added a unique index
+/// fails its first `INSERT … ON CONFLICT` ("ON CONFLICT clause does not
+/// match any PRIMARY KEY or UNIQUE constraint").
+pub async fn connect_migrated(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(settings).await?;
+    let pending = pending_migrations(&db).await?;
+    if pending.is_empty() {
+        return Ok(db);
+    }
+    migrate_up(&db).await?;
+    if settings.is_sqlite() {
+        db.close().await?;
+        return connect(settings).await;
+    }
+    Ok(db)
+}
+
 /// Roll back the last `steps` migrations.
 pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
     Migrator::down(db, Some(steps)).await
