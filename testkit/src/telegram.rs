@@ -46,6 +46,10 @@ pub enum FakeFailure {
     /// it) but the connection breaks before the answer is complete: the
     /// client sees a network error after the request went out.
     Disconnect,
+    /// The send is recorded at once (Telegram got it) but the answer comes
+    /// only after this long: a client killed meanwhile never learns it
+    /// was posted.
+    Slow(std::time::Duration),
 }
 
 /// One thing the bot sent (a successful send call).
@@ -320,7 +324,7 @@ async fn handle(
             );
         }
         Some(FakeFailure::Error(code, description)) => return error(code, &description),
-        Some(FakeFailure::Disconnect) | None => {}
+        Some(FakeFailure::Disconnect) | Some(FakeFailure::Slow(_)) | None => {}
     }
     let response = match method_lc.as_str() {
         "getme" => ok(json!({
@@ -359,6 +363,9 @@ async fn handle(
         }
         _ => not_found(),
     };
+    if let Some(FakeFailure::Slow(d)) = failure {
+        tokio::time::sleep(d).await;
+    }
     if failure == Some(FakeFailure::Disconnect) {
         return broken_response();
     }
