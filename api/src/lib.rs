@@ -4,12 +4,18 @@
 //! - [`error`]: the `{"error": {"code", "message"}}` envelope.
 //! - [`extract`]: body/query extractors that answer in that envelope.
 //! - [`routes`]: one file per route group (shares, contents, operator, health).
+//! - [`metrics`]: `GET /metrics` (Prometheus) and the HTTP metrics middleware.
+//! - [`auth`]: API keys, roles and rate limits, one middleware for all routes.
 //!
 //! [`router`] builds the whole app from an [`AppState`]; [`serve`] runs it
 //! until a shutdown signal. Tests build the same router on port 0.
 
+mod admin;
+pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 
 use std::future::Future;
@@ -85,10 +91,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/blobs/sha256/{*rest}", get(routes::blobs::get_blob))
+        .merge(openapi::routes())
+        .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            auth::Guard::new(&state),
+            auth::guard,
+        ))
+        // The operator page holds no data and asks for a key itself: served
+        // outside the guard, like the docs UI.
+        .merge(admin::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -142,6 +158,8 @@ pub async fn serve(
         shutdown.await;
         let _ = tx.send(());
     };
+    // The peer address feeds the per-IP rate limit of anonymous requests.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
     tokio::select! {
         res = server => res,

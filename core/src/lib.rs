@@ -9,6 +9,7 @@
 //! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL);
 //!   `db::jobs` holds the pipeline's state transitions.
 //! - [`queue`]: job payloads and the queue interface the worker implements.
+//! - [`metrics`]: the process-global Prometheus registry and its helpers.
 //!
 //! No HTTP framework and no Telegram here: `api`, `worker` and `bot` build on
 //! this crate, never the other way round.
@@ -17,6 +18,7 @@ pub mod blob;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod parsed;
 pub mod platform;
 pub mod queue;

@@ -73,7 +73,7 @@ pub struct MediaRef {
 }
 
 /// How a failed fetch should be handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// Timeouts, connection errors, 5xx: try again with backoff.

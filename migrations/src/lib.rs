@@ -10,6 +10,7 @@ mod m20261124_000001_create_contents;
 mod m20261124_000002_job_state;
 mod m20261124_000003_media;
 mod m20261124_000004_push;
+mod m20261124_000005_api_keys;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_job_state::Migration),
             Box::new(m20261124_000003_media::Migration),
             Box::new(m20261124_000004_push::Migration),
+            Box::new(m20261124_000005_api_keys::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 
 mod dlq;
 mod doctor;
-mod later;
+mod keys;
 mod logging;
 mod migrate;
 mod serve;
@@ -77,7 +77,7 @@ enum Command {
     /// API keys for the REST API.
     Keys {
         #[command(subcommand)]
-        action: later::KeysAction,
+        action: keys::Action,
     },
     /// Check the settings and every dependency; print what is wrong and how to fix it.
     Doctor,
@@ -141,7 +141,7 @@ pub fn main() -> ExitCode {
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
-            Command::Keys { action } => later::keys(action),
+            Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
             Command::Completions { .. } => ExitCode::SUCCESS,
         }

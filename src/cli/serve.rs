@@ -12,7 +12,7 @@ use vaultstream_core::db;
 use vaultstream_core::settings::redact_url;
 use vaultstream_worker::{ApalisQueue, WorkerCtx};
 
-use super::{EXIT_RUNTIME, EXIT_USAGE};
+use super::EXIT_RUNTIME;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Roles {
@@ -112,22 +112,22 @@ async fn wait_for(mut rx: watch::Receiver<bool>) {
 }
 
 pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
-    if roles.api && settings.auth_required() {
-        // API keys land with the operator issue; until then an API reachable
-        // from other machines would be open to anyone. Refuse rather than
-        // expose it silently.
-        eprintln!(
-            "vaultstream: VAULTSTREAM_AUTH: the API would listen on {} (not loopback), which \
-             requires API keys, and key checking is not available in this version. Bind to \
-             127.0.0.1, or set VAULTSTREAM_AUTH=off to serve without authentication on purpose.",
-            settings.bind
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     let database = match open_db(&settings).await {
         Ok(d) => d,
         Err(code) => return code,
     };
+    if roles.api && settings.auth_required() {
+        match vaultstream_core::db::keys::count_active(&database).await {
+            Ok(0) => tracing::warn!(
+                bind = %settings.bind,
+                "VAULTSTREAM_AUTH: the API requires keys and there are none, so every request \
+                 but /api/v1/health will get 401: run `vaultstream keys create --role operator` \
+                 (or --role submitter)"
+            ),
+            Ok(n) => tracing::info!(active_keys = n, "the API requires keys"),
+            Err(e) => tracing::warn!(error = %e, "cannot count API keys"),
+        }
+    }
     let queue = match open_queue(&settings).await {
         Ok(q) => q,
         Err(code) => return code,

@@ -15,6 +15,7 @@
 
 pub mod backoff;
 pub mod media;
+pub mod metrics;
 pub mod parse;
 pub mod publish;
 pub mod queue;

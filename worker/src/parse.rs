@@ -25,7 +25,7 @@ use vaultstream_core::db::jobs::{self, Claim};
 use vaultstream_core::db::media;
 use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
-use vaultstream_core::queue::{JobQueue, MediaJob, ParseJob};
+use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob};
 
 use crate::backoff;
 use crate::media::MediaCtx;
@@ -132,8 +132,17 @@ pub async fn handle_parse(
 /// One parse attempt. Errors are our own (database) failures only.
 pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome> {
     let Some(claim) = jobs::claim(&ctx.db, job.content_id, ctx.lease).await? else {
-        return early_or_stale(ctx, job).await;
+        let outcome = early_or_stale(ctx, job).await?;
+        return Ok(crate::metrics::unclaimed(JobKind::Parse, outcome));
     };
+    let (platform, claimed_at) = (claim.item.platform.clone(), std::time::Instant::now());
+    let res = process_claimed(ctx, job, claim).await;
+    crate::metrics::finished(JobKind::Parse, &platform, claimed_at, &res);
+    res
+}
+
+/// The claimed attempt: fetch, then store, retry or dead-letter.
+async fn process_claimed(ctx: &WorkerCtx, job: &ParseJob, claim: Claim) -> anyhow::Result<Outcome> {
     tracing::Span::current().record("platform", claim.item.platform.as_str());
     let identity = identity_of(&claim);
     let source_url = source_url(&ctx.db, claim.item.id).await?;
@@ -173,6 +182,7 @@ pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome>
             Ok(Outcome::Pulled)
         }
         Err(err) if err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {
+            crate::metrics::failure(JobKind::Parse, &claim.item.platform, err.class);
             let delay = backoff::delay(ctx.backoff_base_ms, claim.attempt as u32, &err);
             let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             if !jobs::fail_retry(&ctx.db, &claim, &err, next_at).await? {
@@ -197,6 +207,7 @@ pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome>
             })
         }
         Err(err) => {
+            crate::metrics::failure(JobKind::Parse, &claim.item.platform, err.class);
             let payload = serde_json::to_value(job)?;
             if !jobs::fail_dead(&ctx.db, &claim, &err, "parse", payload).await? {
                 return Ok(Outcome::LeaseLost);

@@ -14,7 +14,7 @@ use apalis::prelude::{BoxDynError, Data, TaskId};
 use tracing::{Instrument, warn};
 use vaultstream_bot::publish::PublishOutcome;
 use vaultstream_core::db::{media, push};
-use vaultstream_core::queue::PublishJob;
+use vaultstream_core::queue::{JobKind, PublishJob};
 
 use crate::parse::WorkerCtx;
 
@@ -45,9 +45,15 @@ pub async fn process_publish(ctx: &WorkerCtx, job: &PublishJob) -> anyhow::Resul
         // No bot token in this process: leave the record pending for a
         // worker that has one (the reconciler there queues it).
         warn!("a publish job arrived but this worker has no Telegram bot token; skipping");
-        return Ok(PublishOutcome::Stale);
+        return Ok(crate::metrics::unclaimed(
+            JobKind::Publish,
+            PublishOutcome::Stale,
+        ));
     };
-    let outcome = publisher.publish(job.record_id).await?;
+    let started = std::time::Instant::now();
+    let res = publisher.publish(job.record_id).await;
+    crate::metrics::published(started, &res);
+    let outcome = res?;
     if let PublishOutcome::Retry { after } = &outcome
         && let Err(e) = ctx.queue.enqueue_publish(job.clone(), Some(*after)).await
     {

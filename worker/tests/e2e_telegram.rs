@@ -335,9 +335,7 @@ async fn an_uncertain_send_or_a_crash_after_claim_is_never_reposted() {
         s.content.id
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, body) = w
-        .get(&format!("/api/v1/pushed-records?status=sending"))
-        .await;
+    let (_, body) = w.get("/api/v1/pushed-records?status=sending").await;
     let stuck: Vec<i64> = body["items"]
         .as_array()
         .unwrap()

@@ -43,7 +43,9 @@ impl Harness {
             .set("WORKER_CONCURRENCY", "8");
         tweak(&mut env);
         let settings = env.settings();
-        let db = db::connect_migrated(&settings).await.expect("connect and migrate");
+        let db = db::connect_migrated(&settings)
+            .await
+            .expect("connect and migrate");
         let queue = ApalisQueue::open(&settings).await.expect("queue");
         let ctx = Arc::new(WorkerCtx::from_settings(
             &settings,

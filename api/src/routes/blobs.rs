@@ -21,6 +21,37 @@ use crate::error::{ApiError, ApiResult};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// An archived media file by its key (`ab/cd/<sha256>.<ext>`, the `url`
+/// of a media file). Local disk: the bytes, with `ETag`, `If-None-Match`,
+/// single `Range` requests and immutable caching. S3: a `302` to the object.
+#[utoipa::path(
+    method(get, head),
+    path = "/blobs/sha256/{rest}",
+    operation_id = "get_blob",
+    tag = "blobs",
+    params(
+        ("rest" = String, Path, description = "`ab/cd/<sha256>.<ext>` (may contain `/`)", example = "ab/cd/abcd0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab.webp"),
+        ("Range" = Option<String>, Header, description = "One `bytes=` range; anything else gets the whole file"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` from before: `304` when it matches"),
+        ("If-Range" = Option<String>, Header, description = "Serve the range only while the `ETag` matches"),
+    ),
+    responses(
+        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = crate::openapi::Binary,
+            headers(
+                ("ETag" = String, description = "The SHA-256, quoted"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            )),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = crate::openapi::Binary,
+            headers(("Content-Range" = String, description = "`bytes start-end/size`"))),
+        (status = 302, description = "S3: the object's public or presigned URL",
+            headers(("Location" = String, description = "Where the bytes are"))),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 404, description = "`not_found`: no such blob, or a malformed key", body = crate::openapi::ErrorResponse),
+        (status = 416, description = "`range_not_satisfiable`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`: the blob store cannot be read", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn get_blob(
     State(state): State<AppState>,
     method: Method,

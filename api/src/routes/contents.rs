@@ -35,6 +35,21 @@ pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
         })
 }
 
+/// One item with its fields, its media (with absolute URLs of the archived
+/// files) and every submission of it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contents/{id}",
+    operation_id = "get_content",
+    tag = "contents",
+    params(("id" = i64, Path, minimum = 1, description = "Content id")),
+    responses(
+        (status = 200, description = "The item, with `media` and `sources`", body = ContentView),
+        (status = 400, description = "`invalid_parameter`: the id is not a positive integer", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -78,13 +93,26 @@ pub fn public_base(headers: &HeaderMap) -> Option<String> {
     ok.then(|| format!("{scheme}://{host}"))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListResponse {
     pub items: Vec<ContentView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// Items, newest first, filtered; page with `next_cursor`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contents",
+    operation_id = "list_contents",
+    tag = "contents",
+    params(crate::openapi::ContentListQuery),
+    responses(
+        (status = 200, description = "A page of items (without `media` and `sources`)", body = ListResponse),
+        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -10,6 +10,17 @@ use vaultstream_core::db;
 
 use crate::AppState;
 
+/// Liveness and the state of each dependency. No key needed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    operation_id = "health",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers (`status` is `degraded` when the blob store does not)", body = crate::openapi::Health),
+        (status = 503, description = "The database does not answer", body = crate::openapi::Health),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let started = Instant::now();
     let database = match db::ping(&state.db).await {

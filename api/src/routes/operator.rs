@@ -23,18 +23,22 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{param, query_pairs};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeadLetterView {
     pub id: i64,
     pub content_id: i64,
     pub job_kind: String,
+    #[schema(value_type = vaultstream_core::platform::Platform)]
     pub platform: String,
     pub attempts: i32,
+    #[schema(value_type = vaultstream_core::parsed::ErrorClass)]
     pub error_type: String,
     pub error_message: String,
     pub error_detail: Option<String>,
     /// `open` (waiting for an operator) or `retried`.
     pub state: String,
+    /// The job's arguments.
+    #[schema(value_type = Object)]
     pub payload: Value,
     pub created_at: DateTime<Utc>,
     pub retried_at: Option<DateTime<Utc>>,
@@ -135,6 +139,18 @@ fn dead_letter_filter(raw: Option<&str>, max_limit: u64) -> ApiResult<DeadLetter
 }
 
 /// `GET /dead-letters?platform=&error_type=&state=&limit=&cursor=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/dead-letters",
+    operation_id = "list_dead_letters",
+    tag = "operator",
+    params(crate::openapi::DeadLetterQuery),
+    responses(
+        (status = 200, description = "Dead letters, newest first", body = crate::openapi::DeadLetterList),
+        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn list_dead_letters(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -148,7 +164,20 @@ pub async fn list_dead_letters(
     Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
-/// `POST /dead-letters/{id}/retry`
+/// `POST /dead-letters/{id}/retry`: queue the dead letter's job again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dead-letters/{id}/retry",
+    operation_id = "retry_dead_letter",
+    tag = "operator",
+    params(("id" = i64, Path, minimum = 1, description = "Dead letter id")),
+    responses(
+        (status = 202, description = "Queued again", body = crate::openapi::DeadLetterRetried),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`: no open dead letter with this id", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn retry_dead_letter(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -175,6 +204,18 @@ pub async fn retry_dead_letter(
 
 /// `POST /dead-letters/retry?platform=&error_type=&limit=`: retry every open
 /// dead letter that matches (at most `limit`, default 1000, per call).
+#[utoipa::path(
+    post,
+    path = "/api/v1/dead-letters/retry",
+    operation_id = "retry_dead_letters",
+    tag = "operator",
+    params(crate::openapi::DeadLetterRetryQuery),
+    responses(
+        (status = 202, description = "Queued again", body = crate::openapi::DeadLettersRetried),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn retry_dead_letters(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -201,6 +242,20 @@ pub async fn retry_dead_letters(
 }
 
 /// `POST /contents/{id}/retry`: re-queue a failed or stale item.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contents/{id}/retry",
+    operation_id = "retry_content",
+    tag = "operator",
+    params(("id" = i64, Path, minimum = 1, description = "Content id")),
+    responses(
+        (status = 202, description = "Queued again", body = crate::openapi::ContentRetried),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 409, description = "`conflict`: the item is neither failed nor stale, nor pulled with failed media", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn retry_content(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

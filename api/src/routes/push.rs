@@ -36,12 +36,13 @@ impl From<TargetError> for ApiError {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TargetView {
     pub id: i64,
     pub name: Option<String>,
     pub chat_id: String,
     /// Empty: every platform.
+    #[schema(value_type = Vec<vaultstream_core::platform::Platform>)]
     pub platforms: Vec<String>,
     /// Empty: every tag (and untagged items).
     pub tags: Vec<String>,
@@ -65,12 +66,13 @@ impl From<push_target::Model> for TargetView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecordView {
     pub id: i64,
     pub target_id: i64,
     pub content_id: i64,
     /// `pending`, `sending`, `sent` or `failed`.
+    #[schema(value_type = crate::openapi::PushRecordStatus)]
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -283,6 +285,16 @@ fn no_target(id: i64) -> ApiError {
 }
 
 /// `GET /push-targets`: every target, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/push-targets",
+    operation_id = "list_push_targets",
+    tag = "push",
+    responses(
+        (status = 200, description = "Every push target", body = crate::openapi::TargetList),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn list_targets(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let items: Vec<TargetView> = push::list_targets(&state.db)
         .await?
@@ -293,6 +305,22 @@ pub async fn list_targets(State(state): State<AppState>) -> ApiResult<Json<Value
 }
 
 /// `POST /push-targets` → `201` with a `Location` header.
+#[utoipa::path(
+    post,
+    path = "/api/v1/push-targets",
+    operation_id = "create_push_target",
+    tag = "push",
+    request_body = crate::openapi::TargetRequest,
+    responses(
+        (status = 201, description = "Created", body = TargetView,
+            headers(("Location" = String, description = "`/api/v1/push-targets/{id}`"))),
+        (status = 400, description = "`invalid_json`", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorResponse),
+        (status = 415, description = "`unsupported_media_type`", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "`invalid_body` (unknown field, bad `chat_id`, unknown platform) or `invalid_tag`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn create_target(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<TargetBody>,
@@ -309,6 +337,19 @@ pub async fn create_target(
 }
 
 /// `GET /push-targets/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/push-targets/{id}",
+    operation_id = "get_push_target",
+    tag = "push",
+    params(("id" = i64, Path, minimum = 1, description = "Push target id")),
+    responses(
+        (status = 200, description = "The push target", body = TargetView),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn get_target(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -322,6 +363,23 @@ pub async fn get_target(
 
 /// `PATCH /push-targets/{id}`: only the fields sent change; `"name": null`
 /// clears the name.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/push-targets/{id}",
+    operation_id = "update_push_target",
+    tag = "push",
+    params(("id" = i64, Path, minimum = 1, description = "Push target id")),
+    request_body = crate::openapi::TargetRequest,
+    responses(
+        (status = 200, description = "The updated push target", body = TargetView),
+        (status = 400, description = "`invalid_json` or `invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorResponse),
+        (status = 415, description = "`unsupported_media_type`", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "`invalid_body` (unknown field, bad `chat_id`, unknown platform) or `invalid_tag`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn update_target(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -337,6 +395,19 @@ pub async fn update_target(
 }
 
 /// `DELETE /push-targets/{id}` → `204`; its pushed records go with it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/push-targets/{id}",
+    operation_id = "delete_push_target",
+    tag = "push",
+    params(("id" = i64, Path, minimum = 1, description = "Push target id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn delete_target(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -415,6 +486,18 @@ fn record_filter(raw: Option<&str>) -> ApiResult<RecordFilter> {
 
 /// `GET /pushed-records?target_id=&content_id=&status=&limit=&cursor=`:
 /// newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pushed-records",
+    operation_id = "list_pushed_records",
+    tag = "push",
+    params(crate::openapi::RecordListQuery),
+    responses(
+        (status = 200, description = "Pushed records, newest first", body = crate::openapi::RecordList),
+        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn list_records(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -432,6 +515,20 @@ pub async fn list_records(
 /// (`sending`) record becomes `pending` again with fresh attempts and is
 /// queued for the publisher. An operator does this on purpose: the
 /// item may appear in the chat a second time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pushed-records/{id}/resend",
+    operation_id = "resend_pushed_record",
+    tag = "push",
+    params(("id" = i64, Path, minimum = 1, description = "Pushed record id")),
+    responses(
+        (status = 202, description = "Pending again and queued", body = crate::openapi::RecordResent),
+        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
+        (status = 409, description = "`conflict`: the record is pending already", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn resend_record(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -19,16 +19,40 @@ use crate::extract::JsonBody;
 const MAX_TEXT_CHARS: usize = 16 * 1024;
 const MAX_NOTE_CHARS: usize = 4000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ShareRequest {
     /// A link, or a whole share text with a link in it.
     pub url: String,
+    /// Tags for the item (a leading `#` is dropped; at most 32, each at
+    /// most 64 characters).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// A note kept with this submission (at most 4000 characters).
     #[serde(default)]
     pub note: Option<String>,
 }
 
+/// Submit a link (or a whole share text with a link in it). The same
+/// content however it was linked is one item: a known item answers `200`
+/// and the submission is kept as another source of it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shares",
+    operation_id = "create_share",
+    tag = "shares",
+    request_body = ShareRequest,
+    responses(
+        (status = 201, description = "A new item; `Location` points at it", body = ShareReceipt,
+            headers(("Location" = String, description = "`/api/v1/contents/{id}`"))),
+        (status = 200, description = "The item was already known", body = ShareReceipt,
+            headers(("Location" = String, description = "`/api/v1/contents/{id}`"))),
+        (status = 400, description = "`empty_input`, `no_link_found`, `unsupported_scheme`, `invalid_url` or `invalid_json`", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorResponse),
+        (status = 415, description = "`unsupported_media_type`", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "`forbidden_target`, `short_link_unresolved`, `invalid_tag`, `url_too_long` or `invalid_body`", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -89,7 +89,9 @@ impl TestApp {
             src = src.with_flag(k, v.clone()).unwrap();
         }
         let settings = Settings::load(&src).expect("test settings");
-        let conn = db::connect_migrated(&settings).await.expect("connect and migrate");
+        let conn = db::connect_migrated(&settings)
+            .await
+            .expect("connect and migrate");
         let linker = vaultstream_adapters::links::Linker::new(
             vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
         );

@@ -8,6 +8,7 @@
 pub mod contents;
 pub mod entities;
 pub mod jobs;
+pub mod keys;
 pub mod media;
 pub mod push;
 

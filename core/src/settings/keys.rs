@@ -123,6 +123,16 @@ pub const KEYS: &[KeyDef] = &[
         "API authentication: required, off, or auto (required unless bound to loopback).",
     ),
     key(
+        "RATE_LIMIT_BURST",
+        Some("300"),
+        "API rate limit per key (per client IP when auth is off): requests allowed in a burst. 0 disables the limit.",
+    ),
+    key(
+        "RATE_LIMIT_PER_SEC",
+        Some("75"),
+        "API rate limit: sustained requests per second per key or client IP. 0 disables the limit. Counted in memory, per API process.",
+    ),
+    key(
         "WORKER_CONCURRENCY",
         None,
         "Jobs in flight per worker process. Unset: 2 x CPU cores.",

@@ -293,6 +293,10 @@ pub struct Settings {
     pub s3: Option<S3Settings>,
     pub telegram: TelegramSettings,
     pub auth: AuthMode,
+    /// API token bucket size per key / client IP; 0 = no limit.
+    pub rate_limit_burst: u32,
+    /// API token refill per second; 0 = no limit.
+    pub rate_limit_per_sec: u32,
     pub worker_concurrency: usize,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
@@ -377,6 +381,10 @@ impl Settings {
                     ));
                 }
             },
+            rate_limit_burst: parse_range(src, "RATE_LIMIT_BURST", 0, 1_000_000)?.unwrap_or(300)
+                as u32,
+            rate_limit_per_sec: parse_range(src, "RATE_LIMIT_PER_SEC", 0, 1_000_000)?.unwrap_or(75)
+                as u32,
             worker_concurrency: parse_range(src, "WORKER_CONCURRENCY", 1, 4096)?
                 .map_or(2 * cores, |v| v as usize),
             max_attempts: parse_range(src, "MAX_ATTEMPTS", 1, 100)?.unwrap_or(3) as u32,
@@ -460,6 +468,11 @@ impl Settings {
     /// Whether `all`/`api`/`worker` apply migrations on start.
     pub fn migrate_on_start(&self) -> bool {
         self.auto_migrate.unwrap_or_else(|| self.is_sqlite())
+    }
+
+    /// Whether the API limits request rates (both rate settings non-zero).
+    pub fn rate_limited(&self) -> bool {
+        self.rate_limit_burst > 0 && self.rate_limit_per_sec > 0
     }
 
     /// Whether the API must check keys, given where it listens.

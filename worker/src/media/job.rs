@@ -29,7 +29,7 @@ use vaultstream_core::Settings;
 use vaultstream_core::blob::{BlobError, BlobKey, BlobStore, content_type_for_ext};
 use vaultstream_core::db::media::{self as dbm, Archived, MediaClaim};
 use vaultstream_core::parsed::{ErrorClass, FetchError};
-use vaultstream_core::queue::MediaJob;
+use vaultstream_core::queue::{JobKind, MediaJob};
 
 use super::image::{ImageError, ImageOptions, Sniffed, sniff, transcode};
 use crate::backoff;
@@ -167,11 +167,29 @@ pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<Me
     let Some(claim) = dbm::claim(&ctx.db, job.media_id, ctx.lease).await? else {
         if let Some(wait) = dbm::early_by(&ctx.db, job.media_id).await? {
             ctx.queue.enqueue_media(job.clone(), Some(wait)).await?;
-            return Ok(MediaOutcome::Rescheduled);
+            return Ok(crate::metrics::unclaimed(
+                JobKind::Media,
+                MediaOutcome::Rescheduled,
+            ));
         }
         tracing::debug!("nothing to claim: stale or duplicate media message");
-        return Ok(MediaOutcome::Stale);
+        return Ok(crate::metrics::unclaimed(
+            JobKind::Media,
+            MediaOutcome::Stale,
+        ));
     };
+    let (platform, claimed_at) = (claim.platform.clone(), std::time::Instant::now());
+    let res = process_claimed(ctx, job, claim).await;
+    crate::metrics::finished(JobKind::Media, &platform, claimed_at, &res);
+    res
+}
+
+/// The claimed attempt: archive, then record, retry or dead-letter.
+async fn process_claimed(
+    ctx: &WorkerCtx,
+    job: &MediaJob,
+    claim: MediaClaim,
+) -> anyhow::Result<MediaOutcome> {
     let span = tracing::Span::current();
     span.record("content.id", claim.media.content_id);
     span.record("platform", claim.platform.as_str());
@@ -200,6 +218,7 @@ pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<Me
             Ok(MediaOutcome::Archived { uploaded })
         }
         Err(f) if f.err.class.is_retryable() && (claim.attempt as u32) < ctx.max_attempts => {
+            crate::metrics::failure(JobKind::Media, &claim.platform, f.err.class);
             let delay = backoff::delay(ctx.backoff_base_ms, claim.attempt as u32, &f.err);
             let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             if !dbm::fail_retry(&ctx.db, &claim, &f.err, f.code, next_at).await? {
@@ -223,6 +242,7 @@ pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<Me
             })
         }
         Err(f) => {
+            crate::metrics::failure(JobKind::Media, &claim.platform, f.err.class);
             let payload = serde_json::to_value(job)?;
             if !dbm::fail_dead(&ctx.db, &claim, &f.err, f.code, payload).await? {
                 return Ok(MediaOutcome::LeaseLost);

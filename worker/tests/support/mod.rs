@@ -82,7 +82,9 @@ impl World {
             .set("WORKER_CONCURRENCY", "4");
         tweak(&mut env);
         let settings = env.settings();
-        let conn = db::connect_migrated(&settings).await.expect("connect and migrate");
+        let conn = db::connect_migrated(&settings)
+            .await
+            .expect("connect and migrate");
         let queue = ApalisQueue::open(&settings).await.expect("queue");
         let queue_handle = queue.clone();
 

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. The schema itself lives in the
 //! `migrations` crate; these mirror it.
 
+pub mod api_key;
 pub mod blob;
 pub mod blob_source;
 pub mod content;

@@ -1,0 +1,115 @@
+//! `GET /admin`: the operator's web page (one self-contained HTML file with
+//! its CSS and script inline; no CDN, no fonts from elsewhere).
+//!
+//! The page holds no data: it reads everything from the JSON API with
+//! `fetch`, sending the operator key it keeps in `sessionStorage` as
+//! `Authorization: Bearer <key>` (it asks for one when the API answers 401
+//! or 403). So the page itself is served without a key, outside the auth
+//! guard, like the docs UI.
+//!
+//! Every response gets a fresh nonce: the page's one `<script>` and one
+//! `<style>` carry it, and the `Content-Security-Policy` allows nothing else
+//! inline. Scripts, styles, frames and forms from anywhere else are refused;
+//! `fetch` may only reach this origin; images and videos may come from this
+//! origin (`/blobs/…`), `blob:` URLs (images fetched with the key) and the
+//! S3 endpoint / public base URL that `/blobs/…` redirects to.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use url::Url;
+
+use crate::AppState;
+
+/// The page, with `__CSP_NONCE__` where each response's nonce goes.
+const PAGE: &str = include_str!("../static/admin.html");
+const NONCE_SLOT: &str = "__CSP_NONCE__";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/admin", get(page))
+}
+
+async fn page(State(state): State<AppState>) -> Response {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let body = PAGE.replace(NONCE_SLOT, &nonce);
+    let mut media_hosts = String::new();
+    if let Some(s3) = &state.settings.s3 {
+        for url in std::iter::once(&s3.endpoint).chain(s3.public_base_url.as_ref()) {
+            if let Some(origin) = origin_of(url) {
+                media_hosts.push(' ');
+                media_hosts.push_str(&origin);
+            }
+        }
+    }
+    let csp = content_security_policy(&nonce, &media_hosts);
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// The policy for one response; `media_hosts` is empty or ` origin…`.
+fn content_security_policy(nonce: &str, media_hosts: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         connect-src 'self'{media_hosts}; img-src 'self' blob: data:{media_hosts}; \
+         media-src 'self' blob:{media_hosts}; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// `scheme://host[:port]` of an http(s) URL, for a CSP source list (only
+/// characters a CSP source may hold).
+fn origin_of(url: &Url) -> Option<String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    let ok = origin
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '[' | ']'));
+    ok.then_some(origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_has_a_nonce_slot_on_its_script_and_style() {
+        assert_eq!(PAGE.matches(NONCE_SLOT).count(), 2);
+        assert!(PAGE.contains(&format!("<script nonce=\"{NONCE_SLOT}\">")));
+        assert!(PAGE.contains(&format!("<style nonce=\"{NONCE_SLOT}\">")));
+    }
+
+    #[test]
+    fn origins_for_the_policy() {
+        let u = Url::parse("https://s3.example.com:9000/bucket/x?y=1").unwrap();
+        assert_eq!(
+            origin_of(&u).as_deref(),
+            Some("https://s3.example.com:9000")
+        );
+        assert_eq!(origin_of(&Url::parse("ftp://h/x").unwrap()), None);
+        let csp = content_security_policy("abc", " https://cdn.test");
+        assert!(csp.contains("img-src 'self' blob: data: https://cdn.test;"));
+        assert!(csp.contains("script-src 'nonce-abc';"));
+        assert!(!csp.contains("unsafe"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The operator page (`/admin`) in a real browser: `vaultstream api` serves
+//! it, headless Chromium (driven by `tests/admin_browser.py` with selenium)
+//! retries a dead letter from it, and the database shows the effect.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` and Python's `selenium`;
+//! `.ci/run` installs them. Without them this test fails: it never skips.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+use vaultstream_core::content::Channel;
+use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::db::entities::{content, dead_letter};
+use vaultstream_core::db::jobs;
+use vaultstream_core::parsed::FetchError;
+use vaultstream_core::platform::{ContentKind, Identity, Platform};
+use vaultstream_testkit::env::{Stack, TestEnv};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The server is killed when the test ends, pass or fail.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn require_browser() {
+    let mut missing = Vec::new();
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(path).exists() {
+            missing.push(path.to_owned());
+        }
+    }
+    let selenium = Command::new("python3")
+        .args(["-c", "import selenium"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !selenium {
+        missing.push("python3 module selenium".to_owned());
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test needs {}: `.ci/run` installs them \
+         (apt-get install chromium chromium-driver; pip install selenium)",
+        missing.join(", ")
+    );
+}
+
+/// A failed item with one open dead letter, the way a worker leaves it.
+async fn seed_dead_letter(db: &sea_orm::DatabaseConnection) -> i64 {
+    let identity = Identity {
+        platform: Platform::Twitter,
+        platform_id: "1234567890".to_owned(),
+        canonical_url: "https://x.com/i/status/1234567890".to_owned(),
+        kind: ContentKind::Post,
+    };
+    let source = NewSource {
+        raw_text: format!("look <b>{}</b>", identity.canonical_url),
+        submitted_url: identity.canonical_url.clone(),
+        resolved_url: None,
+        channel: Channel::Api,
+        tags: vec!["browser".to_owned()],
+        note: Some("<script>alert(1)</script>".to_owned()),
+        submitted_by: None,
+        request_id: None,
+    };
+    let id = contents::submit(db, &identity, source)
+        .await
+        .expect("submit")
+        .content
+        .id;
+    let claim = jobs::claim(db, id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("claimable");
+    let err = FetchError::permanent("gone").with_detail("HTTP 404");
+    assert!(
+        jobs::fail_dead(
+            db,
+            &claim,
+            &err,
+            "parse",
+            serde_json::json!({"content_id": id})
+        )
+        .await
+        .unwrap()
+    );
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
+    require_browser();
+    let env = TestEnv::new(Stack::Embedded).await;
+    let settings = env.settings();
+    let db = vaultstream_core::db::connect(&settings)
+        .await
+        .expect("connect");
+    vaultstream_core::db::migrate_up(&db)
+        .await
+        .expect("migrate");
+    let content_id = seed_dead_letter(&db).await;
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VAULTSTREAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut server = Reaper(
+        cmd.envs(env.env_vars())
+            .env("VAULTSTREAM_LOG_LEVEL", "info")
+            .args(["--bind", "127.0.0.1:0", "api"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vaultstream api"),
+    );
+    let stderr = server.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server reports its address");
+    let base = format!("http://{addr}");
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/admin_browser.py");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(&base)
+            .arg(content_id.to_string())
+            .output()
+            .expect("run python3 tests/admin_browser.py")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "admin_browser.py exited {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let item = content::Entity::find_by_id(content_id)
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the item");
+    assert_eq!(item.status, "unprocessed");
+    let letters = dead_letter::Entity::find().all(&db).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].content_id, content_id);
+    assert_eq!(letters[0].state, "retried");
+    assert!(letters[0].retried_at.is_some());
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Drive the operator page (/admin) in headless Chromium, as a person would.
+
+Usage: python3 tests/admin_browser.py BASE_URL CONTENT_ID
+
+The item CONTENT_ID must be `failed` with one open dead letter (tests/admin.rs
+seeds it). The script opens BASE_URL/admin, checks the summary, sees the item
+as failed in the items view, goes to the dead-letter view, clicks that dead
+letter's Retry button, then re-renders the items view until the item shows
+`unprocessed` (no worker runs, so it stays there). It also fails on any
+Content-Security-Policy violation or script error in the browser console.
+
+Exit 0 on success, 1 on a failed check, 2 when Chromium, chromedriver or
+selenium are missing (`.ci/run` installs them).
+"""
+
+import os
+import sys
+import time
+
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError as e:  # pragma: no cover - environment check
+    print(f"admin_browser: selenium is missing ({e}); .ci/run installs it", file=sys.stderr)
+    sys.exit(2)
+
+
+def testid(value):
+    return (By.CSS_SELECTOR, f'[data-testid="{value}"]')
+
+
+def wait_for(what, fn, timeout=20.0):
+    """Poll fn until it returns a truthy value; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except (NoSuchElementException, StaleElementReferenceException) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def text_of(driver, tid):
+    return driver.find_element(*testid(tid)).text.strip()
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    base, content_id = sys.argv[1].rstrip("/"), sys.argv[2]
+    for path in (CHROMEDRIVER, CHROMIUM):
+        if not os.access(path, os.X_OK):
+            print(f"admin_browser: {path} is missing; .ci/run installs chromium and chromium-driver",
+                  file=sys.stderr)
+            return 2
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900", "--no-first-run", "--disable-extensions"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(30)
+    try:
+        driver.get(f"{base}/admin")
+        assert "VaultStream" in driver.title, driver.title
+
+        # Summary: health and counts per status.
+        wait_for("health status ok", lambda: text_of(driver, "health-status") == "ok")
+        wait_for("one failed item counted", lambda: text_of(driver, "count-failed") == "1")
+        assert text_of(driver, "count-dead-letters") == "1", text_of(driver, "count-dead-letters")
+
+        # Items: the item is failed.
+        driver.find_element(*testid("tab-items")).click()
+        wait_for("item row", lambda: driver.find_element(*testid(f"item-row-{content_id}")))
+        status = text_of(driver, f"item-status-{content_id}")
+        assert status == "failed", f"before the retry the item is failed, not {status!r}"
+
+        # Its detail shows the error and the source.
+        driver.find_element(*testid(f"item-open-{content_id}")).click()
+        wait_for("detail status", lambda: text_of(driver, "detail-status") == "failed")
+        assert "gone" in text_of(driver, "detail-error"), text_of(driver, "detail-error")
+
+        # Dead letters: find the item's row and press its Retry button.
+        driver.find_element(*testid("tab-dead")).click()
+        row = wait_for(
+            "the item's dead letter",
+            lambda: driver.find_element(
+                By.CSS_SELECTOR, f'tr[data-testid^="dl-row-"][data-content-id="{content_id}"]'),
+        )
+        dl_id = row.get_attribute("data-id")
+        assert text_of(driver, f"dl-state-{dl_id}") == "open"
+        driver.find_element(*testid(f"dl-retry-{dl_id}")).click()
+        wait_for("the retry to be confirmed",
+                 lambda: f"Dead letter {dl_id} retried" in text_of(driver, "flash"))
+        # The open list no longer has it.
+        wait_for("the open list to drop it",
+                 lambda: not driver.find_elements(*testid(f"dl-row-{dl_id}")))
+
+        # Items again (re-rendered each time) until the item is unprocessed.
+        def unprocessed():
+            driver.find_element(*testid("tab-items")).click()
+            time.sleep(0.2)
+            return text_of(driver, f"item-status-{content_id}") == "unprocessed"
+
+        wait_for("the item to be unprocessed", unprocessed)
+
+        # Push view renders (empty lists) without errors.
+        driver.find_element(*testid("tab-push")).click()
+        wait_for("push view", lambda: driver.find_element(*testid("view-push")).is_displayed())
+
+        problems = [
+            entry["message"]
+            for entry in driver.get_log("browser")
+            if entry.get("level") == "SEVERE"
+            or "Content Security Policy" in entry.get("message", "")
+        ]
+        assert not problems, f"browser console: {problems}"
+        flash = text_of(driver, "flash")
+        assert not flash, f"the page reported an error: {flash}"
+        print(f"admin_browser: ok (dead letter {dl_id}, item {content_id} unprocessed)")
+        return 0
+    except AssertionError as e:
+        print(f"admin_browser: FAILED: {e}", file=sys.stderr)
+        try:
+            print(driver.find_element(By.TAG_NAME, "body").text[:4000], file=sys.stderr)
+        except Exception:  # noqa: BLE001 - best effort diagnostics
+            pass
+        return 1
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
