@@ -14,6 +14,7 @@
 //! at item N". A duplicate or stale message finds nothing to claim.
 
 pub mod backoff;
+pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod parse;

@@ -51,6 +51,8 @@ pub struct WorkerCtx {
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub lease: Duration,
+    /// Per-platform / per-host concurrency in this process.
+    pub limits: crate::limits::UpstreamLimits,
 }
 
 impl WorkerCtx {
@@ -84,6 +86,7 @@ impl WorkerCtx {
             max_attempts: settings.max_attempts,
             backoff_base_ms: settings.backoff_base_ms,
             lease: Duration::from_millis(settings.lease_ms),
+            limits: crate::limits::UpstreamLimits::new(settings.upstream_concurrency),
         }
     }
 }
@@ -131,6 +134,34 @@ pub async fn handle_parse(
 
 /// One parse attempt. Errors are our own (database) failures only.
 pub async fn process(ctx: &WorkerCtx, job: &ParseJob) -> anyhow::Result<Outcome> {
+    // One platform (one host for web pages) at a time up to the limit: over
+    // it, come back in a second rather than hold this slot.
+    let item = vaultstream_core::db::entities::content::Entity::find_by_id(job.content_id)
+        .one(&ctx.db)
+        .await?;
+    let key = item.as_ref().map(|i| {
+        if i.platform == "web" {
+            crate::limits::host_key("web", &i.canonical_url)
+        } else {
+            i.platform.clone()
+        }
+    });
+    let _permit = match key {
+        Some(k) => match ctx.limits.try_acquire(&k) {
+            Some(p) => Some(p),
+            None => {
+                tracing::debug!(upstream = %k, "upstream busy; trying again shortly");
+                ctx.queue
+                    .enqueue_parse(job.clone(), Some(Duration::from_secs(1)))
+                    .await?;
+                return Ok(crate::metrics::unclaimed(
+                    JobKind::Parse,
+                    Outcome::Rescheduled,
+                ));
+            }
+        },
+        None => None,
+    };
     let Some(claim) = jobs::claim(&ctx.db, job.content_id, ctx.lease).await? else {
         let outcome = early_or_stale(ctx, job).await?;
         return Ok(crate::metrics::unclaimed(JobKind::Parse, outcome));

@@ -358,6 +358,41 @@ async fn graceful_stop_finishes_in_flight_jobs(stack: Stack) {
     );
 }
 
+/// `VAULTSTREAM_UPSTREAM_CONCURRENCY`: with 8 worker slots and a limit of
+/// 2, never more than 2 requests are at the platform at once, and every
+/// item still ends pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_platform_gets_at_most_its_concurrency() {
+    let mut h = Harness::start(Stack::Embedded, |e| {
+        e.set("UPSTREAM_CONCURRENCY", "2");
+    })
+    .await;
+    let delay = Duration::from_millis(300);
+    h.upstream.set_delay(delay);
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(h.submit(&format!("60{i}"), true).await);
+    }
+    let items = h.settle(&ids, Duration::from_secs(60)).await;
+    assert!(items.iter().all(|i| i.status == "pulled"), "{items:?}");
+    let mut starts: Vec<Instant> = (0..8)
+        .flat_map(|i| h.upstream.hit_times(&format!("60{i}")))
+        .collect();
+    starts.sort();
+    assert_eq!(starts.len(), 8, "each fetched once");
+    // Each request takes `delay`: at most 2 may start within any window
+    // shorter than that.
+    let window = delay - Duration::from_millis(20);
+    for (i, s) in starts.iter().enumerate() {
+        let overlapping = starts[i..].iter().filter(|t| **t - *s < window).count();
+        assert!(
+            overlapping <= 2,
+            "{overlapping} requests at once: {starts:?}"
+        );
+    }
+    h.stop().await;
+}
+
 macro_rules! on_stacks {
     ($($name:ident),* $(,)?) => {
         mod embedded {

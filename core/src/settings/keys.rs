@@ -237,6 +237,11 @@ pub const KEYS: &[KeyDef] = &[
         None,
         "User-Agent for outbound requests. Unset: a current desktop browser's.",
     ),
+    key(
+        "UPSTREAM_CONCURRENCY",
+        Some("8"),
+        "Jobs talking to one platform (or, for pages and media, one host) at once, per worker process.",
+    ),
     key("YTDLP", Some("yt-dlp"), "yt-dlp program path."),
     key("LOG_FORMAT", Some("text"), "Log format: text or json."),
     key(

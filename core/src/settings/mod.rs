@@ -315,6 +315,7 @@ pub struct Settings {
     pub user_agent: Option<String>,
     pub cookies: BTreeMap<Platform, Secret<String>>,
     pub ytdlp: String,
+    pub upstream_concurrency: usize,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -447,6 +448,8 @@ impl Settings {
                 })
                 .collect(),
             ytdlp: src.get_nonempty("YTDLP").unwrap_or("yt-dlp").to_owned(),
+            upstream_concurrency: parse_range(src, "UPSTREAM_CONCURRENCY", 1, 1024)?.unwrap_or(8)
+                as usize,
             log_format: match src.get_nonempty("LOG_FORMAT").unwrap_or("text") {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,

@@ -164,6 +164,27 @@ pub async fn handle_media(
 
 /// One media attempt. Errors are our own (database) failures only.
 pub async fn process_media(ctx: &WorkerCtx, job: &MediaJob) -> anyhow::Result<MediaOutcome> {
+    // One media host at a time up to the limit (see `crate::limits`).
+    use sea_orm::EntityTrait;
+    let row = vaultstream_core::db::entities::media::Entity::find_by_id(job.media_id)
+        .one(&ctx.db)
+        .await?;
+    let _permit = match row.map(|m| crate::limits::host_key("media", &m.original_url)) {
+        Some(k) => match ctx.limits.try_acquire(&k) {
+            Some(p) => Some(p),
+            None => {
+                tracing::debug!(upstream = %k, "media host busy; trying again shortly");
+                ctx.queue
+                    .enqueue_media(job.clone(), Some(Duration::from_secs(1)))
+                    .await?;
+                return Ok(crate::metrics::unclaimed(
+                    JobKind::Media,
+                    MediaOutcome::Rescheduled,
+                ));
+            }
+        },
+        None => None,
+    };
     let Some(claim) = dbm::claim(&ctx.db, job.media_id, ctx.lease).await? else {
         if let Some(wait) = dbm::early_by(&ctx.db, job.media_id).await? {
             ctx.queue.enqueue_media(job.clone(), Some(wait)).await?;
