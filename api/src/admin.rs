@@ -28,7 +28,17 @@ const PAGE: &str = include_str!("../static/admin.html");
 const NONCE_SLOT: &str = "__CSP_NONCE__";
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin", get(page))
+    // Merged outside the router's own method fallback: answer other
+    // methods with the usual JSON envelope here.
+    Router::new().route(
+        "/admin",
+        get(page).fallback(|| async {
+            crate::error::ApiError::new(
+                vaultstream_core::ErrorCode::MethodNotAllowed,
+                "this route does not accept that method",
+            )
+        }),
+    )
 }
 
 async fn page(State(state): State<AppState>) -> Response {

@@ -98,3 +98,18 @@ async fn the_page_needs_no_key_when_the_api_does() {
     let (status, _) = app.get("/api/v1/dead-letters").await;
     assert_eq!(status, 401);
 }
+
+/// Other methods on `/admin` get the JSON error envelope like every route.
+#[tokio::test]
+async fn other_methods_on_admin_get_the_envelope() {
+    let app = support::TestApp::spawn(support::Backend::Sqlite).await;
+    let r = app
+        .client
+        .post(format!("{}/admin", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
