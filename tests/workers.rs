@@ -412,3 +412,40 @@ async fn dlq_list_and_retry_from_the_cli() {
     let out = cli(&["dlq", "retry"]);
     assert_eq!(out.status.code(), Some(2), "retry needs --id or --all");
 }
+
+/// `VAULTSTREAM_METRICS_BIND`: a worker-only process serves its own job
+/// counters and the database gauges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_serves_its_metrics() {
+    let (s, _) = setup(Stack::Embedded, 3, Duration::ZERO).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = vaultstream(&s.env);
+    cmd.env("VAULTSTREAM_UPSTREAM_OVERRIDES", s.upstream.overrides())
+        .env("VAULTSTREAM_METRICS_BIND", format!("127.0.0.1:{port}"))
+        .env("VAULTSTREAM_LOG_LEVEL", "warn")
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let _worker = Proc(cmd.spawn().expect("spawn vaultstream worker"));
+    wait_until(&s.db, "3 pulled", |p, _| p == 3, Duration::from_secs(60)).await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        if let Ok(r) = reqwest::get(&url).await
+            && r.status().is_success()
+        {
+            let t = r.text().await.unwrap();
+            if t.contains("outcome=\"done\"") {
+                break t;
+            }
+        }
+        assert!(Instant::now() < deadline, "no job metrics at {url}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(text.contains("vaultstream_jobs_total"), "{text}");
+    assert!(text.contains("vaultstream_items"), "{text}");
+}

@@ -185,6 +185,40 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
                 .map_err(|e| format!("bot: {e:#}"))
         });
     }
+    // Worker and bot processes have no API: with VAULTSTREAM_METRICS_BIND
+    // they serve their own counters (jobs, pushes) and the database gauges.
+    if !roles.api
+        && let Some(bind) = settings.metrics_bind
+    {
+        let listener = match TcpListener::bind(bind).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(bind = %bind, error = %e, "cannot listen for /metrics (VAULTSTREAM_METRICS_BIND)");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let state = AppState {
+            db: database.clone(),
+            linker: crate::cli::submit::linker(&settings),
+            queue: Arc::new(queue.clone()),
+            blobs: blobs.clone(),
+            settings: Arc::new(settings.clone()),
+        };
+        let app = axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(vaultstream_api::metrics::scrape),
+            )
+            .with_state(state);
+        tracing::info!(address = %bind, "serving /metrics");
+        let stop = wait_for(rx.clone());
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .map_err(|e| format!("metrics: {e}"))
+        });
+    }
     if roles.api {
         let listener = match TcpListener::bind(settings.bind).await {
             Ok(l) => l,

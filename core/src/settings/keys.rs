@@ -243,6 +243,11 @@ pub const KEYS: &[KeyDef] = &[
         "Jobs talking to one platform (or, for pages and media, one host) at once, per worker process.",
     ),
     key("YTDLP", Some("yt-dlp"), "yt-dlp program path."),
+    key(
+        "METRICS_BIND",
+        None,
+        "Where `worker` and `bot` processes serve GET /metrics (host:port, no auth: keep it private). Unset: only the API serves /metrics.",
+    ),
     key("LOG_FORMAT", Some("text"), "Log format: text or json."),
     key(
         "LOG_LEVEL",

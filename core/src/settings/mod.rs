@@ -316,6 +316,7 @@ pub struct Settings {
     pub cookies: BTreeMap<Platform, Secret<String>>,
     pub ytdlp: String,
     pub upstream_concurrency: usize,
+    pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -448,6 +449,10 @@ impl Settings {
                 })
                 .collect(),
             ytdlp: src.get_nonempty("YTDLP").unwrap_or("yt-dlp").to_owned(),
+            metrics_bind: parse_with(src, "METRICS_BIND", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|e| format!("`{v}` is not host:port ({e})"))
+            })?,
             upstream_concurrency: parse_range(src, "UPSTREAM_CONCURRENCY", 1, 1024)?.unwrap_or(8)
                 as usize,
             log_format: match src.get_nonempty("LOG_FORMAT").unwrap_or("text") {
