@@ -150,6 +150,22 @@ fn shape(media: &[MediaView]) -> Shape {
 }
 
 impl Publisher {
+    /// The publisher a deployment runs with; `None` without a bot token.
+    pub fn from_settings(
+        settings: &vaultstream_core::Settings,
+        db: DatabaseConnection,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Option<Self> {
+        Telegram::from_settings(settings).map(|telegram| Publisher {
+            telegram,
+            db,
+            blobs,
+            pacer: Pacer::default(),
+            max_attempts: settings.max_attempts,
+            backoff_base_ms: settings.backoff_base_ms,
+        })
+    }
+
     async fn upload(&self, m: &MediaView) -> Result<Option<Upload>, String> {
         let Some(key) = m.blob_key.as_deref().and_then(BlobKey::parse) else {
             return Ok(None);

@@ -160,23 +160,19 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         });
     }
     if roles.bot
-        && let Some(telegram) = vaultstream_bot::telegram::Telegram::from_settings(&settings)
+        && let Some(publisher) = vaultstream_bot::publish::Publisher::from_settings(
+            &settings,
+            database.clone(),
+            blobs.clone(),
+        )
     {
-        let publisher = Arc::new(vaultstream_bot::publish::Publisher {
-            telegram: telegram.clone(),
-            db: database.clone(),
-            blobs: blobs.clone(),
-            pacer: Default::default(),
-            max_attempts: settings.max_attempts,
-            backoff_base_ms: settings.backoff_base_ms,
-        });
         let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
             db: database.clone(),
             linker: crate::cli::submit::linker(&settings),
             queue: Arc::new(queue.clone()),
             settings: Arc::new(settings.clone()),
-            telegram,
-            publisher,
+            telegram: publisher.telegram.clone(),
+            publisher: Arc::new(publisher),
         });
         let stop = wait_for(rx.clone());
         tasks.spawn(async move {

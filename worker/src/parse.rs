@@ -65,16 +65,8 @@ impl WorkerCtx {
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
         let publisher =
-            vaultstream_bot::telegram::Telegram::from_settings(settings).map(|telegram| {
-                Arc::new(vaultstream_bot::publish::Publisher {
-                    telegram,
-                    db: db.clone(),
-                    blobs: blobs.clone(),
-                    pacer: Default::default(),
-                    max_attempts: settings.max_attempts,
-                    backoff_base_ms: settings.backoff_base_ms,
-                })
-            });
+            vaultstream_bot::publish::Publisher::from_settings(settings, db.clone(), blobs.clone())
+                .map(Arc::new);
         Self {
             db,
             queue,
