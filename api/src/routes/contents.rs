@@ -18,10 +18,13 @@ use crate::extract::{param, query_pairs};
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
-/// Parse a content id from the path: a positive integer.
-pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
+/// Parse an id from the path: a positive integer. `what` names it in the
+/// error ("content", "dead letter", "push target", ...).
+pub fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> ApiResult<i64> {
     let raw = path
-        .map_err(|_| ApiError::invalid_parameter("the content id in the path is not readable"))?
+        .map_err(|_| {
+            ApiError::invalid_parameter(format!("the {what} id in the path is not readable"))
+        })?
         .0;
     raw.trim()
         .parse::<i64>()
@@ -29,10 +32,15 @@ pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
         .filter(|id| *id > 0)
         .ok_or_else(|| {
             ApiError::invalid_parameter(format!(
-                "content id `{}` is not a positive integer",
+                "{what} id `{}` is not a positive integer",
                 raw.escape_debug()
             ))
         })
+}
+
+/// Parse a content id from the path.
+pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
+    path_id(path, "content")
 }
 
 /// One item with its fields, its media (with absolute URLs of the archived

@@ -18,7 +18,7 @@ use vaultstream_core::db::jobs::{self, DeadLetterFilter, RetryRefusal};
 use vaultstream_core::parsed::ErrorClass;
 use vaultstream_core::platform::Platform;
 
-use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, content_id};
+use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, content_id, path_id};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{param, query_pairs};
@@ -182,7 +182,7 @@ pub async fn retry_dead_letter(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let id = content_id(path)?;
+    let id = path_id(path, "dead letter")?;
     let Some((content, requeued)) = jobs::retry_dead_letter(&state.db, id).await? else {
         return Err(ApiError::not_found(format!(
             "no open dead letter with id {id} (it may have been retried already)"

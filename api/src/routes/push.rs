@@ -22,7 +22,7 @@ use vaultstream_core::db::contents::Cursor;
 use vaultstream_core::db::entities::{push_target, pushed_record};
 use vaultstream_core::db::push::{self, NewTarget, RecordFilter, TargetError, TargetPatch};
 
-use super::contents::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, path_id};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, param, query_pairs};
@@ -262,24 +262,6 @@ impl TargetBody {
 }
 
 /// A positive integer id from the path.
-fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> ApiResult<i64> {
-    let raw = path
-        .map_err(|_| {
-            ApiError::invalid_parameter(format!("the {what} id in the path is not readable"))
-        })?
-        .0;
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::invalid_parameter(format!(
-                "{what} id `{}` is not a positive integer",
-                raw.escape_debug()
-            ))
-        })
-}
-
 fn no_target(id: i64) -> ApiError {
     ApiError::not_found(format!("no push target with id {id}"))
 }
