@@ -3,21 +3,32 @@
 //! axum's own `Json`/`Query`/`Path` reject with plain-text bodies; these
 //! read the raw parts and turn every failure into a code from the contract.
 
-use axum::body::Bytes;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use vaultstream_core::ErrorCode;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+
+/// After refusing a body as too large, read and drop at most this much more
+/// of it, for at most [`DRAIN_TIME`] (see [`buffer_body`]).
+const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// A JSON body. Malformed JSON → `invalid_json` (400); well-formed JSON of
-/// the wrong shape → `invalid_body` (422); too large → `payload_too_large`
-/// (413). A body sent without a JSON content type is still accepted when it
-/// parses (curl's `-d` sends form encoding by default); when it does not
-/// parse and was declared as something else, the answer is
-/// `unsupported_media_type` (415).
+/// the wrong shape, or with a NUL (`\u0000`) in any string → `invalid_body`
+/// (422); too large → `payload_too_large` (413). A body sent without a JSON
+/// content type is still accepted when it parses (curl's `-d` sends form
+/// encoding by default); when it does not parse and was declared as
+/// something else, the answer is `unsupported_media_type` (415).
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -76,9 +87,109 @@ where
                 "the body must be a JSON object",
             ));
         }
+        // PostgreSQL cannot store a NUL in text, and no field of ours
+        // means one: refused the same on every backend.
+        if has_nul(&value) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
+                "strings in the body cannot contain NUL (\\u0000) characters",
+            ));
+        }
         serde_json::from_value(value)
             .map(JsonBody)
             .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid body: {e}")))
+    }
+}
+
+/// Middleware: read every request body before its route runs, at most
+/// [`crate::MAX_BODY_BYTES`]; a larger one is `payload_too_large` (413)
+/// whatever the route, and so is one declared larger.
+///
+/// Why here and not in each extractor: when a server answers before it has
+/// read the body (a route that takes none, or a refusal) and closes with
+/// bytes unread, the peer gets a TCP reset, and an HTTP/1 client that writes
+/// the whole body before it reads the answer (most do) reports a broken
+/// connection instead of our answer. So a refused body is drained first
+/// (bounded in bytes and time; a body declared larger than the bound, or
+/// one waiting for `100 Continue`, is not worth reading and is not).
+pub async fn buffer_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match read_body(&parts.headers, body, crate::MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The whole body, at most `limit` bytes.
+async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> ApiResult<Bytes> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let worth_draining = declared.is_none_or(|n| n <= DRAIN_MAX_BYTES as u64)
+        && !headers.contains_key(header::EXPECT);
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        if worth_draining {
+            drain(body).await;
+        }
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body).await {
+        let data = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidBody,
+                format!("the request body could not be read: {e}"),
+            )
+        })?;
+        if buf.len() + data.len() > limit {
+            if worth_draining {
+                drain(body).await;
+            }
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf.into())
+}
+
+/// The next chunk of `body` (empty for trailers); `None` at its end.
+async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
+    std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx))
+        .await
+        .map(|frame| frame.map(|f| f.into_data().unwrap_or_default()))
+}
+
+/// Read and drop the rest of a refused body, bounded in bytes and time.
+async fn drain(mut body: Body) {
+    let mut left = DRAIN_MAX_BYTES;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(data)) = next_chunk(&mut body).await {
+            if data.len() >= left {
+                break;
+            }
+            left -= data.len();
+        }
+    })
+    .await;
+}
+
+/// Whether any string (or object key) in `v` holds a NUL.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -100,4 +211,15 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
+}
+
+/// A free-text parameter (searched for in the database): as [`param`], but
+/// a NUL in it is `invalid_parameter` (PostgreSQL refuses NUL in text).
+pub fn text_param<'a>(pairs: &'a [(String, String)], name: &str) -> ApiResult<Option<&'a str>> {
+    match param(pairs, name) {
+        Some(v) if v.contains('\0') => Err(ApiError::invalid_parameter(format!(
+            "`{name}` cannot contain NUL (%00) characters"
+        ))),
+        v => Ok(v),
+    }
 }

@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
@@ -39,7 +40,8 @@ use vaultstream_core::{ErrorCode, Settings};
 
 use crate::error::ApiError;
 
-/// Bodies larger than this are refused with 413 `payload_too_large`.
+/// Bodies larger than this are refused with 413 `payload_too_large`, on
+/// every route ([`extract::buffer_body`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach. Cheap to clone.
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         // outside the guard, like the docs UI.
         .merge(admin::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(extract::buffer_body))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
@@ -122,7 +125,27 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
+}
+
+/// The longest `X-Request-Id` taken from a client (the column that keeps it
+/// with a submission holds 128 characters).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A client may choose its request id (it is logged, echoed and stored with
+/// a submission), but only a short, printable one: anything else is dropped
+/// here, and [`SetRequestIdLayer`] gives the request a fresh UUID.
+async fn drop_unusable_request_id(mut req: Request<axum::body::Body>, next: Next) -> Response {
+    let usable = |v: &HeaderValue| {
+        (1..=MAX_REQUEST_ID_LEN).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic)
+    };
+    let ids = req.headers().get_all("x-request-id");
+    let keep = ids.iter().count() <= 1 && ids.iter().all(usable);
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> ApiError {

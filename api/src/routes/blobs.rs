@@ -8,6 +8,7 @@
 //! pass through the API.
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -55,10 +56,13 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub async fn get_blob(
     State(state): State<AppState>,
     method: Method,
-    Path(rest): Path<String>,
+    rest: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let key = BlobKey::parse(&format!("blobs/sha256/{rest}"))
+    // A key that does not even decode (invalid UTF-8) is malformed too.
+    let key = rest
+        .ok()
+        .and_then(|Path(rest)| BlobKey::parse(&format!("blobs/sha256/{rest}")))
         .ok_or_else(|| ApiError::not_found("no such blob (malformed key)"))?;
     let store = &state.blobs;
     let Some(path) = store.local_path(&key) else {

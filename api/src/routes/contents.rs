@@ -13,22 +13,23 @@ use vaultstream_core::platform::Platform;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{param, query_pairs};
+use crate::extract::{param, query_pairs, text_param};
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
-/// Parse an id from the path: a positive integer. `what` names it in the
-/// error ("content", "dead letter", "push target", ...).
+/// Parse an id from the path: a positive integer, in plain ASCII digits
+/// only (no sign, no white space: `%0A1` or `+1` is not item 1). `what`
+/// names it in the error ("content", "dead letter", "push target", ...).
 pub fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> ApiResult<i64> {
     let raw = path
         .map_err(|_| {
             ApiError::invalid_parameter(format!("the {what} id in the path is not readable"))
         })?
         .0;
-    raw.trim()
-        .parse::<i64>()
-        .ok()
+    Some(raw.as_str())
+        .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|r| r.parse::<i64>().ok())
         .filter(|id| *id > 0)
         .ok_or_else(|| {
             ApiError::invalid_parameter(format!(
@@ -147,8 +148,8 @@ pub async fn list(
                 })
             })
             .transpose()?,
-        tag: param(&pairs, "tag").map(|t| t.trim_start_matches('#').to_lowercase()),
-        q: param(&pairs, "q")
+        tag: text_param(&pairs, "tag")?.map(|t| t.trim_start_matches('#').to_lowercase()),
+        q: text_param(&pairs, "q")?
             .map(|q| {
                 if q.chars().count() > 200 {
                     Err(ApiError::invalid_parameter(
