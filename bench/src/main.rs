@@ -1,0 +1,62 @@
+//! `vaultstream-bench`: run VaultStream's benchmarks and print one JSON
+//! line per result (stdout) and a Markdown table (stderr).
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vaultstream-bench",
+    about = "VaultStream's benchmarks (see bench/README.md)"
+)]
+struct Cli {
+    /// Run every scenario small (seconds): what the test suite runs.
+    #[arg(long)]
+    quick: bool,
+    /// Only these scenarios (ingest, queue, images, video, e2e); repeatable.
+    #[arg(long = "only", value_name = "SCENARIO")]
+    only: Vec<String>,
+    /// The `vaultstream` binary (default: next to this one).
+    #[arg(long, value_name = "PATH")]
+    vaultstream: Option<std::path::PathBuf>,
+    /// The photo corpus (default: shared/fixtures/media above the checkout).
+    #[arg(long, value_name = "DIR")]
+    photos: Option<std::path::PathBuf>,
+    /// Also write the rows as a JSON array to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let mut opts = vaultstream_bench::Opts::for_checkout(cli.quick);
+    opts.only = cli.only;
+    if let Some(p) = cli.vaultstream {
+        opts.vaultstream = p;
+    }
+    if let Some(p) = cli.photos {
+        opts.photos = p;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vaultstream-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(vaultstream_bench::run(&opts)) {
+        Ok((machine, rows)) => {
+            if let Some(path) = cli.json {
+                let doc = serde_json::json!({"machine": machine, "rows": rows});
+                if let Err(e) = std::fs::write(&path, format!("{doc:#}\n")) {
+                    eprintln!("vaultstream-bench: writing {}: {e}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vaultstream-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
