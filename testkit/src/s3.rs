@@ -14,12 +14,19 @@
 //! Garage's default key (made by `s3-server start`) may create buckets;
 //! [`S3Server::bucket`] creates each test bucket with S3 CreateBucket
 //! through that key, which then owns it (read, write, owner).
+//!
+//! [`S3Server::outage`] (or [`S3Server::stop`] then [`S3Server::restart`])
+//! takes the server down and brings it back with the same config and data:
+//! it is the whole process's server, so a test that stops it belongs in a
+//! test binary of its own.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use ::s3::creds::Credentials;
 use ::s3::{Bucket, BucketConfiguration, Region};
@@ -40,7 +47,11 @@ pub struct S3Server {
     pub secret_key: String,
     /// The bucket `s3-server start` made; tests should use [`S3Server::bucket`].
     pub default_bucket: String,
-    pub garage_pid: u32,
+    /// Garage's pid now, also in `DIR/garage.pid` (which the watchdog
+    /// reads); 0 while it is stopped. Changes when it is restarted.
+    pid: AtomicU32,
+    /// Garage's admin API (`/health`), from `garage.toml`.
+    admin: String,
 }
 
 /// The server, started on first use. Panics with the reason when Garage
@@ -98,6 +109,7 @@ impl S3Server {
                 .cloned()
                 .ok_or_else(|| format!("`s3-server start` printed no VAULTSTREAM_{name}"))
         };
+        let admin = admin_addr(&dir)?;
         let server = S3Server {
             endpoint: var("S3_ENDPOINT")?,
             region: var("S3_REGION")?,
@@ -105,7 +117,8 @@ impl S3Server {
             secret_key: var("S3_SECRET_KEY")?,
             default_bucket: var("S3_BUCKET")?,
             dir,
-            garage_pid,
+            pid: AtomicU32::new(garage_pid),
+            admin: format!("http://{admin}"),
         };
         // The default key may create buckets already; make sure of it.
         let out = server.garage(&["key", "allow", "--create-bucket", &server.access_key]);
@@ -116,6 +129,101 @@ impl S3Server {
             ));
         }
         Ok(server)
+    }
+
+    /// Garage's pid now (0 while an outage has it stopped).
+    pub fn garage_pid(&self) -> u32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
+    /// Stop Garage for `for_`, then start it again with the same config
+    /// and data (buckets, keys and objects survive); returns once it is
+    /// healthy. Panics when it cannot be stopped or started.
+    pub async fn outage(&self, for_: Duration) {
+        self.stop().await;
+        tokio::time::sleep(for_).await;
+        self.restart().await;
+    }
+
+    /// Stop Garage: SIGTERM, SIGKILL if it is still there after 5 s;
+    /// returns once the process is gone. Then its pid file is removed, so
+    /// the watchdog kills nothing (no recycled pid) if the test process
+    /// ends before a restart.
+    pub async fn stop(&self) {
+        let pid = self.pid.swap(0, Ordering::SeqCst);
+        assert!(pid != 0, "Garage is already stopped");
+        signal(pid, "TERM");
+        if !wait_gone(pid, Duration::from_secs(5)).await {
+            signal(pid, "KILL");
+            assert!(
+                wait_gone(pid, Duration::from_secs(5)).await,
+                "Garage (pid {pid}) survived SIGKILL"
+            );
+        }
+        let _ = std::fs::remove_file(self.dir.join("garage.pid"));
+    }
+
+    /// Start Garage again after [`S3Server::stop`]: `garage -c
+    /// DIR/garage.toml server` on the same meta and data dirs (the layout
+    /// and the default bucket and key were made at first start and are
+    /// kept there, so neither `--single-node` nor `--default-bucket` is
+    /// given again). Returns once its admin `/health` answers 200.
+    pub async fn restart(&self) {
+        assert_eq!(self.garage_pid(), 0, "Garage is running; stop it first");
+        // Detached (`nohup … &` in a shell that exits at once), as
+        // `s3-server start` runs it: not our child, so never our zombie.
+        // The pid file is written before the shell returns, so the
+        // watchdog always knows the running Garage.
+        const START: &str = r#"
+            nohup garage -c "$1/garage.toml" server >> "$1/garage.log" 2>&1 < /dev/null &
+            echo $! > "$1/garage.pid"
+            echo $!
+        "#;
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(START)
+            .arg("vaultstream-s3-restart")
+            .arg(&self.dir)
+            .env("PATH", path_with_tools())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("restarting Garage: {e}"));
+        let pid = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap_or_else(|_| {
+                panic!(
+                    "restarting Garage printed no pid ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        self.pid.store(pid, Ordering::SeqCst);
+        let client = reqwest::Client::new();
+        let health = format!("{}/health", self.admin);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = client
+                .get(&health)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return;
+            }
+            assert!(
+                !gone(pid),
+                "restarted Garage (pid {pid}) exited; see {}/garage.log",
+                self.dir.display()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "restarted Garage (pid {pid}) not healthy after 30 s; see {}/garage.log",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Run the garage CLI against this server (`garage -c DIR/garage.toml ARGS`).
@@ -236,6 +344,15 @@ impl TestBucket {
             .collect()
     }
 
+    /// One object's bytes (panics when it cannot be read).
+    pub fn get(&self, key: &str) -> Vec<u8> {
+        let bucket = self.handle();
+        let path = key.to_owned();
+        block_on(async move { bucket.get_object(path).await })
+            .unwrap_or_else(|e| panic!("reading {key} from {}: {e}", self.name))
+            .to_vec()
+    }
+
     fn handle(&self) -> Box<Bucket> {
         let region = Region::Custom {
             region: self.region.clone(),
@@ -297,6 +414,59 @@ where
     })
 }
 
+/// `[admin] api_bind_addr` of `DIR/garage.toml`.
+fn admin_addr(dir: &Path) -> Result<String, String> {
+    let toml = std::fs::read_to_string(dir.join("garage.toml"))
+        .map_err(|e| format!("{}/garage.toml: {e}", dir.display()))?;
+    let mut in_admin = false;
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_admin = line == "[admin]";
+        } else if in_admin
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == "api_bind_addr"
+        {
+            return Ok(v.trim().trim_matches('"').to_owned());
+        }
+    }
+    Err(format!(
+        "no [admin] api_bind_addr in {}/garage.toml",
+        dir.display()
+    ))
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The process has exited: no `/proc/PID`, or only its zombie (Garage is
+/// not our child, and whoever adopted it may be slow to reap it).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| matches!(state, "Z" | "X")),
+    }
+}
+
+async fn wait_gone(pid: u32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while !gone(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// `$VAULTSTREAM_TOOLS/bin` (default `~/.cache/vaultstream-tools/bin`)
 /// in front of `PATH`.
 fn path_with_tools() -> String {
@@ -337,25 +507,29 @@ fn find_script() -> Result<PathBuf, String> {
 
 /// A detached shell that waits for this process to end, then stops Garage
 /// and removes its dir. In its own process group, so a Ctrl-C that kills
-/// the tests does not kill it before it has cleaned up.
+/// the tests does not kill it before it has cleaned up. It stops the pid
+/// in `DIR/garage.pid` at that moment, which follows restarts
+/// ([`S3Server::restart`]); no pid file: Garage is already stopped.
 fn spawn_watchdog(garage_pid: u32, dir: &Path) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     const SCRIPT: &str = r#"
         while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
-        kill "$2" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$2" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -9 "$2" 2>/dev/null
-        rm -rf "$3"
+        pid=$(cat "$2/garage.pid" 2>/dev/null)
+        if [ -n "$pid" ]; then
+            kill "$pid" 2>/dev/null
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.2
+            done
+            kill -9 "$pid" 2>/dev/null
+        fi
+        rm -rf "$2"
     "#;
     Command::new("bash")
         .arg("-c")
         .arg(SCRIPT)
         .arg("vaultstream-s3-watchdog")
         .arg(std::process::id().to_string())
-        .arg(garage_pid.to_string())
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

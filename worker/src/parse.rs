@@ -174,7 +174,7 @@ async fn process_claimed(ctx: &WorkerCtx, job: &ParseJob, claim: Claim) -> anyho
 
     let heartbeat = spawn_heartbeat(ctx.db.clone(), &claim, ctx.lease);
     let result = ctx.fetcher.fetch(&identity, source_url.as_deref()).await;
-    heartbeat.abort();
+    drop(heartbeat);
     let duration_ms = started.elapsed().as_millis() as u64;
 
     match result {
@@ -295,15 +295,29 @@ async fn source_url(db: &DatabaseConnection, content_id: i64) -> anyhow::Result<
     Ok(first.map(|s| s.resolved_url.unwrap_or(s.submitted_url)))
 }
 
-fn spawn_heartbeat(
-    db: DatabaseConnection,
-    claim: &Claim,
-    lease: Duration,
-) -> tokio::task::JoinHandle<()> {
+/// A lease heartbeat task, stopped when this is dropped: also when the job
+/// is cancelled mid-way (its apalis worker stopped), so a lease nobody
+/// works on runs out and the reconciler hands the row to another attempt.
+/// (A bare `JoinHandle` would detach the task and renew the lease forever.)
+pub(crate) struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    pub(crate) fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self(tokio::spawn(task))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn spawn_heartbeat(db: DatabaseConnection, claim: &Claim, lease: Duration) -> Heartbeat {
     let id = claim.item.id;
     let token = claim.token.clone();
     let every = lease / 3;
-    tokio::spawn(
+    Heartbeat::spawn(
         async move {
             loop {
                 tokio::time::sleep(every).await;

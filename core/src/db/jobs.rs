@@ -289,6 +289,8 @@ pub async fn due_for_enqueue(
                 .add(content::Column::EnqueuedAt.is_null())
                 .add(content::Column::EnqueuedAt.lt(stale)),
         );
+    // Lease ran out: queue it once, and again if that message too is
+    // long gone (a flushed or restarted Redis): the claim fences duplicates.
     let orphaned = Condition::all()
         .add(content::Column::Status.eq(Status::Processing.as_str()))
         .add(content::Column::LeaseUntil.lt(now))
@@ -298,7 +300,8 @@ pub async fn due_for_enqueue(
                 .add(
                     Expr::col(content::Column::EnqueuedAt)
                         .lt(Expr::col(content::Column::LeaseUntil)),
-                ),
+                )
+                .add(content::Column::EnqueuedAt.lt(stale)),
         );
     content::Entity::find()
         .select_only()

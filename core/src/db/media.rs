@@ -516,13 +516,16 @@ pub async fn due_for_enqueue(
                 .add(media::Column::EnqueuedAt.is_null())
                 .add(media::Column::EnqueuedAt.lt(stale)),
         );
+    // Lease ran out: queue it once, and again if that message too is
+    // long gone (a flushed or restarted Redis): the claim fences duplicates.
     let orphaned = Condition::all()
         .add(media::Column::Status.eq(PROCESSING))
         .add(media::Column::LeaseUntil.lt(now))
         .add(
             Condition::any()
                 .add(media::Column::EnqueuedAt.is_null())
-                .add(Expr::col(media::Column::EnqueuedAt).lt(Expr::col(media::Column::LeaseUntil))),
+                .add(Expr::col(media::Column::EnqueuedAt).lt(Expr::col(media::Column::LeaseUntil)))
+                .add(media::Column::EnqueuedAt.lt(stale)),
         );
     media::Entity::find()
         .select_only()

@@ -33,7 +33,7 @@ use vaultstream_core::queue::{JobKind, MediaJob};
 
 use super::image::{ImageError, ImageOptions, Sniffed, sniff, transcode};
 use crate::backoff;
-use crate::parse::WorkerCtx;
+use crate::parse::{Heartbeat, WorkerCtx};
 
 /// What the media step needs, built once per process.
 pub struct MediaCtx {
@@ -219,7 +219,7 @@ async fn process_claimed(
 
     let heartbeat = spawn_heartbeat(ctx, &claim);
     let result = archive(ctx, &claim).await;
-    heartbeat.abort();
+    drop(heartbeat);
     let duration_ms = started.elapsed().as_millis() as u64;
 
     match result {
@@ -282,10 +282,10 @@ async fn process_claimed(
     }
 }
 
-fn spawn_heartbeat(ctx: &WorkerCtx, claim: &MediaClaim) -> tokio::task::JoinHandle<()> {
+fn spawn_heartbeat(ctx: &WorkerCtx, claim: &MediaClaim) -> Heartbeat {
     let db = ctx.db.clone();
     let (id, token, lease) = (claim.media.id, claim.token.clone(), ctx.lease);
-    tokio::spawn(
+    Heartbeat::spawn(
         async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
