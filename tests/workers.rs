@@ -231,6 +231,148 @@ async fn killed_worker_on_the_embedded_queue_loses_nothing() {
     killed_worker_loses_nothing(Stack::Embedded).await;
 }
 
+/// SplitMix64: seeded randomness a failing drill can be replayed with.
+struct SeededRng(u64);
+
+impl SeededRng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+/// Kill drill on the production stack: 500 items, jobs in flight, the
+/// worker SIGKILLed three times at seeded random moments (a new one started
+/// each time). Every item ends `pulled`, stored once (one row, one source,
+/// one set of media), and only jobs in flight at a kill are fetched again:
+/// at most 3 × the worker concurrency. `VAULTSTREAM_DRILL_SEED` replays a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn worker_killed_three_times_during_500_jobs_loses_nothing() {
+    use std::collections::{HashMap, HashSet};
+    use vaultstream_core::db::entities::{content_source, dead_letter, media};
+
+    let n = 500u64;
+    let concurrency = 8u64; // spawn_worker's VAULTSTREAM_WORKER_CONCURRENCY
+    let seed = std::env::var("VAULTSTREAM_DRILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0003);
+    eprintln!("kill drill: seed {seed}");
+    let mut rng = SeededRng(seed);
+    // 200 ms per fetch: at most ~40 items/s with 8 slots, so three random
+    // moments of up to 2 s each land well before the batch is done.
+    let (s, ids) = setup(Stack::PostgresRedis, n, Duration::from_millis(200)).await;
+
+    let mut worker = spawn_worker(&s.env, &s.upstream);
+    for kill in 1..=3 {
+        // The new worker is up and working, then a random moment later…
+        let before = count_status(&s.db, "pulled").await;
+        wait_until(
+            &s.db,
+            "the new worker makes progress",
+            |p, _| p > before,
+            Duration::from_secs(60),
+        )
+        .await;
+        let wait = Duration::from_millis(rng.range(300, 2000));
+        tokio::time::sleep(wait).await;
+        // …SIGKILL: no chance to clean up.
+        let _ = worker.0.kill();
+        let _ = worker.0.wait();
+        let pulled = count_status(&s.db, "pulled").await;
+        let in_flight = count_status(&s.db, "processing").await;
+        eprintln!(
+            "kill {kill} after {wait:?}: pulled {pulled}, processing {in_flight} (with earlier kills' expired leases)"
+        );
+        assert!(pulled < n, "kill {kill} landed before the batch was done");
+        assert!(in_flight > 0, "kill {kill} landed with jobs in flight");
+        worker = spawn_worker(&s.env, &s.upstream);
+    }
+    wait_until(
+        &s.db,
+        "after the third restart",
+        |p, f| p + f == n,
+        Duration::from_secs(180),
+    )
+    .await;
+    drop(worker);
+
+    // Every item pulled; nothing stuck, nothing dead-lettered.
+    assert_eq!(count_status(&s.db, "pulled").await, n, "every item pulled");
+    assert_eq!(count_status(&s.db, "failed").await, 0);
+    assert_eq!(count_status(&s.db, "processing").await, 0);
+    assert_eq!(count_status(&s.db, "unprocessed").await, 0);
+    let letters = dead_letter::Entity::find().count(&s.db).await.unwrap();
+    assert_eq!(letters, 0, "a healthy upstream leaves no dead letters");
+
+    // Stored once: one row per tweet, one source per row, one set of media.
+    let rows = content::Entity::find().all(&s.db).await.unwrap();
+    assert_eq!(rows.len() as u64, n);
+    let tweets: HashSet<&str> = rows.iter().map(|r| r.platform_id.as_str()).collect();
+    let expected: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(tweets, expected, "one row per tweet id");
+    assert!(
+        rows.iter()
+            .all(|r| r.text.as_deref().is_some_and(|t| !t.is_empty())),
+        "every row holds the parsed tweet"
+    );
+    let sources = content_source::Entity::find().all(&s.db).await.unwrap();
+    let mut per_item: HashMap<i64, u32> = HashMap::new();
+    for src in &sources {
+        *per_item.entry(src.content_id).or_default() += 1;
+    }
+    assert_eq!(per_item.len() as u64, n);
+    assert!(
+        per_item.values().all(|c| *c == 1),
+        "one source per item: {sources:?}"
+    );
+    let files = media::Entity::find().all(&s.db).await.unwrap();
+    let mut per_item: HashMap<i64, HashSet<(i32, String)>> = HashMap::new();
+    for m in &files {
+        assert!(
+            per_item
+                .entry(m.content_id)
+                .or_default()
+                .insert((m.position, m.original_url.clone())),
+            "media stored twice: {m:?}"
+        );
+    }
+    let sizes: HashSet<usize> = per_item.values().map(HashSet::len).collect();
+    assert_eq!(per_item.len() as u64, n, "every item has its media rows");
+    assert_eq!(sizes.len(), 1, "the same media for every item: {sizes:?}");
+
+    // Only jobs in flight at a kill may run again. A request cut off by
+    // the kill counts too: `hits` is every FxTwitter request received.
+    let rerun: Vec<(&String, u32, u32)> = ids
+        .iter()
+        .map(|t| (t, s.upstream.hits(t), s.upstream.served_ok(t)))
+        .filter(|(_, hits, _)| *hits > 1)
+        .collect();
+    let served_twice = rerun.iter().filter(|(_, _, ok)| *ok > 1).count();
+    eprintln!(
+        "kill drill: {} of {n} tweets requested more than once, {served_twice} answered more than once (bound {}): {:?}",
+        rerun.len(),
+        3 * concurrency,
+        rerun
+    );
+    assert!(
+        ids.iter().all(|t| s.upstream.served_ok(t) >= 1),
+        "every tweet was fetched"
+    );
+    assert!(
+        rerun.len() as u64 <= 3 * concurrency,
+        "only jobs in flight at the three kills may run twice"
+    );
+}
+
 /// `all` with JSON logs: the request id of the submitting HTTP call travels
 /// into the job, and the job's log lines carry job.id, content.id, platform.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -224,6 +224,27 @@ async fn tombstone_is_permanent() {
     );
 }
 
+/// FxTwitter down and the fallback rate limiting us: the error stays
+/// FxTwitter's, but the next attempt (which asks both again) waits for the
+/// fallback's Retry-After.
+#[tokio::test]
+async fn fallback_retry_after_is_kept() {
+    let server = Replay::start(HOSTS).await;
+    server
+        .route("api.fxtwitter.com/status/", Reply::status(502, "{}"))
+        .route(
+            "cdn.syndication.twimg.com/tweet-result",
+            Reply::status(429, "{}").header("retry-after", "7"),
+        );
+    let err = fetch_err(&server, &req("20")).await;
+    assert_eq!(err.class, ErrorClass::Retryable, "{err:?}");
+    assert_eq!(
+        err.retry_after,
+        Some(std::time::Duration::from_secs(7)),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn http_errors() {
     // With the fallback also failing (no route → 599), FxTwitter's own

@@ -12,12 +12,15 @@
 //!   process's environment.
 //! - [`telegram`]: a fake Telegram Bot API (long polling, sends, uploads,
 //!   injected 429s and errors) that records everything the bot sent.
+//! - [`chaos`]: a fault-injecting TCP proxy (5xx, hangs, resets, 429s) in
+//!   front of an upstream, seeded, logging every request it saw.
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
 //!
 //! Nothing here mocks our own storage: tests run on real SQLite files,
 //! PostgreSQL databases and Redis keys.
 
+pub mod chaos;
 pub mod env;
 pub mod pg;
 pub mod replay;

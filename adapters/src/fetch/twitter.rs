@@ -50,7 +50,13 @@ impl Adapter for Twitter {
                     if second.class == ErrorClass::Permanent && first.class.is_retryable() {
                         second
                     } else if second.class.is_retryable() {
-                        first
+                        // FxTwitter's error names the case, but the next
+                        // attempt asks both hosts again: honour the longer
+                        // Retry-After either of them sent.
+                        FetchError {
+                            retry_after: first.retry_after.max(second.retry_after),
+                            ..first
+                        }
                     } else {
                         second
                     }
