@@ -13,9 +13,8 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    ExprTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
-    TryInsertResult,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
 };
 
 use super::entities::{content, content_source, content_tag};
@@ -45,7 +44,7 @@ pub struct Submitted {
 
 /// Record a submission: the item (once), its source (always) and its tags.
 ///
-/// On PostgreSQL this is one statement (see [`submit_pg`]); elsewhere one
+/// On PostgreSQL this is one statement ([`SUBMIT_PG`]); elsewhere one
 /// transaction of a few statements.
 pub async fn submit(
     db: &DatabaseConnection,
@@ -59,29 +58,26 @@ pub async fn submit(
 }
 
 /// The whole submission as one PostgreSQL statement — one round trip, no
-/// explicit transaction (a statement is atomic): look the item up; insert
-/// it only if it was not found (`ON CONFLICT DO NOTHING`: the unique index
-/// still decides under concurrency); record the source and tags against
-/// whichever row there is.
+/// explicit transaction (a statement is atomic): insert the item, or on a
+/// conflict with its (platform, platform_id) take the existing row (the
+/// unique index decides, under any concurrency: a concurrent insert is
+/// waited for, never missed); record the source and the tags against it.
 ///
-/// If another submission of the same item commits between this statement's
-/// snapshot and its insert, the insert yields nothing and the lookup saw
-/// nothing either: the statement then wrote nothing at all, and runs again
-/// (the row is visible to the next snapshot).
+/// `DO UPDATE SET platform = EXCLUDED.platform` changes nothing (and, no
+/// indexed value changing, is a HOT update) but makes the conflicting row
+/// come back from `RETURNING`; `xmax = 0` holds only for a freshly inserted
+/// row. There is no separate lookup for the planner to get wrong: a cached
+/// generic plan for `SELECT … WHERE platform = $1 AND platform_id = $2`
+/// made while the table was nearly empty was seen to pick the
+/// (platform, id) listing index and walk every row of the platform on each
+/// share until the next ANALYZE.
 pub const SUBMIT_PG: &str = r#"
-WITH found AS (
-    SELECT * FROM contents WHERE platform = $1 AND platform_id = $2
-), ins AS (
+WITH item AS (
     INSERT INTO contents (platform, platform_id, canonical_url, kind, status,
         failure_count, attempts, enqueued_at, created_at, updated_at)
-    SELECT $1, $2, $3, $4, $5, 0, 0, $6, $6, $6
-    WHERE NOT EXISTS (SELECT 1 FROM found)
-    ON CONFLICT (platform, platform_id) DO NOTHING
-    RETURNING *
-), item AS (
-    SELECT found.*, false AS created FROM found
-    UNION ALL
-    SELECT ins.*, true AS created FROM ins
+    VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $6)
+    ON CONFLICT (platform, platform_id) DO UPDATE SET platform = EXCLUDED.platform
+    RETURNING *, (xmax = 0) AS created
 ), src AS (
     INSERT INTO content_sources (content_id, raw_text, submitted_url, resolved_url,
         channel, tags, note, submitted_by, request_id, created_at)
@@ -103,39 +99,30 @@ async fn submit_pg(
 ) -> Result<Submitted, DbErr> {
     let now = Utc::now();
     let tags = serde_json::json!(source.tags).to_string();
-    let values: Vec<sea_orm::Value> = vec![
-        identity.platform.as_str().into(),
-        identity.platform_id.clone().into(),
-        identity.canonical_url.clone().into(),
-        identity.kind.as_str().into(),
-        Status::Unprocessed.as_str().into(),
-        now.into(),
-        source.raw_text.into(),
-        source.submitted_url.into(),
-        source.resolved_url.into(),
-        source.channel.as_str().into(),
-        tags.into(),
-        source.note.into(),
-        source.submitted_by.into(),
-        source.request_id.into(),
-    ];
-    // Twice is enough: a lost race makes the row visible to the next try.
-    for _ in 0..3 {
-        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, SUBMIT_PG, values.clone());
-        if let Some(row) = db.query_one_raw(stmt).await? {
-            let content = content::Model::from_query_result(&row, "")?;
-            let created: bool = row.try_get("", "created")?;
-            let source_id: i64 = row.try_get("", "source_id")?;
-            return Ok(Submitted {
-                content,
-                created,
-                source_id,
-            });
-        }
-    }
-    Err(DbErr::Custom(
-        "the item was neither found nor inserted after three tries".into(),
-    ))
+    let row = sea_orm::sqlx::query(SUBMIT_PG)
+        .bind(identity.platform.as_str())
+        .bind(&identity.platform_id)
+        .bind(&identity.canonical_url)
+        .bind(identity.kind.as_str())
+        .bind(Status::Unprocessed.as_str())
+        .bind(now)
+        .bind(&source.raw_text)
+        .bind(&source.submitted_url)
+        .bind(&source.resolved_url)
+        .bind(source.channel.as_str())
+        .bind(&tags)
+        .bind(&source.note)
+        .bind(&source.submitted_by)
+        .bind(&source.request_id)
+        .fetch_one(db.get_postgres_connection_pool())
+        .await
+        .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+    let row = sea_orm::QueryResult::from(row);
+    Ok(Submitted {
+        content: content::Model::from_query_result(&row, "")?,
+        created: row.try_get("", "created")?,
+        source_id: row.try_get("", "source_id")?,
+    })
 }
 
 /// The portable path (SQLite): one transaction of a few statements.
