@@ -7,17 +7,15 @@
 //! `VAULTSTREAM_DRILL_LOG` sets the workers' log filter.
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::{content, dead_letter};
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::chaos::{Chaos, ChaosConfig, Fault, Outcome};
 use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::proc::{Proc, store_tweet};
 use vaultstream_testkit::upstream::{FX_PHOTO, Upstream};
 use vaultstream_worker::ApalisQueue;
 
@@ -27,51 +25,9 @@ const MAX_ATTEMPTS: i32 = 4;
 /// request, dead letters, and hangs in about a minute.
 const DEFAULT_SEED: u64 = 1;
 
-/// Killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The binary with this deployment's settings and nothing of the caller's.
 fn vaultstream(env: &TestEnv) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.env_vars());
-    cmd
-}
-
-/// Store a tweet item as the API would and return its content id.
-async fn store_tweet(db: &DatabaseConnection, tweet: &str) -> i64 {
-    let identity = Identity {
-        platform: Platform::Twitter,
-        platform_id: tweet.to_owned(),
-        canonical_url: format!("https://x.com/i/status/{tweet}"),
-        kind: ContentKind::Post,
-    };
-    let source = NewSource {
-        raw_text: identity.canonical_url.clone(),
-        submitted_url: identity.canonical_url.clone(),
-        resolved_url: None,
-        channel: Channel::Api,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
-    contents::submit(db, &identity, source)
-        .await
-        .expect("submit")
-        .content
-        .id
+    vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), env)
 }
 
 async fn count_status(db: &DatabaseConnection, status: &str) -> u64 {

@@ -11,16 +11,14 @@
 //! Only this test's namespace is deleted (`KEYS <namespace>*` + `DEL`),
 //! never `FLUSHALL`: other tests share the Redis server.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::{content, dead_letter, media};
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobKind, JobQueue, ParseJob};
 use vaultstream_testkit::env::{Stack, TestEnv, redis_url};
+use vaultstream_testkit::proc::{Proc, store_tweet};
 use vaultstream_testkit::replay::{Replay, Reply};
 use vaultstream_testkit::upstream::FX_PHOTO;
 use vaultstream_worker::ApalisQueue;
@@ -32,16 +30,6 @@ const TWEET_DELAY: Duration = Duration::from_millis(60);
 /// Photo downloads this slowly, with two media slots: media jobs queue up
 /// behind parsing, so the second flush finds them queued.
 const PHOTO_DELAY: Duration = Duration::from_millis(80);
-
-/// Killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn photo_url(tweet: u64) -> String {
     format!("https://pbs.twimg.com/media/drill{tweet}.jpg")
@@ -72,40 +60,10 @@ fn routes(replay: &Replay) {
     }
 }
 
-async fn store_tweet(db: &DatabaseConnection, tweet: u64) -> i64 {
-    let identity = Identity {
-        platform: Platform::Twitter,
-        platform_id: tweet.to_string(),
-        canonical_url: format!("https://x.com/i/status/{tweet}"),
-        kind: ContentKind::Post,
-    };
-    let source = NewSource {
-        raw_text: identity.canonical_url.clone(),
-        submitted_url: identity.canonical_url.clone(),
-        resolved_url: None,
-        channel: Channel::Api,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
-    contents::submit(db, &identity, source)
-        .await
-        .expect("submit")
-        .content
-        .id
-}
-
 fn spawn_worker(env: &TestEnv, overrides: &str, log: &std::path::Path) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), env);
     let log = std::fs::File::create(log).expect("worker log");
-    cmd.envs(env.env_vars())
-        .env("VAULTSTREAM_UPSTREAM_OVERRIDES", overrides)
+    cmd.env("VAULTSTREAM_UPSTREAM_OVERRIDES", overrides)
         .env("VAULTSTREAM_LOG_LEVEL", "info")
         .arg("worker")
         .stdout(Stdio::null())
@@ -242,7 +200,7 @@ async fn a_flushed_redis_loses_no_item_and_no_media() {
         .expect("migrate");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
     for tweet in FIRST_ID..FIRST_ID + ITEMS {
-        let content_id = store_tweet(&db, tweet).await;
+        let content_id = store_tweet(&db, &tweet.to_string()).await;
         queue
             .enqueue_parse(
                 ParseJob {
@@ -370,7 +328,7 @@ async fn an_orphan_whose_requeued_message_was_flushed_is_queued_again() {
     vaultstream_core::db::migrate_up(&db)
         .await
         .expect("migrate");
-    let id = store_tweet(&db, FIRST_ID).await;
+    let id = store_tweet(&db, &FIRST_ID.to_string()).await;
     let log = env.dir.path().join("worker.log");
 
     // Archive it once (the reconciler finds the new item).

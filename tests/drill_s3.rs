@@ -27,18 +27,16 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use sha2::{Digest, Sha256};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::{blob, content, dead_letter, media};
 use vaultstream_core::db::media as dbm;
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::proc::{Proc, store_page};
 use vaultstream_testkit::replay::{Replay, Reply};
 use vaultstream_worker::ApalisQueue;
 
@@ -63,16 +61,6 @@ const PHOTOS: [&str; 8] = [
     "retina_small.jpg",
     "rocket_small.jpg",
 ];
-
-/// Killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn photo(name: &str) -> Vec<u8> {
     let p = format!(
@@ -150,40 +138,10 @@ fn routes(replay: &Replay) {
     }
 }
 
-async fn store_page(db: &DatabaseConnection, url: &str) -> i64 {
-    let identity = Identity {
-        platform: Platform::Web,
-        platform_id: url.to_owned(),
-        canonical_url: url.to_owned(),
-        kind: ContentKind::Page,
-    };
-    let source = NewSource {
-        raw_text: url.to_owned(),
-        submitted_url: url.to_owned(),
-        resolved_url: None,
-        channel: Channel::Api,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
-    contents::submit(db, &identity, source)
-        .await
-        .expect("submit")
-        .content
-        .id
-}
-
 fn spawn_worker(env: &TestEnv, log: &std::path::Path) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), env);
     let log = std::fs::File::create(log).expect("worker log");
-    cmd.envs(env.env_vars())
-        .env("VAULTSTREAM_LOG_LEVEL", "warn")
+    cmd.env("VAULTSTREAM_LOG_LEVEL", "warn")
         .arg("worker")
         .stdout(Stdio::null())
         .stderr(log);

@@ -4,7 +4,7 @@
 //! far below the file's size. The bytes are generated on the fly by a local
 //! server, hashed on the way out, and the stored blob must have that hash.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -18,6 +18,7 @@ use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::media;
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::proc::Proc;
 
 /// The video's size: 256 MiB (`VS_TEST_SIZE_MB` changes it, to compare
 /// peaks by hand across sizes).
@@ -38,15 +39,6 @@ const LOCAL_PEAK_LIMIT_KB: u64 = 64 * 1024;
 /// at 62–71 MiB (bench/README.md, 100 MiB and 1 GiB); this debug build
 /// was seen at 68–80 MiB, hence the slack.
 const S3_PEAK_LIMIT_KB: u64 = 96 * 1024;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The video's bytes, chunk by chunk: an `ftyp` box, then pseudo-random data.
 fn chunk(i: u64) -> Vec<u8> {
@@ -110,16 +102,6 @@ async fn start_upstream() -> String {
 
 use futures::StreamExt;
 
-fn peak_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 async fn film_media(db: &DatabaseConnection) -> Option<media::Model> {
     media::Entity::find()
         .filter(media::Column::Role.eq("video"))
@@ -161,14 +143,8 @@ async fn streams_flat(stack: Stack, extra: &[(String, String)], limit_kb: u64) {
     contents::submit(&db, &identity, source).await.unwrap();
 
     // No message is queued: the worker's reconciler finds the due item.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.env_vars())
-        .env("VAULTSTREAM_LOG_LEVEL", "warn")
+    let mut cmd = vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);
+    cmd.env("VAULTSTREAM_LOG_LEVEL", "warn")
         .env("VAULTSTREAM_RECONCILE_INTERVAL_MS", "200")
         .env("VAULTSTREAM_REQUEUE_AFTER_MS", "100")
         .arg("worker")
@@ -190,7 +166,7 @@ async fn streams_flat(stack: Stack, extra: &[(String, String)], limit_kb: u64) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let peak = peak_kb(pid);
+    let peak = vaultstream_testkit::proc::peak_kb(pid);
     drop(worker);
     assert_eq!(row.status, "archived", "{row:?}");
     assert_eq!(row.bytes, Some(size() as i64));

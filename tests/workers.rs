@@ -3,40 +3,16 @@
 //! submitted into the real database and queue; the Twitter adapter fetches
 //! from a scripted upstream on 127.0.0.1 that counts every request.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::content;
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::env::{Stack, TestEnv};
+use vaultstream_testkit::proc::{Proc, store_tweet};
 use vaultstream_testkit::upstream::Upstream;
 use vaultstream_worker::ApalisQueue;
-
-/// Killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The binary with this deployment's settings and nothing of the caller's.
-fn vaultstream(env: &TestEnv) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.env_vars());
-    cmd
-}
 
 fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
     let mut cmd = vaultstream(env);
@@ -59,29 +35,9 @@ struct Setup {
     db: DatabaseConnection,
 }
 
-/// Store a tweet item as the API would and return its content id.
-async fn store_tweet(db: &DatabaseConnection, tweet: &str) -> i64 {
-    let identity = Identity {
-        platform: Platform::Twitter,
-        platform_id: tweet.to_owned(),
-        canonical_url: format!("https://x.com/i/status/{tweet}"),
-        kind: ContentKind::Post,
-    };
-    let source = NewSource {
-        raw_text: identity.canonical_url.clone(),
-        submitted_url: identity.canonical_url.clone(),
-        resolved_url: None,
-        channel: Channel::Api,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
-    contents::submit(db, &identity, source)
-        .await
-        .expect("submit")
-        .content
-        .id
+/// The binary with this deployment's settings and nothing of the caller's.
+fn vaultstream(env: &TestEnv) -> Command {
+    vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), env)
 }
 
 /// Migrate, then store and queue `n` tweet items (ids `base..base+n`).

@@ -1,11 +1,12 @@
 //! A throwaway deployment and the real `vaultstream` binary run on it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 use vaultstream_testkit::env::{Stack, TestEnv};
+pub use vaultstream_testkit::proc::{Proc, peak_kb};
 
 use crate::Opts;
 
@@ -37,13 +38,7 @@ impl Deployment {
     /// `vaultstream <role>` with this deployment's settings (and nothing of
     /// the caller's `VAULTSTREAM_*`), output discarded.
     pub fn spawn(&self, opts: &Opts, role: &str, extra: &[(&str, String)]) -> anyhow::Result<Proc> {
-        let mut cmd = Command::new(&opts.vaultstream);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("VAULTSTREAM_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(self.env.env_vars());
+        let mut cmd = vaultstream_testkit::proc::vaultstream(&opts.vaultstream, &self.env);
         for (k, v) in extra {
             cmd.env(format!("VAULTSTREAM_{k}"), v);
         }
@@ -79,42 +74,6 @@ impl Deployment {
     }
 }
 
-/// A child process, killed (SIGKILL) when dropped.
-pub struct Proc(pub Child);
-
-impl Proc {
-    pub fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Peak resident memory so far (VmHWM), in KiB.
-    pub fn peak_kb(&self) -> u64 {
-        peak_kb(self.0.id())
-    }
-
-    /// Whether the process has exited (and how), without waiting.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// VmHWM of a live process, in KiB (0 when unreadable).
-pub fn peak_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -127,7 +86,7 @@ async fn wait_healthy(url: &str, proc: &mut Proc, within: Duration) -> anyhow::R
         .build()?;
     let deadline = Instant::now() + within;
     loop {
-        if let Some(status) = proc.exited() {
+        if let Ok(Some(status)) = proc.0.try_wait() {
             anyhow::bail!("the process exited ({status}) before {url} answered");
         }
         if let Ok(r) = client.get(url).send().await

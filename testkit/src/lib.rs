@@ -14,6 +14,8 @@
 //!   injected 429s and errors) that records everything the bot sent.
 //! - [`chaos`]: a fault-injecting TCP proxy (5xx, hangs, resets, 429s) in
 //!   front of an upstream, seeded, logging every request it saw.
+//! - [`proc`]: the `vaultstream` binary run with a deployment's settings
+//!   (killed when dropped, peak memory) and items stored as the API would.
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
 //!
@@ -23,6 +25,7 @@
 pub mod chaos;
 pub mod env;
 pub mod pg;
+pub mod proc;
 pub mod replay;
 pub mod s3;
 pub mod telegram;
