@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::{content, dead_letter};
-use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::chaos::{Chaos, ChaosConfig, Fault, Outcome};
 use vaultstream_testkit::env::{Stack, TestEnv};
-use vaultstream_testkit::proc::{Proc, store_tweet};
+use vaultstream_testkit::proc::{Proc, store_and_queue_tweets};
 use vaultstream_testkit::upstream::{FX_PHOTO, Upstream};
 use vaultstream_worker::ApalisQueue;
 
@@ -80,29 +79,12 @@ async fn workers_ride_out_a_faulty_upstream() {
             std::env::var("VAULTSTREAM_DRILL_LOG").unwrap_or_else(|_| "error".to_owned()),
         );
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
-    let mut ids = Vec::new();
-    for i in 0..ITEMS {
-        let tweet = (2_000_000 + i).to_string();
-        let content_id = store_tweet(&db, &tweet).await;
-        queue
-            .enqueue_parse(
-                ParseJob {
-                    content_id,
-                    request_id: None,
-                },
-                None,
-            )
-            .await
-            .expect("enqueue");
-        ids.push(tweet);
-    }
+    let ids: Vec<String> = (0..ITEMS).map(|i| (2_000_000 + i).to_string()).collect();
+    store_and_queue_tweets(&db, &queue, ids.clone()).await;
 
     let started = Instant::now();
     let workers: Vec<Proc> = (0..2)

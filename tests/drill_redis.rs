@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::{content, dead_letter, media};
-use vaultstream_core::queue::{JobKind, JobQueue, ParseJob};
+use vaultstream_core::queue::{JobKind, JobQueue};
 use vaultstream_testkit::env::{Stack, TestEnv, redis_url};
-use vaultstream_testkit::proc::{Proc, store_tweet};
+use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::replay::{Replay, Reply};
 use vaultstream_testkit::upstream::FX_PHOTO;
 use vaultstream_worker::ApalisQueue;
@@ -192,26 +192,16 @@ async fn a_flushed_redis_loses_no_item_and_no_media() {
         .set("RECONCILE_INTERVAL_MS", "300")
         .set("BACKOFF_BASE_MS", "100");
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
-    for tweet in FIRST_ID..FIRST_ID + ITEMS {
-        let content_id = store_tweet(&db, &tweet.to_string()).await;
-        queue
-            .enqueue_parse(
-                ParseJob {
-                    content_id,
-                    request_id: None,
-                },
-                None,
-            )
-            .await
-            .expect("enqueue");
-    }
+    store_and_queue_tweets(
+        &db,
+        &queue,
+        (FIRST_ID..FIRST_ID + ITEMS).map(|t| t.to_string()),
+    )
+    .await;
     let log = env.dir.path().join("worker.log");
     let _worker = spawn_worker(&env, &replay.overrides(), &log);
 
@@ -322,12 +312,9 @@ async fn an_orphan_whose_requeued_message_was_flushed_is_queued_again() {
         .set("REQUEUE_AFTER_MS", "500")
         .set("RECONCILE_INTERVAL_MS", "200");
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let id = store_tweet(&db, &FIRST_ID.to_string()).await;
     let log = env.dir.path().join("worker.log");
 

@@ -203,12 +203,9 @@ async fn media_survive_a_10s_s3_outage() {
         .set("REQUEUE_AFTER_MS", "5000")
         .set("RECONCILE_INTERVAL_MS", "500");
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
     for i in 0..ITEMS {
         let content_id = store_page(&db, &page_url(i)).await;

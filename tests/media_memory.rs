@@ -13,10 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::media;
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::Proc;
 
@@ -121,26 +118,11 @@ async fn streams_flat(stack: Stack, extra: &[(String, String)], limit_kb: u64) {
         env.set(k, v.clone());
     }
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings).await.unwrap();
-    vaultstream_core::db::migrate_up(&db).await.unwrap();
+    let db = vaultstream_core::db::connect_migrated(&settings)
+        .await
+        .unwrap();
     let url = "https://example.com/film".to_owned();
-    let identity = Identity {
-        platform: Platform::Web,
-        platform_id: url.clone(),
-        canonical_url: url.clone(),
-        kind: ContentKind::Page,
-    };
-    let source = NewSource {
-        raw_text: url.clone(),
-        submitted_url: url.clone(),
-        resolved_url: None,
-        channel: Channel::Cli,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
-    contents::submit(&db, &identity, source).await.unwrap();
+    vaultstream_testkit::proc::store_page(&db, &url).await;
 
     // No message is queued: the worker's reconciler finds the due item.
     let mut cmd = vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use vaultstream_core::db::entities::content;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::env::{Stack, TestEnv};
-use vaultstream_testkit::proc::{Proc, store_tweet};
+use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::upstream::Upstream;
 use vaultstream_worker::ApalisQueue;
 
@@ -46,29 +46,12 @@ async fn setup(stack: Stack, n: u64, delay: Duration) -> (Setup, Vec<String>) {
     upstream.set_delay(delay);
     let env = TestEnv::new(stack).await;
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let tweet = (1_000_000 + i).to_string();
-        let content_id = store_tweet(&db, &tweet).await;
-        queue
-            .enqueue_parse(
-                ParseJob {
-                    content_id,
-                    request_id: None,
-                },
-                None,
-            )
-            .await
-            .expect("enqueue");
-        ids.push(tweet);
-    }
+    let ids: Vec<String> = (0..n).map(|i| (1_000_000 + i).to_string()).collect();
+    store_and_queue_tweets(&db, &queue, ids.clone()).await;
     (Setup { env, upstream, db }, ids)
 }
 
@@ -417,12 +400,9 @@ async fn redis_backlog_stays_bounded_and_drains() {
     let mut env = TestEnv::new(Stack::PostgresRedis).await;
     env.set("QUEUE_HIGH_WATER", "40");
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let queue = ApalisQueue::open(&settings).await.expect("queue");
     let n = 300u64;
     let mut max_depth = 0;

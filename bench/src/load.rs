@@ -64,10 +64,18 @@ pub async fn run(
             one_connection(addr, make, counter, measure_from, stop_at).await
         }));
     }
+    let mut parts = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        parts.push(t.await??);
+    }
+    Ok(summarise(parts, window, counter.load(Ordering::Relaxed)))
+}
+
+/// Merge what each connection or task measured into one result.
+fn summarise(parts: Vec<Samples>, window: Duration, sent: u64) -> LoadResult {
     let mut lat: Vec<f64> = Vec::new();
     let mut statuses = BTreeMap::new();
-    for t in tasks {
-        let (l, s) = t.await??;
+    for (l, s) in parts {
         lat.extend(l);
         for (k, v) in s {
             *statuses.entry(k).or_insert(0) += v;
@@ -76,7 +84,7 @@ pub async fn run(
     lat.sort_by(f64::total_cmp);
     let secs = window.as_secs_f64();
     let requests = statuses.values().sum::<u64>();
-    Ok(LoadResult {
+    LoadResult {
         requests,
         secs,
         per_s: requests as f64 / secs,
@@ -84,8 +92,8 @@ pub async fn run(
         p99_ms: crate::deploy::percentile(&lat, 99.0),
         max_ms: lat.last().copied().unwrap_or(f64::NAN),
         statuses,
-        sent: counter.load(Ordering::Relaxed),
-    })
+        sent,
+    }
 }
 
 type Samples = (Vec<f64>, BTreeMap<u16, u64>);
@@ -181,26 +189,9 @@ where
             (lat, statuses)
         }));
     }
-    let mut lat = Vec::new();
-    let mut statuses = BTreeMap::new();
+    let mut parts = Vec::with_capacity(handles.len());
     for h in handles {
-        let (l, s) = h.await?;
-        lat.extend(l);
-        for (k, v) in s {
-            *statuses.entry(k).or_insert(0) += v;
-        }
+        parts.push(h.await?);
     }
-    lat.sort_by(f64::total_cmp);
-    let secs = window.as_secs_f64();
-    let requests = statuses.values().sum::<u64>();
-    Ok(LoadResult {
-        requests,
-        secs,
-        per_s: requests as f64 / secs,
-        p50_ms: crate::deploy::percentile(&lat, 50.0),
-        p99_ms: crate::deploy::percentile(&lat, 99.0),
-        max_ms: lat.last().copied().unwrap_or(f64::NAN),
-        statuses,
-        sent: counter.load(Ordering::Relaxed),
-    })
+    Ok(summarise(parts, window, counter.load(Ordering::Relaxed)))
 }

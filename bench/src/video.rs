@@ -12,10 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::media;
-use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_testkit::env::Stack;
 use vaultstream_worker::ApalisQueue;
@@ -160,28 +157,12 @@ async fn one(opts: &Opts, base: &str, s3: &[(String, String)], size: u64) -> any
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let url = format!("https://example.com/film/{size}");
-    let identity = Identity {
-        platform: Platform::Web,
-        platform_id: url.clone(),
-        canonical_url: url.clone(),
-        kind: ContentKind::Page,
-    };
-    let source = NewSource {
-        raw_text: url.clone(),
-        submitted_url: url.clone(),
-        resolved_url: None,
-        channel: Channel::Cli,
-        tags: vec![],
-        note: None,
-        submitted_by: None,
-        request_id: None,
-    };
     let start = Instant::now();
-    let item = contents::submit(&db, &identity, source).await?;
+    let content_id = vaultstream_testkit::proc::store_page(&db, &url).await;
     queue
         .enqueue_parse(
             ParseJob {
-                content_id: item.content.id,
+                content_id,
                 request_id: None,
             },
             None,

@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 use vaultstream_core::content::Channel;
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
+use vaultstream_core::queue::{JobQueue, ParseJob};
 
 use crate::env::TestEnv;
 
@@ -101,4 +102,29 @@ pub async fn store_page(db: &DatabaseConnection, url: &str) -> i64 {
         },
     )
     .await
+}
+
+/// Store each tweet and queue its parse job, as the API does for a new
+/// share; returns the content ids in order.
+pub async fn store_and_queue_tweets(
+    db: &DatabaseConnection,
+    queue: &dyn JobQueue,
+    ids: impl IntoIterator<Item = String>,
+) -> Vec<i64> {
+    let mut content_ids = Vec::new();
+    for id in ids {
+        let content_id = store_tweet(db, &id).await;
+        queue
+            .enqueue_parse(
+                ParseJob {
+                    content_id,
+                    request_id: None,
+                },
+                None,
+            )
+            .await
+            .expect("enqueue");
+        content_ids.push(content_id);
+    }
+    content_ids
 }
