@@ -5,7 +5,6 @@
 //! Needs Debian's `chromium` and `chromium-driver` and Python's `selenium`;
 //! `.ci/run` installs them. Without them this test fails: it never skips.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -21,16 +20,6 @@ use vaultstream_testkit::env::{Stack, TestEnv};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// The server is killed when the test ends, pass or fail.
-struct Reaper(std::process::Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn require_browser() {
     let mut missing = Vec::new();
@@ -103,42 +92,14 @@ async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
     require_browser();
     let env = TestEnv::new(Stack::Embedded).await;
     let settings = env.settings();
-    let db = vaultstream_core::db::connect(&settings)
+    let db = vaultstream_core::db::connect_migrated(&settings)
         .await
-        .expect("connect");
-    vaultstream_core::db::migrate_up(&db)
-        .await
-        .expect("migrate");
+        .expect("migrated database");
     let content_id = seed_dead_letter(&db).await;
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultstream"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VAULTSTREAM_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut server = Reaper(
-        cmd.envs(env.env_vars())
-            .env("VAULTSTREAM_LOG_LEVEL", "info")
-            .args(["--bind", "127.0.0.1:0", "api"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn vaultstream api"),
+    let (_server, addr) = vaultstream_testkit::proc::spawn_api(
+        vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),
     );
-    let stderr = server.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server reports its address");
     let base = format!("http://{addr}");
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/admin_browser.py");

@@ -128,3 +128,35 @@ pub async fn store_and_queue_tweets(
     }
     content_ids
 }
+
+/// Run `cmd` (a [`vaultstream`] command, settings and extra variables
+/// already set) as `vaultstream --bind 127.0.0.1:0 api` and wait up to a
+/// minute until it logs the address it listens on (`host:port`). The
+/// server's `ERROR` lines are echoed to the test's stderr.
+pub fn spawn_api(mut cmd: Command) -> (Proc, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = Proc(
+        cmd.env("VAULTSTREAM_LOG_LEVEL", "info")
+            .args(["--bind", "127.0.0.1:0", "api"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn vaultstream api"),
+    );
+    let stderr = server.0.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split('/').next().unwrap_or_default().to_owned());
+            }
+            if line.contains("ERROR") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the server reports its address");
+    (server, addr)
+}
