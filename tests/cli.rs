@@ -309,3 +309,41 @@ fn postgres_migrates_as_a_deploy_step() {
     );
     assert!(text(&again.stdout).contains("twitter\t5\tknown"));
 }
+
+/// `doctor` warns when the bot's polling client would time out before
+/// Telegram answers an idle long poll, and is quiet with the defaults.
+#[test]
+fn doctor_warns_about_inconsistent_telegram_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |extra: &[(&str, &str)]| {
+        let mut cmd = in_dir(dir.path());
+        cmd.env("VAULTSTREAM_TELEGRAM_BOT_TOKEN", "1:x")
+            // Nothing listens there: the reachability check fails fast.
+            .env("VAULTSTREAM_TELEGRAM_API_URL", "http://127.0.0.1:9");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        text(&run(cmd.arg("doctor")).stdout)
+    };
+    let quiet = doctor(&[]);
+    assert!(!quiet.contains("WARN"), "{quiet}");
+    let out = doctor(&[
+        ("VAULTSTREAM_TELEGRAM_POLL_TIMEOUT_SECS", "25"),
+        ("VAULTSTREAM_TELEGRAM_POLL_CLIENT_TIMEOUT_SECS", "17"),
+    ]);
+    let warn = out
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("no warning:\n{out}"));
+    assert!(
+        warn.contains("TELEGRAM_POLL_CLIENT_TIMEOUT_SECS (17)")
+            && warn.contains("TELEGRAM_POLL_TIMEOUT_SECS (25)"),
+        "{warn}"
+    );
+    let out = doctor(&[("VAULTSTREAM_TELEGRAM_SEND_TIMEOUT_SECS", "3")]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("WARN") && l.contains("TELEGRAM_SEND_TIMEOUT_SECS (3)")),
+        "{out}"
+    );
+}

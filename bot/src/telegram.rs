@@ -173,9 +173,49 @@ impl From<RequestError> for SendError {
 }
 
 /// The Telegram client VaultStream sends with.
+///
+/// Two HTTP clients, because a long poll and a send need opposite time
+/// limits: `getUpdates` is held open by Telegram for the poll timeout, so
+/// its client must wait longer than that ([`Telegram::poller`]); a send
+/// should give up sooner ([`Timeouts::send`]). teloxide's default client
+/// (17 s) suits neither a 25 s poll nor a large upload.
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    token: String,
+    api_url: Option<url::Url>,
+    timeouts: Timeouts,
+}
+
+/// Time limits of the two clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `getUpdates`' `timeout` parameter: how long Telegram holds a poll.
+    pub poll: Duration,
+    /// The polling client's limit; longer than `poll`.
+    pub poll_client: Duration,
+    /// The sending client's limit.
+    pub send: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            poll: Duration::from_secs(25),
+            poll_client: Duration::from_secs(35),
+            send: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    pub fn from_settings(t: &vaultstream_core::settings::TelegramSettings) -> Self {
+        Timeouts {
+            poll: Duration::from_secs(u64::from(t.poll_timeout_secs)),
+            poll_client: t.poll_client_timeout(),
+            send: Duration::from_secs(u64::from(t.send_timeout_secs)),
+        }
+    }
 }
 
 impl fmt::Debug for Telegram {
@@ -183,6 +223,7 @@ impl fmt::Debug for Telegram {
         // Never print the token.
         f.debug_struct("Telegram")
             .field("api_url", &self.bot.api_url().as_str())
+            .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -191,24 +232,65 @@ fn ids(messages: &[Message]) -> Vec<i64> {
     messages.iter().map(|m| i64::from(m.id.0)).collect()
 }
 
+/// A teloxide bot whose HTTP client gives up after `timeout`.
+fn bot_with_timeout(token: &str, api_url: Option<&url::Url>, timeout: Duration) -> Bot {
+    // teloxide's own builder (connect 5 s, TCP_NODELAY), with our limit.
+    let client = teloxide::net::default_reqwest_settings()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot build the Telegram HTTP client; using teloxide's default");
+            teloxide::net::client_from_env()
+        });
+    let mut bot = Bot::with_client(token, client);
+    if let Some(url) = api_url {
+        bot = bot.set_api_url(url.clone());
+    }
+    bot
+}
+
 impl Telegram {
     /// A client for `token`, talking to `api_url` (default: the official
-    /// Bot API).
+    /// Bot API), with the default [`Timeouts`].
     pub fn new(token: &str, api_url: Option<&url::Url>) -> Self {
-        let mut bot = Bot::new(token);
-        if let Some(url) = api_url {
-            bot = bot.set_api_url(url.clone());
+        Self::with_timeouts(token, api_url, Timeouts::default())
+    }
+
+    pub fn with_timeouts(token: &str, api_url: Option<&url::Url>, timeouts: Timeouts) -> Self {
+        Telegram {
+            bot: bot_with_timeout(token, api_url, timeouts.send),
+            token: token.to_owned(),
+            api_url: api_url.cloned(),
+            timeouts,
         }
-        Telegram { bot }
     }
 
     /// `None` when no bot token is configured.
     pub fn from_settings(s: &vaultstream_core::Settings) -> Option<Self> {
         let token = s.telegram.bot_token.as_ref()?;
-        Some(Self::new(token.expose(), s.telegram.api_url.as_ref()))
+        Some(Self::with_timeouts(
+            token.expose(),
+            s.telegram.api_url.as_ref(),
+            Timeouts::from_settings(&s.telegram),
+        ))
     }
 
-    /// The underlying teloxide bot (for polling and replies).
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// A bot for long polling: its client waits [`Timeouts::poll_client`],
+    /// longer than the poll itself.
+    pub fn poller(&self) -> Bot {
+        bot_with_timeout(
+            &self.token,
+            self.api_url.as_ref(),
+            self.timeouts.poll_client,
+        )
+    }
+
+    /// The underlying teloxide bot for sends (its client has the send
+    /// time limit; poll with [`Telegram::poller`]).
     pub fn bot(&self) -> &Bot {
         &self.bot
     }

@@ -20,6 +20,29 @@ struct Check {
     fix: Option<String>,
 }
 
+/// A setting that works but will misbehave; doctor still exits 0.
+struct Warning {
+    name: &'static str,
+    detail: String,
+}
+
+fn warnings(settings: &Settings) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if settings.telegram.bot_token.is_some() {
+        out.extend(
+            settings
+                .telegram
+                .timeout_warnings()
+                .into_iter()
+                .map(|detail| Warning {
+                    name: "telegram",
+                    detail,
+                }),
+        );
+    }
+    out
+}
+
 pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
     println!("Settings (secrets hidden):");
     for (key, value, origin) in sources.describe() {
@@ -53,6 +76,9 @@ pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
             println!("{:<10} {:<6} fix: {fix}", "", "");
         }
         failed |= !c.ok;
+    }
+    for w in warnings(settings) {
+        println!("{:<10} {:<6} {}", w.name, "WARN", w.detail);
     }
     if failed {
         ExitCode::from(EXIT_RUNTIME)

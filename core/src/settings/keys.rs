@@ -118,6 +118,21 @@ pub const KEYS: &[KeyDef] = &[
         "Chat id or @channel that /get pushes to.",
     ),
     key(
+        "TELEGRAM_POLL_TIMEOUT_SECS",
+        Some("25"),
+        "How long one getUpdates long poll waits for a message, in seconds (0 = short polling).",
+    ),
+    key(
+        "TELEGRAM_POLL_CLIENT_TIMEOUT_SECS",
+        None,
+        "Time limit of one getUpdates HTTP request, in seconds; must exceed the poll timeout. Unset: the poll timeout + 10.",
+    ),
+    key(
+        "TELEGRAM_SEND_TIMEOUT_SECS",
+        Some("30"),
+        "Time limit of one send (message, photo, album, video upload) to Telegram, in seconds.",
+    ),
+    key(
         "AUTH",
         Some("auto"),
         "API authentication: required, off, or auto (required unless bound to loopback).",

@@ -118,7 +118,8 @@ impl SettingsSources {
                 continue;
             };
             // VAULTSTREAM_CONFIG names the file; the CLI reads it itself.
-            if name == "CONFIG" {
+            // VAULTSTREAM_TEST_FAILPOINTS is read by `failpoint`, in tests only.
+            if name == "CONFIG" || name == crate::failpoint::ENV_NAME {
                 continue;
             }
             if keys::is_known(name) {
@@ -272,13 +273,66 @@ pub struct MediaSettings {
     pub concurrency: usize,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TelegramSettings {
     pub bot_token: Option<Secret<String>>,
     pub api_url: Option<Url>,
     pub allowed_users: Vec<i64>,
     pub operators: Vec<i64>,
     pub default_target: Option<String>,
+    /// `getUpdates`' own `timeout`: how long Telegram holds an idle poll.
+    pub poll_timeout_secs: u32,
+    /// Explicit time limit of one `getUpdates` request; see
+    /// [`TelegramSettings::poll_client_timeout`].
+    pub poll_client_timeout_secs: Option<u32>,
+    /// Time limit of one send request (uploads included).
+    pub send_timeout_secs: u32,
+}
+
+impl TelegramSettings {
+    /// The polling client's time limit: the explicit setting, else the poll
+    /// timeout + 10 s. It must exceed the poll timeout, or every idle poll
+    /// ends in a client-side timeout (teloxide's default client gives up
+    /// after 17 s).
+    pub fn poll_client_timeout(&self) -> std::time::Duration {
+        let secs = self
+            .poll_client_timeout_secs
+            .unwrap_or(self.poll_timeout_secs + 10);
+        std::time::Duration::from_secs(u64::from(secs))
+    }
+
+    /// What is inconsistent about the polling and sending time limits (for
+    /// `doctor` and the bot's start-up log); empty when all is well.
+    pub fn timeout_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let poll = self.poll_timeout_secs;
+        let client = self.poll_client_timeout().as_secs();
+        if client <= u64::from(poll) {
+            out.push(format!(
+                "TELEGRAM_POLL_CLIENT_TIMEOUT_SECS ({client}) must exceed TELEGRAM_POLL_TIMEOUT_SECS ({poll}): \
+                 every idle long poll would end in a client timeout and a 2 s gap"
+            ));
+        } else if client < u64::from(poll) + 3 {
+            out.push(format!(
+                "TELEGRAM_POLL_CLIENT_TIMEOUT_SECS ({client}) leaves under 3 s above the poll timeout ({poll}): \
+                 a slow network turns idle polls into timeouts"
+            ));
+        }
+        if poll == 0 {
+            out.push(
+                "TELEGRAM_POLL_TIMEOUT_SECS is 0: short polling asks Telegram continuously; use 25"
+                    .into(),
+            );
+        }
+        if self.send_timeout_secs < 10 {
+            out.push(format!(
+                "TELEGRAM_SEND_TIMEOUT_SECS ({}) is short for photo and video uploads; \
+                 a send cut off mid-upload is recorded as uncertain and never retried",
+                self.send_timeout_secs
+            ));
+        }
+        out
+    }
 }
 
 /// Everything VaultStream reads from its configuration, typed.
@@ -658,6 +712,12 @@ fn telegram_settings(src: &SettingsSources) -> Result<TelegramSettings, ConfigEr
         default_target: src
             .get_nonempty("TELEGRAM_DEFAULT_TARGET")
             .map(str::to_owned),
+        poll_timeout_secs: parse_range(src, "TELEGRAM_POLL_TIMEOUT_SECS", 0, 600)?.unwrap_or(25)
+            as u32,
+        poll_client_timeout_secs: parse_range(src, "TELEGRAM_POLL_CLIENT_TIMEOUT_SECS", 1, 3600)?
+            .map(|v| v as u32),
+        send_timeout_secs: parse_range(src, "TELEGRAM_SEND_TIMEOUT_SECS", 1, 3600)?.unwrap_or(30)
+            as u32,
     })
 }
 
