@@ -10,6 +10,7 @@
 //!   `db::jobs` holds the pipeline's state transitions.
 //! - [`queue`]: job payloads and the queue interface the worker implements.
 //! - [`metrics`]: the process-global Prometheus registry and its helpers.
+//! - [`failpoint`]: crash points that only tests switch on.
 //!
 //! No HTTP framework and no Telegram here: `api`, `worker` and `bot` build on
 //! this crate, never the other way round.
@@ -18,6 +19,7 @@ pub mod blob;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod failpoint;
 pub mod metrics;
 pub mod parsed;
 pub mod platform;

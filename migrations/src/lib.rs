@@ -11,6 +11,7 @@ mod m20261124_000002_job_state;
 mod m20261124_000003_media;
 mod m20261124_000004_push;
 mod m20261124_000005_api_keys;
+mod m20261203_000006_push_scheduling;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_media::Migration),
             Box::new(m20261124_000004_push::Migration),
             Box::new(m20261124_000005_api_keys::Migration),
+            Box::new(m20261203_000006_push_scheduling::Migration),
         ]
     }
 }

@@ -64,8 +64,9 @@ pub async fn process_publish(ctx: &WorkerCtx, job: &PublishJob) -> anyhow::Resul
 
 /// After an item's parse or one of its media jobs ended: when the item is
 /// pulled and no media file is still on its way, create its pushed records
-/// and queue them. Failures are logged; the reconciler does not recreate
-/// them, so this is the one trigger (called from every terminal path).
+/// and queue them. Failures are logged: an item left unscheduled (this
+/// failed, or the process died before it) is found by the reconciler
+/// ([`push::unscheduled`]) and scheduled then.
 pub async fn schedule(ctx: &WorkerCtx, content_id: i64) {
     if ctx.publisher.is_none() {
         return;
@@ -78,6 +79,7 @@ pub async fn schedule(ctx: &WorkerCtx, content_id: i64) {
         {
             return Ok::<_, anyhow::Error>(());
         }
+        vaultstream_core::failpoint::hit(vaultstream_core::failpoint::BEFORE_PUSH_SCHEDULE);
         let ids = push::schedule(&ctx.db, content_id).await?;
         for record_id in ids {
             if let Err(e) = ctx

@@ -38,6 +38,17 @@ async fn publish_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Resul
     if room == 0 {
         return Ok(0);
     }
+    // Items whose scheduling was lost (a crash after their last media file
+    // settled): create their records now; they are due below.
+    for content_id in push::unscheduled(&ctx.db, requeue_after, room).await? {
+        let created = push::schedule_lost(&ctx.db, content_id).await?;
+        info!(
+            content.id = content_id,
+            records = created.len(),
+            "reconciler scheduled the pushes of an item whose scheduling was lost"
+        );
+        // Left unqueued: the due scan just below queues them.
+    }
     let ids = push::due_pending(&ctx.db, requeue_after, room).await?;
     let mut queued = Vec::with_capacity(ids.len());
     for record_id in ids {

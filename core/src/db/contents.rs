@@ -161,6 +161,7 @@ async fn submit_txn(
         // The caller queues a new item right after the commit; if that push
         // is lost, the reconciler re-queues it after REQUEUE_AFTER_MS.
         enqueued_at: Some(now),
+        pushes_scheduled_at: None,
         created_at: now,
         updated_at: now,
     };

@@ -18,15 +18,16 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait, TryInsertResult,
 };
 
-use super::entities::{content, content_tag, push_target, pushed_record};
+use super::entities::{content, content_tag, media, push_target, pushed_record};
+use super::media as media_status;
 use crate::content::{Status, normalise_tags};
 use crate::platform::Platform;
 use crate::{ErrorCode, UserError};
@@ -336,11 +337,47 @@ pub async fn matching_targets<C: ConnectionTrait>(
 /// For a pulled item: one `pending` record per matching target (existing
 /// records are left alone — `ON CONFLICT (target_id, content_id) DO
 /// NOTHING`), `enqueued_at` = now because the caller queues a publish job
-/// for each id returned. Returns the ids of the records this call created
+/// for each id returned, and the item marked `pushes_scheduled_at`, all in
+/// one transaction. Returns the ids of the records this call created
 /// (pending and due); a second call creates nothing and returns none. An
 /// item that is missing or not `pulled` gets nothing.
-pub async fn schedule<C: ConnectionTrait>(db: &C, content_id: i64) -> Result<Vec<i64>, DbErr> {
-    let Some(item) = content::Entity::find_by_id(content_id).one(db).await? else {
+pub async fn schedule(db: &DatabaseConnection, content_id: i64) -> Result<Vec<i64>, DbErr> {
+    schedule_with(db, content_id, None).await
+}
+
+/// Recovery of a lost [`schedule`] (see [`unscheduled`]): the same, but
+/// only for targets that existed when the item settled — the time its
+/// last media file settled, or its pull time when it has none — so a
+/// target created since never receives old items. The records are left
+/// unqueued (`enqueued_at` null): [`due_pending`] lists them at once.
+pub async fn schedule_lost(db: &DatabaseConnection, content_id: i64) -> Result<Vec<i64>, DbErr> {
+    let last_media: Option<Option<DateTime<Utc>>> = media::Entity::find()
+        .select_only()
+        .column_as(media::Column::UpdatedAt.max(), "settled")
+        .filter(media::Column::ContentId.eq(content_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let settled = match last_media.flatten() {
+        Some(t) => Some(t),
+        None => content::Entity::find_by_id(content_id)
+            .one(db)
+            .await?
+            .and_then(|c| c.pulled_at.or(Some(c.updated_at))),
+    };
+    match settled {
+        Some(t) => schedule_with(db, content_id, Some(t)).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn schedule_with(
+    db: &DatabaseConnection,
+    content_id: i64,
+    targets_created_by: Option<DateTime<Utc>>,
+) -> Result<Vec<i64>, DbErr> {
+    let txn = db.begin().await?;
+    let Some(item) = content::Entity::find_by_id(content_id).one(&txn).await? else {
         return Ok(Vec::new());
     };
     if item.status != Status::Pulled.as_str() {
@@ -351,12 +388,15 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, content_id: i64) -> Result<Vec
         .column(content_tag::Column::Tag)
         .filter(content_tag::Column::ContentId.eq(content_id))
         .into_tuple::<String>()
-        .all(db)
+        .all(&txn)
         .await?;
-    let targets = matching_targets(db, &item, &tags).await?;
+    let targets = matching_targets(&txn, &item, &tags).await?;
     let now = Utc::now();
     let mut created = Vec::new();
     for t in targets {
+        if targets_created_by.is_some_and(|by| t.created_at > by) {
+            continue;
+        }
         let row = pushed_record::ActiveModel {
             id: NotSet,
             target_id: Set(t.id),
@@ -364,7 +404,9 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, content_id: i64) -> Result<Vec
             status: Set(PENDING.to_owned()),
             attempts: Set(0),
             next_attempt_at: Set(None),
-            enqueued_at: Set(Some(now)),
+            // The usual path queues what it creates; recovery leaves that
+            // to the reconciler's due scan.
+            enqueued_at: Set(targets_created_by.is_none().then_some(now)),
             message_ids: Set(None),
             error_message: Set(None),
             error_detail: Set(None),
@@ -380,13 +422,60 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, content_id: i64) -> Result<Vec
                 pushed_record::Column::TargetId,
                 pushed_record::Column::ContentId,
             ])
-            .exec(db)
+            .exec(&txn)
             .await?;
         if let TryInsertResult::Inserted(r) = res {
             created.push(r.last_insert_id);
         }
     }
+    content::Entity::update_many()
+        .col_expr(content::Column::PushesScheduledAt, Expr::value(now))
+        .filter(content::Column::Id.eq(content_id))
+        .filter(content::Column::PushesScheduledAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(created)
+}
+
+/// Pulled items whose media have all settled at least `grace` ago but
+/// whose pushes were never scheduled: the worker that settled the last file
+/// died before [`schedule`] committed. Oldest first; the reconciler passes
+/// each to [`schedule_lost`].
+pub async fn unscheduled(
+    db: &DatabaseConnection,
+    grace: Duration,
+    limit: u64,
+) -> Result<Vec<i64>, DbErr> {
+    let cutoff = Utc::now() - chrono_dur(grace);
+    let unsettled = Query::select()
+        .expr(Expr::val(1))
+        .from(media::Entity)
+        .and_where(
+            Expr::col((media::Entity, media::Column::ContentId))
+                .equals((content::Entity, content::Column::Id)),
+        )
+        .cond_where(
+            Condition::any()
+                .add(
+                    Expr::col((media::Entity, media::Column::Status))
+                        .is_in([media_status::PENDING, media_status::PROCESSING]),
+                )
+                .add(Expr::col((media::Entity, media::Column::UpdatedAt)).gt(cutoff)),
+        )
+        .to_owned();
+    content::Entity::find()
+        .select_only()
+        .column(content::Column::Id)
+        .filter(content::Column::PushesScheduledAt.is_null())
+        .filter(content::Column::Status.eq(Status::Pulled.as_str()))
+        .filter(content::Column::PulledAt.lte(cutoff))
+        .filter(Expr::exists(unsettled).not())
+        .order_by_asc(content::Column::Id)
+        .limit(limit)
+        .into_tuple::<i64>()
+        .all(db)
+        .await
 }
 
 fn due_now(now: DateTime<Utc>) -> Condition {

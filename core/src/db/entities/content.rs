@@ -29,6 +29,8 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub lease_token: Option<String>,
     pub enqueued_at: Option<DateTimeUtc>,
+    /// When its pushed records were created (after its media settled).
+    pub pushes_scheduled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
