@@ -20,7 +20,8 @@
 //!   `Retryable`, a slow one does not;
 //! - whole request: [`IMAGE_TIMEOUT`], 120 s per hop, for `get_bytes` only;
 //!   `download` has none (a large video takes minutes on a slow CDN);
-//! - yt-dlp: `--socket-timeout 30`, `--retries 3`, and the whole run killed
+//! - yt-dlp (through [`crate::ytdlp`], behind the guard proxy):
+//!   `--socket-timeout 30`, `--retries 3`, and the whole run killed
 //!   after [`YTDLP_DOWNLOAD_TIMEOUT`] (1 h; see
 //!   [`MediaFetcher::with_ytdlp_timeout`]).
 //!
@@ -30,13 +31,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
+use std::ffi::OsString;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use url::Url;
 use vaultstream_core::parsed::FetchError;
@@ -45,9 +46,9 @@ use crate::fetch::FetchConfig;
 use crate::fetch::client::{
     Get, HttpClient, declared_length, read_capped, retry_after, transport_error,
 };
-use crate::fetch::youtube::classify_error;
 use crate::http::UpstreamOverrides;
 use crate::links::target;
+use crate::ytdlp::YtDlp;
 
 /// Longest wait for the next bytes of a media response (its head, then each
 /// chunk of its body).
@@ -60,8 +61,6 @@ pub const YTDLP_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const YTDLP_SOCKET_TIMEOUT_SECS: &str = "30";
 /// yt-dlp's `--retries` and `--fragment-retries`.
 const YTDLP_RETRIES: &str = "3";
-/// How much of yt-dlp's stderr we keep (its end: the `ERROR:` line is last).
-const STDERR_TAIL_BYTES: usize = 64 * 1024;
 /// How much of the start of a file [`Download::head`] holds.
 const HEAD_BYTES: usize = 4096;
 
@@ -109,7 +108,7 @@ struct Inner {
     http: HttpClient,
     overrides: UpstreamOverrides,
     allow_private_targets: bool,
-    ytdlp: String,
+    ytdlp: YtDlp,
     ytdlp_timeout: Duration,
 }
 
@@ -125,6 +124,7 @@ impl MediaFetcher {
         // this client altogether.
         let cfg = FetchConfig {
             cookies: BTreeMap::new(),
+            ytdlp: ytdlp.into(),
             ..cfg.clone()
         };
         Self {
@@ -132,7 +132,7 @@ impl MediaFetcher {
                 http: HttpClient::streaming(&cfg, MEDIA_READ_TIMEOUT),
                 overrides: cfg.overrides.clone(),
                 allow_private_targets: cfg.allow_private_targets,
-                ytdlp: ytdlp.into(),
+                ytdlp: YtDlp::from_config(&cfg),
                 ytdlp_timeout: YTDLP_DOWNLOAD_TIMEOUT,
             }),
         }
@@ -261,8 +261,9 @@ impl MediaFetcher {
     /// The best single-file format is chosen (no ffmpeg merge), preferring
     /// one whose known size fits `max_bytes`. The URL handed to yt-dlp is
     /// rewritten by the upstream overrides; a URL whose host is not
-    /// overridden gets the SSRF literal check (yt-dlp resolves and follows
-    /// redirects itself, so that is all the guarding it can get). Headers:
+    /// overridden gets the SSRF literal check at once, and every connection
+    /// yt-dlp then makes (redirects, embedded media) passes the guard proxy
+    /// of [`crate::ytdlp`]. Headers:
     /// [`default_media_headers`] with the caller's on top, as
     /// `--add-headers`. No cookie is passed.
     ///
@@ -303,108 +304,82 @@ impl MediaFetcher {
             .prefix(".vaultstream-ytdlp-")
             .tempdir_in(dir)
             .map_err(|e| file_error(dir, &e))?;
-        let mut command = tokio::process::Command::new(&self.inner.ytdlp);
-        command
-            .arg("--no-config")
-            .arg("--no-playlist")
-            .arg("--no-mtime")
-            .args(["-f", &format_spec(max_bytes)])
-            .args(["--max-filesize", &max_bytes.to_string()])
-            .args(["--socket-timeout", YTDLP_SOCKET_TIMEOUT_SECS])
-            .args(["--retries", YTDLP_RETRIES])
-            .args(["--fragment-retries", YTDLP_RETRIES])
-            .arg("-P")
-            .arg(prefixed_path("home:", work.path()))
-            .arg("-P")
-            .arg(prefixed_path("temp:", work.path()))
-            .args(["-o", "media.%(ext)s"])
+        let mut args: Vec<OsString> = vec![
+            "--no-playlist".into(),
+            "--no-mtime".into(),
+            "-f".into(),
+            format_spec(max_bytes).into(),
+            "--max-filesize".into(),
+            max_bytes.to_string().into(),
+            "--socket-timeout".into(),
+            YTDLP_SOCKET_TIMEOUT_SECS.into(),
+            "--retries".into(),
+            YTDLP_RETRIES.into(),
+            "--fragment-retries".into(),
+            YTDLP_RETRIES.into(),
+            "-P".into(),
+            prefixed_path("home:", work.path()),
+            "-P".into(),
+            prefixed_path("temp:", work.path()),
+            "-o".into(),
+            "media.%(ext)s".into(),
             // `--print` makes yt-dlp quiet; `--progress` brings the progress
             // lines back, in our format, so we can stop a download whose size
             // was not declared once it passes the limit.
-            .args(["--progress", "--newline", "--progress-template"])
-            .arg(format!(
-                "download:{PROGRESS_MARK}%(progress.downloaded_bytes)s"
-            ))
-            .args(["--print", "after_move:filepath", "--no-simulate"]);
+            "--progress".into(),
+            "--newline".into(),
+            "--progress-template".into(),
+            format!("download:{PROGRESS_MARK}%(progress.downloaded_bytes)s").into(),
+            "--print".into(),
+            "after_move:filepath".into(),
+            "--no-simulate".into(),
+        ];
         for (name, value) in merged_headers(&logical, headers) {
             if value.contains(['\r', '\n']) {
                 continue;
             }
-            command.arg("--add-headers").arg(format!("{name}:{value}"));
+            args.push("--add-headers".into());
+            args.push(format!("{name}:{value}").into());
         }
-        command
-            .arg("--")
-            .arg(wire.as_str())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // A dropped future (timeout, cancelled job) kills yt-dlp.
-            .kill_on_drop(true);
-        let program = &self.inner.ytdlp;
-        let mut child = command.spawn().map_err(|e| {
-            let why = if e.kind() == std::io::ErrorKind::NotFound {
-                "is not installed or not at that path".to_owned()
-            } else {
-                format!("cannot be started ({e})")
-            };
-            FetchError::permanent(format!("yt-dlp (`{program}`, VAULTSTREAM_YTDLP) {why}"))
-        })?;
-        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(FetchError::retryable("yt-dlp's output pipes are missing"));
-        };
-        let run = async {
-            let watch = async {
-                let outcome = watch_stdout(stdout, max_bytes).await;
-                if !matches!(outcome, Ok(Watched::Finished(_))) {
+        args.push("--".into());
+        args.push(wire.as_str().into());
+        let run = self
+            .inner
+            .ytdlp
+            .run(
+                args,
+                self.inner.ytdlp_timeout,
+                "downloading",
+                |stdout| async move {
+                    let outcome = watch_stdout(stdout, max_bytes).await;
                     // Over the limit, or we cannot follow it: stop it now.
-                    let _ = child.start_kill();
-                }
-                outcome
-            };
-            let (outcome, err_tail) = tokio::join!(watch, read_tail(stderr, STDERR_TAIL_BYTES));
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| FetchError::retryable(format!("waiting for yt-dlp failed: {e}")))?;
-            Ok::<_, FetchError>((outcome, status, err_tail))
-        };
-        let limit = self.inner.ytdlp_timeout;
-        let (outcome, status, err_tail) = match tokio::time::timeout(limit, run).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(FetchError::retryable(format!(
-                    "yt-dlp did not finish downloading within {} s",
-                    limit.as_secs()
-                )));
-            }
-        };
-        let stderr_text = String::from_utf8_lossy(&err_tail);
-        let printed = match outcome {
+                    let stop = !matches!(outcome, Ok(Watched::Finished(_)));
+                    (outcome, stop)
+                },
+            )
+            .await?;
+        let printed = match &run.out {
             Ok(Watched::TooLarge) => return Err(too_large()),
-            Ok(Watched::Finished(printed)) => printed,
+            Ok(Watched::Finished(printed)) => printed.clone(),
             Err(e) => {
                 return Err(FetchError::retryable(format!(
                     "reading yt-dlp's output failed: {e}"
                 )));
             }
         };
-        if !status.success() {
-            if status.code().is_none() {
-                return Err(FetchError::retryable("yt-dlp was killed by a signal")
-                    .with_detail(last_lines(&stderr_text, 5)));
-            }
-            return Err(classify_error(&stderr_text).with_detail(last_lines(&stderr_text, 5)));
+        if !run.status.success() {
+            return Err(run.error());
         }
         // The printed path names a file in `work`; take only its name.
         let Some(name) = printed
             .as_deref()
             .and_then(|p| Path::new(p.trim()).file_name())
         else {
-            return Err(too_large().with_detail(last_lines(&stderr_text, 5)));
+            return Err(too_large().with_detail(run.detail()));
         };
         let produced = work.path().join(name);
         if !produced.is_file() {
-            return Err(too_large().with_detail(last_lines(&stderr_text, 5)));
+            return Err(too_large().with_detail(run.detail()));
         }
         let (bytes, sha256, head) = hash_file(&produced, max_bytes)
             .await
@@ -644,28 +619,6 @@ async fn watch_stdout(stdout: impl AsyncRead + Unpin, max_bytes: u64) -> std::io
     Ok(Watched::Finished(printed))
 }
 
-/// Read a stream to its end, keeping only its last `keep` bytes (so a
-/// chatty process never blocks on a full pipe, nor fills our memory).
-async fn read_tail(mut stream: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
-    let mut tail = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * keep {
-                    tail.drain(..tail.len() - keep);
-                }
-            }
-        }
-    }
-    if tail.len() > keep {
-        tail.drain(..tail.len() - keep);
-    }
-    tail
-}
-
 /// Size, SHA-256 and head of a file, read in chunks. `None` for the size
 /// when the file is larger than `max_bytes`.
 async fn hash_file(path: &Path, max_bytes: u64) -> std::io::Result<(Option<u64>, String, Vec<u8>)> {
@@ -690,11 +643,6 @@ async fn hash_file(path: &Path, max_bytes: u64) -> std::io::Result<(Option<u64>,
         hasher.update(&buf[..n]);
     }
     Ok((Some(total), hex::encode(hasher.finalize()), head))
-}
-
-fn last_lines(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[cfg(test)]
@@ -789,12 +737,5 @@ mod tests {
             err.message.contains("404") && err.message.contains("i0.hdslb.com"),
             "{err:?}"
         );
-    }
-
-    #[tokio::test]
-    async fn stderr_tail_is_bounded() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let tail = read_tail(&data[..], 1000).await;
-        assert_eq!(tail, &data[data.len() - 1000..]);
     }
 }

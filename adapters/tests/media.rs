@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use support::{Replay, ReplayExt, Reply};
 use vaultstream_adapters::fetch::FetchConfig;
 use vaultstream_adapters::http::UpstreamOverrides;
+use vaultstream_adapters::http::resolve::Resolver;
 use vaultstream_adapters::media::{MediaFetcher, default_media_headers};
 use vaultstream_core::Platform;
 use vaultstream_core::parsed::ErrorClass;
@@ -745,6 +746,126 @@ async fn ytdlp_failures_are_classified() {
         "{:?}",
         files_in(dir.path())
     );
+}
+
+/// A loopback service that must never be reached: it serves a video, and
+/// counts every request.
+async fn secret_service() -> Replay {
+    let secret = Replay::start(&[]).await;
+    secret.route("/secret.mp4", mp4_reply(&fake_mp4(10_000)));
+    secret
+}
+
+/// yt-dlp connects on its own, so every connection goes through the guard
+/// proxy: a public page embedding a loopback video, a video URL that
+/// redirects to loopback, and a public name that resolves to a private
+/// address are all refused, and the loopback service is never hit.
+#[tokio::test]
+async fn ytdlp_cannot_reach_private_addresses() {
+    let secret = secret_service().await;
+    let secret_url = format!("{}/secret.mp4", secret.base);
+    let port = secret.base.rsplit(':').next().expect("port").to_owned();
+    let server = Replay::start(&[VIDEO_HOST]).await;
+    server
+        .route(
+            &format!("{VIDEO_HOST}/post/embed"),
+            Reply::html(format!(
+                "<html><head><title>A post</title></head><body>\
+                 <video controls src=\"{secret_url}\"></video></body></html>"
+            )),
+        )
+        .route(
+            &format!("{VIDEO_HOST}/v/redirect.mp4"),
+            Reply::redirect(&secret_url),
+        )
+        .route(
+            &format!("{VIDEO_HOST}/post/rebind"),
+            Reply::html(format!(
+                "<html><head><title>A post</title></head><body>\
+                 <video controls src=\"http://media.rebind.example:{port}/secret.mp4\"></video>\
+                 </body></html>"
+            )),
+        );
+    let cfg = FetchConfig {
+        // A public-looking name whose DNS answer is loopback.
+        resolver: Resolver::with_fixed([(
+            "media.rebind.example",
+            vec!["127.0.0.1".parse().expect("ip")],
+        )]),
+        ..server.config()
+    };
+    let fetcher = MediaFetcher::new(&cfg, "yt-dlp");
+    let dir = temp_dir();
+    for path in ["post/embed", "v/redirect.mp4", "post/rebind"] {
+        let e = fetcher
+            .ytdlp_download(
+                &format!("https://{VIDEO_HOST}/{path}"),
+                &no_headers(),
+                dir.path(),
+                10_000_000,
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(e.class, ErrorClass::Permanent, "{path}: {e:?}");
+        assert!(
+            e.message.contains("target guard"),
+            "{path}: the proxy's refusal is the reason: {e:?}"
+        );
+        assert!(
+            secret.hits().is_empty(),
+            "{path}: the loopback service was reached: {:?}",
+            secret.hits()
+        );
+    }
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "{:?}",
+        files_in(dir.path())
+    );
+    // The same page is fine when its video is where the operator routed it.
+    server.route(
+        &format!("{VIDEO_HOST}/post/fine"),
+        Reply::html(
+            "<html><head><title>A post</title></head><body>\
+             <video controls src=\"/v/clip.mp4\"></video></body></html>",
+        ),
+    );
+    server.route("/v/clip.mp4", mp4_reply(&fake_mp4(20_000)));
+    fetcher
+        .ytdlp_download(
+            &format!("https://{VIDEO_HOST}/post/fine"),
+            &no_headers(),
+            dir.path(),
+            10_000_000,
+        )
+        .await
+        .expect("an overridden host is a trusted route");
+}
+
+/// With private targets allowed (development), yt-dlp may reach loopback.
+#[tokio::test]
+async fn ytdlp_reaches_loopback_when_private_targets_are_allowed() {
+    let secret = secret_service().await;
+    let server = Replay::start(&[VIDEO_HOST]).await;
+    server.route(
+        &format!("{VIDEO_HOST}/v/redirect.mp4"),
+        Reply::redirect(&format!("{}/secret.mp4", secret.base)),
+    );
+    let cfg = FetchConfig {
+        allow_private_targets: true,
+        ..server.config()
+    };
+    let dir = temp_dir();
+    MediaFetcher::new(&cfg, "yt-dlp")
+        .ytdlp_download(
+            &format!("https://{VIDEO_HOST}/v/redirect.mp4"),
+            &no_headers(),
+            dir.path(),
+            10_000_000,
+        )
+        .await
+        .expect("allowed");
+    assert!(!secret.hits().is_empty());
 }
 
 #[tokio::test]

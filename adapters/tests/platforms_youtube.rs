@@ -233,7 +233,9 @@ async fn youtube_cookies_go_to_ytdlp_as_a_private_file() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let program = dir.join("fake-yt-dlp");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" > {d}/args\ncp \"$2\" {d}/cookies\nls -l \"$2\" > {d}/mode\necho '{{\"id\":\"YE7VzlLtp-4\",\"title\":\"t\"}}'\n",
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > {d}/args\nenv > {d}/env\n\
+         while [ \"$1\" != --cookies ]; do shift; done\n\
+         cp \"$2\" {d}/cookies\nls -l \"$2\" > {d}/mode\necho '{{\"id\":\"YE7VzlLtp-4\",\"title\":\"t\"}}'\n",
         d = dir.display()
     );
     std::fs::write(&program, script).expect("script");
@@ -256,6 +258,20 @@ async fn youtube_cookies_go_to_ytdlp_as_a_private_file() {
 
     let args = std::fs::read_to_string(dir.join("args")).expect("args");
     let args: Vec<&str> = args.lines().collect();
+    // The driver's own flags first: no config, every connection through
+    // the guard proxy on loopback, HLS/DASH downloads kept in yt-dlp.
+    assert_eq!(args[0], "--no-config");
+    assert_eq!(args[1], "--proxy");
+    assert!(args[2].starts_with("http://127.0.0.1:"), "{args:?}");
+    assert_eq!(&args[3..5], &["--downloader", "native"]);
+    let env = std::fs::read_to_string(dir.join("env")).expect("env");
+    for var in ["http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"] {
+        assert!(
+            env.lines().any(|l| l == format!("{var}={}", args[2])),
+            "{var} points at the guard proxy: {env}"
+        );
+    }
+    let args = &args[5..];
     assert_eq!(args[0], "--cookies");
     assert!(
         !args.iter().any(|a| a.contains("abc")),
@@ -264,7 +280,6 @@ async fn youtube_cookies_go_to_ytdlp_as_a_private_file() {
     assert_eq!(
         &args[2..],
         &[
-            "--no-config",
             "-J",
             "--socket-timeout",
             "15",

@@ -35,6 +35,8 @@ use vaultstream_core::settings::Secret;
 use vaultstream_core::{Identity, Platform};
 
 use crate::http::UpstreamOverrides;
+use crate::http::resolve::Resolver;
+use crate::ytdlp::YtDlp;
 
 use client::HttpClient;
 pub use twitter::syndication_token;
@@ -80,6 +82,9 @@ pub struct FetchConfig {
     /// Largest response body read; more is a `Permanent` "too large".
     pub max_body_bytes: usize,
     pub max_redirects: usize,
+    /// How the guard proxy in front of yt-dlp resolves names (the system
+    /// resolver; tests add fixed answers).
+    pub resolver: Resolver,
 }
 
 impl Default for FetchConfig {
@@ -95,6 +100,7 @@ impl Default for FetchConfig {
             ytdlp_timeout: Duration::from_secs(120),
             max_body_bytes: 8 * 1024 * 1024,
             max_redirects: 5,
+            resolver: Resolver::system(),
         }
     }
 }
@@ -115,6 +121,7 @@ impl FetchConfig {
 /// What an adapter gets: the shared client and the configuration.
 pub(crate) struct Ctx {
     pub http: HttpClient,
+    pub ytdlp: YtDlp,
     pub cfg: FetchConfig,
 }
 
@@ -148,6 +155,7 @@ impl Fetcher {
         Self {
             ctx: Arc::new(Ctx {
                 http: HttpClient::new(&cfg),
+                ytdlp: YtDlp::from_config(&cfg),
                 cfg,
             }),
         }

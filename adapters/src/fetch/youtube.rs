@@ -1,15 +1,15 @@
 //! YouTube (and anything else yt-dlp understands): run
 //! `<ytdlp> --no-config -J …` and read its info dict.
 //!
-//! yt-dlp makes its own requests, so the upstream overrides can only change
-//! the URL we hand it (the page host); everything it fetches from there is
-//! its business. The process is bounded in time and killed when it runs
-//! over. A failure is classified from yt-dlp's last `ERROR:` line. The
+//! yt-dlp runs through [`crate::ytdlp`]: every connection it makes passes
+//! the guard proxy, the run is bounded in time, and a failure is classified
+//! from its last `ERROR:` line. The upstream overrides rewrite the URL we
+//! hand it (the page host) and route plain-HTTP requests. The
 //! operator's YouTube cookie reaches yt-dlp as a private temporary Netscape
 //! cookie file, deleted after the run.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ use super::value::{
     array_at, f64_at, first_str, int_at, parse_iso, stat, str_at, u32_at, unix_secs,
 };
 use super::{Adapter, Ctx, FetchRequest, html, malformed, media};
+use crate::ytdlp::YtDlp;
+pub use crate::ytdlp::classify_error;
 
 pub(crate) struct Youtube;
 
@@ -51,7 +53,7 @@ impl Adapter for Youtube {
             None => None,
         };
         let info = run_json(
-            &ctx.cfg.ytdlp,
+            &ctx.ytdlp,
             url.as_str(),
             ctx.cfg.ytdlp_timeout,
             cookie_file.as_ref().map(|f| f.path.as_path()),
@@ -64,89 +66,48 @@ impl Adapter for Youtube {
 /// Largest `-J` output we accept (a YouTube info dict is ~0.5–1 MB).
 const MAX_OUTPUT_BYTES: usize = 32 * 1024 * 1024;
 
-/// Run `<program> --no-config -J --socket-timeout 15 --no-playlist -- <url>`
-/// and parse its stdout.
-pub async fn dump_json(program: &str, url: &str, limit: Duration) -> Result<Value, FetchError> {
-    run_json(program, url, limit, None).await
+/// Run `yt-dlp -J --socket-timeout 15 --no-playlist -- <url>` (through the
+/// driver: guard proxy, time limit) and parse its stdout.
+pub async fn dump_json(ytdlp: &YtDlp, url: &str, limit: Duration) -> Result<Value, FetchError> {
+    run_json(ytdlp, url, limit, None).await
 }
 
 async fn run_json(
-    program: &str,
+    ytdlp: &YtDlp,
     url: &str,
     limit: Duration,
     cookies: Option<&Path>,
 ) -> Result<Value, FetchError> {
-    let mut command = tokio::process::Command::new(program);
+    let mut args: Vec<OsString> = Vec::new();
     if let Some(path) = cookies {
-        command.arg("--cookies").arg(path);
+        args.push("--cookies".into());
+        args.push(path.into());
     }
-    let mut child = command
-        .args([
-            "--no-config",
-            "-J",
-            "--socket-timeout",
-            "15",
-            "--no-playlist",
-            "--",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Dropping the child (timeout, cancelled job) kills yt-dlp.
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            let why = if e.kind() == std::io::ErrorKind::NotFound {
-                "is not installed or not at that path".to_owned()
-            } else {
-                format!("cannot be started ({e})")
-            };
-            FetchError::permanent(format!("yt-dlp (`{program}`, VAULTSTREAM_YTDLP) {why}"))
-        })?;
-    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(FetchError::retryable("yt-dlp's output pipes are missing"));
-    };
-    let run = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let read_out = async {
-            (&mut stdout)
+    args.extend(["-J", "--socket-timeout", "15", "--no-playlist", "--", url].map(OsString::from));
+    let run = ytdlp
+        .run(args, limit, "reading the page", |mut stdout| async move {
+            let mut out = Vec::new();
+            let read = (&mut stdout)
                 .take(MAX_OUTPUT_BYTES as u64 + 1)
                 .read_to_end(&mut out)
-                .await
-        };
-        let read_err = async { (&mut stderr).take(1024 * 1024).read_to_end(&mut err).await };
-        let (r1, r2) = tokio::join!(read_out, read_err);
-        r1.and(r2)
-            .map_err(|e| FetchError::retryable(format!("reading yt-dlp's output failed: {e}")))?;
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| FetchError::retryable(format!("waiting for yt-dlp failed: {e}")))?;
-        Ok::<_, FetchError>((status, out, err))
-    };
-    let (status, out, err) = match tokio::time::timeout(limit, run).await {
-        Ok(r) => r?,
-        Err(_) => {
-            // kill_on_drop reaps it when `child` goes out of scope here.
-            return Err(FetchError::retryable(format!(
-                "yt-dlp did not finish within {} s",
-                limit.as_secs()
-            )));
-        }
-    };
-    let stderr_text = String::from_utf8_lossy(&err);
-    if !status.success() {
-        return Err(classify_error(&stderr_text).with_detail(last_lines(&stderr_text, 5)));
+                .await;
+            (read.map(|_| out), false)
+        })
+        .await?;
+    if !run.status.success() {
+        return Err(run.error());
     }
+    let out = run
+        .out
+        .as_ref()
+        .map_err(|e| FetchError::retryable(format!("reading yt-dlp's output failed: {e}")))?;
     if out.len() > MAX_OUTPUT_BYTES {
         return Err(FetchError::permanent("yt-dlp's info dict is too large"));
     }
-    serde_json::from_slice(&out).map_err(|e| {
+    serde_json::from_slice(out).map_err(|e| {
         malformed(
             &format!("yt-dlp's -J output is not JSON ({e})"),
-            last_lines(&stderr_text, 5),
+            run.detail(),
         )
     })
 }
@@ -205,68 +166,6 @@ impl CookieFile {
 impl Drop for CookieFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn last_lines(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Classify a failed yt-dlp run from its last `ERROR:` line (STACK.md):
-/// network trouble and 429/5xx are worth retrying; 4xx, unsupported or bad
-/// URLs, private/removed videos are not; sign-in walls need an operator.
-pub fn classify_error(stderr: &str) -> FetchError {
-    let line = stderr
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with("ERROR:"))
-        .unwrap_or_else(|| {
-            stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-        })
-        .trim()
-        .to_owned();
-    let l = line.to_ascii_lowercase();
-    let message = if line.is_empty() {
-        "yt-dlp failed without a message".to_owned()
-    } else {
-        format!("yt-dlp: {line}")
-    };
-    let has = |needles: &[&str]| needles.iter().any(|n| l.contains(n));
-    if has(&["http error 429", "too many requests"]) {
-        FetchError::rate_limited(message, None)
-    } else if has(&[
-        "sign in to confirm",
-        "login required",
-        "requires authentication",
-        "use --cookies",
-        "members-only",
-        "join this channel",
-    ]) {
-        FetchError::auth_required(message)
-    } else if has(&[
-        "http error 5",
-        "transporterror",
-        "timed out",
-        "connection refused",
-        "connection reset",
-        "name or service not known",
-        "temporary failure in name resolution",
-        "getaddrinfo",
-        "incompleteread",
-        "unable to download",
-        "did not get any data",
-    ]) && !has(&["http error 4"])
-    {
-        FetchError::retryable(message)
-    } else {
-        // 400/401/403/404/410, unsupported or invalid URL, private, removed,
-        // unavailable: no retry will change the answer.
-        FetchError::permanent(message)
     }
 }
 

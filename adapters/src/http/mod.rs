@@ -1,4 +1,10 @@
-//! Upstream overrides: send requests meant for one host to another base URL.
+//! Outbound HTTP plumbing shared by the fetchers:
+//! - upstream overrides (this module): send requests meant for one host to
+//!   another base URL;
+//! - [`proxy`]: the guarding forward proxy that programs making their own
+//!   connections (yt-dlp) must go through;
+//! - [`resolve`]: name resolution for that proxy (with a fixed table for
+//!   tests).
 //!
 //! Tests and staging point real hostnames (`b23.tv`, `api.bilibili.com`, ...)
 //! at a local replay server with `VAULTSTREAM_UPSTREAM_OVERRIDES`. The rest
@@ -7,6 +13,9 @@
 //! with or without an override; only the socket we connect to changes.
 
 use url::Url;
+
+pub mod proxy;
+pub mod resolve;
 
 /// `VAULTSTREAM_UPSTREAM_OVERRIDES`: host=base-url pairs; every outbound
 /// request to `host` goes to base-url instead, path and query kept.
@@ -53,6 +62,17 @@ impl UpstreamOverrides {
 
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
+    }
+
+    /// Whether `host:port` is the authority of an override's base URL: an
+    /// operator-configured route, trusted by the guard proxy.
+    pub fn is_override_base(&self, host: &str, port: u16) -> bool {
+        let host = normalise_host(host);
+        self.pairs.iter().any(|(_, base)| {
+            base.host_str().is_some_and(|h| {
+                normalise_host(h.trim_start_matches('[').trim_end_matches(']')) == host
+            }) && base.port_or_known_default() == Some(port)
+        })
     }
 
     fn base_for(&self, host: &str) -> Option<&Url> {
