@@ -19,11 +19,19 @@
 //!    `rate_limited` with `Retry-After` in whole seconds (at least 1). Open
 //!    routes (health, docs) are not limited, so probes never get a 429.
 //!
-//! The buckets live in memory, per API process: N API processes behind a
-//! load balancer allow up to N times the configured rate, and a restart
-//! forgets them. The map is bounded ([`MAX_BUCKETS`]): buckets that have
-//! refilled completely are dropped first (they are the same as a new one),
-//! then the longest idle. The peer address is used as is: behind a reverse
+//! With Redis configured (`VAULTSTREAM_REDIS_URL`) the buckets live in
+//! Redis ([`SharedBuckets`]: one atomic GCRA script per check, keyed under
+//! the queue namespace), so the limit holds for the whole deployment
+//! however many API processes share it. If Redis does not answer, the
+//! process falls back to its own in-memory bucket for that request (and
+//! for a short cool-down), logs the switch once and counts it in
+//! `vaultstream_rate_limit_checks_total{store="fallback"}`: the limiter
+//! never turns a Redis outage into errors. Without Redis the buckets live
+//! in memory, per API process ([`RateLimiter`]): N processes allow N times
+//! the rate, and a restart forgets them. The in-memory map is bounded
+//! ([`MAX_BUCKETS`]): buckets that have refilled completely are dropped
+//! first (they are the same as a new one), then the longest idle. The peer
+//! address is used as is: behind a reverse
 //! proxy every anonymous client shares the proxy's bucket (we do not trust
 //! `X-Forwarded-For`, which clients can forge); use keys there.
 //!
@@ -96,7 +104,7 @@ pub struct Caller {
 pub struct Guard {
     db: DatabaseConnection,
     required: bool,
-    limiter: Option<Arc<RateLimiter>>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl Guard {
@@ -106,13 +114,45 @@ impl Guard {
             db: state.db.clone(),
             required: s.auth_required(),
             limiter: s.rate_limited().then(|| {
-                Arc::new(RateLimiter::new(
-                    s.rate_limit_burst,
-                    s.rate_limit_per_sec,
-                    MAX_BUCKETS,
-                ))
+                let local = RateLimiter::new(s.rate_limit_burst, s.rate_limit_per_sec, MAX_BUCKETS);
+                let shared = s.redis_url.as_ref().and_then(|url| {
+                    SharedBuckets::new(
+                        url.expose(),
+                        &s.queue_namespace,
+                        s.rate_limit_burst,
+                        s.rate_limit_per_sec,
+                    )
+                    .map_err(|e| tracing::warn!(error = %e, "rate limits: cannot use Redis; buckets stay in this process"))
+                    .ok()
+                });
+                Arc::new(Limiter { local, shared })
             }),
         }
+    }
+}
+
+/// The buckets a request draws from: shared in Redis when configured and
+/// answering, else this process's own.
+pub struct Limiter {
+    local: RateLimiter,
+    shared: Option<SharedBuckets>,
+}
+
+impl Limiter {
+    /// Take a token for `key`, or say how long until one is available.
+    pub async fn check(&self, key: BucketKey) -> Result<(), Duration> {
+        if let Some(shared) = &self.shared {
+            match shared.check(key).await {
+                Some(verdict) => {
+                    vaultstream_core::metrics::rate_limit_check("redis");
+                    return verdict;
+                }
+                None => vaultstream_core::metrics::rate_limit_check("fallback"),
+            }
+        } else {
+            vaultstream_core::metrics::rate_limit_check("local");
+        }
+        self.local.check(key, Instant::now())
     }
 }
 
@@ -183,7 +223,7 @@ pub async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
         }
     };
     if let Some(limiter) = &g.limiter
-        && let Err(wait) = limiter.check(bucket, Instant::now())
+        && let Err(wait) = limiter.check(bucket).await
     {
         let mut err = ApiError::new(
             ErrorCode::RateLimited,
@@ -216,6 +256,141 @@ impl BucketKey {
                 }
             },
         }
+    }
+}
+
+impl BucketKey {
+    /// The bucket's name in Redis (after the namespace prefix).
+    fn redis_suffix(&self) -> String {
+        match self {
+            BucketKey::Key(id) => format!("key:{id}"),
+            BucketKey::Ip(ip) => format!("ip:{ip}"),
+        }
+    }
+}
+
+/// GCRA in one atomic script, on Redis's clock (so API processes with
+/// skewed clocks agree). The bucket's state is its theoretical arrival time
+/// (TAT, microseconds); a request is allowed when the TAT it would leave is
+/// at most `burst` intervals ahead of now. Answers 0 (allowed) or the wait
+/// in microseconds.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if allow_at > now then
+  return math.ceil(allow_at - now)
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return 0
+";
+
+/// How long one Redis check may take before the local bucket decides.
+const SHARED_TIMEOUT: Duration = Duration::from_millis(250);
+/// After Redis failed, how long the local buckets decide before Redis is
+/// asked again (so an outage costs one timeout per cool-down, not one per
+/// request).
+const SHARED_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// Token buckets kept in Redis, shared by every API process of a
+/// deployment (keys `<namespace>:ratelimit:key:<id>` / `…:ip:<addr>`).
+pub struct SharedBuckets {
+    client: redis::Client,
+    conn: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    prefix: String,
+    /// Microseconds per token.
+    interval_us: u64,
+    burst: u32,
+    script: redis::Script,
+    /// While set and in the future, Redis is not asked.
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl SharedBuckets {
+    pub fn new(url: &str, namespace: &str, burst: u32, per_sec: u32) -> redis::RedisResult<Self> {
+        Ok(SharedBuckets {
+            client: redis::Client::open(url)?,
+            conn: tokio::sync::OnceCell::new(),
+            prefix: format!("{namespace}:ratelimit:"),
+            interval_us: 1_000_000 / u64::from(per_sec.max(1)),
+            burst: burst.max(1),
+            script: redis::Script::new(GCRA),
+            down_until: Mutex::new(None),
+        })
+    }
+
+    /// The verdict, or `None` when Redis did not answer in time (the
+    /// caller's local bucket decides).
+    pub async fn check(&self, key: BucketKey) -> Option<Result<(), Duration>> {
+        let now = Instant::now();
+        {
+            let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+            if down.is_some_and(|until| now < until) {
+                return None;
+            }
+        }
+        let asked = tokio::time::timeout(SHARED_TIMEOUT, self.ask(key)).await;
+        let answer = match asked {
+            Ok(Ok(wait_us)) => Some(wait_us),
+            Ok(Err(e)) => {
+                self.went_down(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.went_down("no answer within 250 ms");
+                None
+            }
+        }?;
+        self.came_up();
+        Some(if answer == 0 {
+            Ok(())
+        } else {
+            Err(Duration::from_micros(answer))
+        })
+    }
+
+    async fn ask(&self, key: BucketKey) -> redis::RedisResult<u64> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(SHARED_TIMEOUT))
+                    .set_response_timeout(Some(SHARED_TIMEOUT))
+                    .set_number_of_retries(1);
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
+            .await?;
+        let mut conn = conn.clone();
+        self.script
+            .key(format!("{}{}", self.prefix, key.redis_suffix()))
+            .arg(self.interval_us)
+            .arg(self.burst)
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    fn went_down(&self, why: &str) {
+        let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        if down.is_none() {
+            tracing::warn!(error = %why, "rate limits: Redis does not answer; each API process counts on its own until it does");
+        }
+        *down = Some(Instant::now() + SHARED_COOLDOWN);
+        vaultstream_core::metrics::rate_limit_shared(false);
+    }
+
+    fn came_up(&self) {
+        let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        if down.take().is_some() {
+            tracing::info!(
+                "rate limits: Redis answers again; limits are shared across API processes"
+            );
+        }
+        vaultstream_core::metrics::rate_limit_shared(true);
     }
 }
 

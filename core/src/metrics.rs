@@ -24,6 +24,11 @@
 //! - `job_failures_total{kind,platform,error_class}` (counter; parse and
 //!   media attempts that failed, by the adapter's error class)
 //! - `pushes_total{outcome}` (counter; `sent`, `retry`, `failed`, `unknown`)
+//! - `rate_limit_checks_total{store}` (counter; `redis` when the shared
+//!   buckets answered, `local` for in-memory buckets, `fallback` when Redis
+//!   was configured but unreachable and the local bucket decided)
+//! - `rate_limit_shared` (gauge: 1 while the shared Redis buckets answer,
+//!   0 while falling back to per-process buckets, and without Redis)
 //! - gauges: `items{status}`, `media{status}`, `dead_letters_open`, `blobs`,
 //!   `blob_bytes`, `queue_depth{queue}` (backends that can count),
 //!   `oldest_waiting_seconds`, `metrics_refresh_ok` (1 when the last
@@ -103,6 +108,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
 }
@@ -131,6 +141,8 @@ struct Metrics {
     job_duration: HistogramFamily<JobKindLabels>,
     job_failures: Family<FailureLabels, Counter>,
     pushes: Family<OutcomeLabels, Counter>,
+    rate_limit_checks: Family<StoreLabels, Counter>,
+    rate_limit_shared: Gauge,
     items: Family<StatusLabels, Gauge>,
     media: Family<StatusLabels, Gauge>,
     dead_letters_open: Gauge,
@@ -160,6 +172,8 @@ impl Metrics {
             job_duration: Family::new_with_constructor(job_histogram),
             job_failures: Family::default(),
             pushes: Family::default(),
+            rate_limit_checks: Family::default(),
+            rate_limit_shared: Gauge::default(),
             items: Family::default(),
             media: Family::default(),
             dead_letters_open: Gauge::default(),
@@ -201,6 +215,16 @@ impl Metrics {
             "pushes",
             "Telegram pushes attempted by this process, by outcome",
             m.pushes.clone(),
+        );
+        registry.register(
+            "rate_limit_checks",
+            "API rate-limit checks, by where the bucket was kept",
+            m.rate_limit_checks.clone(),
+        );
+        registry.register(
+            "rate_limit_shared",
+            "1 while the shared (Redis) rate-limit buckets answer, 0 while falling back to local ones",
+            m.rate_limit_shared.clone(),
         );
         registry.register("items", "Items by status", m.items.clone());
         registry.register("media", "Media files by status", m.media.clone());
@@ -289,6 +313,19 @@ pub fn job_failure(kind: JobKind, platform: &str, error_class: &str) {
             error_class: error_class.to_owned(),
         })
         .inc();
+}
+
+/// Record one rate-limit check: `redis`, `local` or `fallback`.
+pub fn rate_limit_check(store: &'static str) {
+    metrics()
+        .rate_limit_checks
+        .get_or_create(&StoreLabels { store })
+        .inc();
+}
+
+/// Whether the shared rate-limit buckets answer (1) or not (0).
+pub fn rate_limit_shared(up: bool) {
+    metrics().rate_limit_shared.set(i64::from(up));
 }
 
 /// Record one push attempt: `sent`, `retry`, `failed` or `unknown`.

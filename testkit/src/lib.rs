@@ -16,6 +16,8 @@
 //!   front of an upstream, seeded, logging every request it saw.
 //! - [`proc`]: the `vaultstream` binary run with a deployment's settings
 //!   (killed when dropped, peak memory) and items stored as the API would.
+//! - [`tcp`]: a TCP forwarder in front of a service that a test can cut
+//!   and restore (a Redis outage, as its clients see it).
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
 //!
@@ -28,5 +30,6 @@ pub mod pg;
 pub mod proc;
 pub mod replay;
 pub mod s3;
+pub mod tcp;
 pub mod telegram;
 pub mod upstream;

@@ -5,19 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use vaultstream_core::ErrorCode;
-use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
-use vaultstream_core::db::contents::{self, NewSource};
-use vaultstream_core::queue::ParseJob;
+use vaultstream_adapters::intake::{self, IntakeError, Share};
+use vaultstream_core::content::{Channel, ShareReceipt};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-
-/// The longest share text we take: app share texts are a few hundred
-/// characters; 16 KiB leaves room for a pasted post around the link.
-const MAX_TEXT_CHARS: usize = 16 * 1024;
-const MAX_NOTE_CHARS: usize = 4000;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ShareRequest {
@@ -58,66 +51,23 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ShareRequest>,
 ) -> ApiResult<Response> {
-    if req.url.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidBody,
-            format!("`url` is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    let note = req
-        .note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidBody,
-            format!("`note` is longer than {MAX_NOTE_CHARS} characters"),
-        ));
-    }
-    // Cheap checks first: a bad tag must not cost a short-link round trip.
-    let tags = normalise_tags(&req.tags)?;
-    let found = state.linker.identify(&req.url).await?;
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let request_id_for_job = request_id.clone();
-    let submitted = contents::submit(
-        &state.db,
-        &found.identity,
-        NewSource {
-            raw_text: req.url,
-            submitted_url: found.submitted_url,
-            resolved_url: found.resolved_url,
-            channel: Channel::Api,
-            tags,
-            note,
-            submitted_by: None,
-            request_id,
-        },
-    )
-    .await?;
-    let receipt = ShareReceipt::from(submitted);
-    if receipt.created {
-        let job = ParseJob {
-            content_id: receipt.content_id,
-            request_id: request_id_for_job,
-        };
-        // The item is committed: a failed push loses nothing, the
-        // reconciler queues it later. The submitter still gets their 201.
-        if let Err(e) = state.queue.enqueue_parse(job, None).await {
-            tracing::warn!(content.id = receipt.content_id, error = %e, "could not queue the parse job; the reconciler will");
-        }
-    }
-    tracing::info!(
-        content.id = receipt.content_id,
-        platform = %receipt.platform,
-        created = receipt.created,
-        "share accepted"
-    );
+    let share = Share {
+        text: req.url,
+        tags: req.tags,
+        note: req.note,
+        channel: Channel::Api,
+        submitted_by: None,
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let receipt = intake::accept(&state.linker, &state.db, Some(state.queue.as_ref()), share)
+        .await
+        .map_err(|e| match e {
+            IntakeError::Refused(u) => ApiError::from(u),
+            IntakeError::Store(d) => ApiError::from(d),
+        })?;
     let status = if receipt.created {
         StatusCode::CREATED
     } else {
