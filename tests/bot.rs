@@ -200,3 +200,243 @@ async fn a_worker_killed_mid_push_never_posts_twice() {
     assert_eq!(status_of(first).as_deref(), Some("sending"), "{records:?}");
     assert_eq!(status_of(second).as_deref(), Some("sent"), "{records:?}");
 }
+
+/// A worker killed right after an item's last media file settled, before
+/// its pushed records exist (the `before_push_schedule` failpoint): the
+/// restarted worker's reconciler finds the pulled, settled, unscheduled
+/// item and schedules it, so the channel gets the post exactly once. A
+/// target created after the item settled gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_before_scheduling_pushes_loses_none() {
+    use vaultstream_core::db::{contents, push};
+    use vaultstream_testkit::proc::{Proc, store_tweet, vaultstream};
+    use vaultstream_testkit::replay::{Replay, Reply};
+    use vaultstream_testkit::upstream::{FX_PHOTO, FX_PHOTO_ID};
+
+    let tg = FakeTelegram::start().await;
+    let replay = Replay::start(&["api.fxtwitter.com", "pbs.twimg.com"]).await;
+    let jpeg = std::fs::read(format!(
+        "{}/../shared/fixtures/media/chelsea_small.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture photo");
+    replay.route(
+        &format!("api.fxtwitter.com/status/{FX_PHOTO_ID}"),
+        Reply::json(FX_PHOTO),
+    );
+    replay.route("pbs.twimg.com/", Reply::bytes("image/jpeg", jpeg));
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    env.set("ARCHIVE_MEDIA", "true")
+        .set("UPSTREAM_OVERRIDES", replay.overrides())
+        .set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+        .set("TELEGRAM_API_URL", tg.base.clone())
+        .set("RECONCILE_INTERVAL_MS", "200")
+        .set("REQUEUE_AFTER_MS", "500")
+        .set("LOG_LEVEL", "warn");
+    let db = vaultstream_core::db::connect_migrated(&env.settings())
+        .await
+        .unwrap();
+    push::create_target(
+        &db,
+        push::NewTarget {
+            name: None,
+            chat_id: "@vault".into(),
+            platforms: vec![],
+            tags: vec![],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let id = store_tweet(&db, FX_PHOTO_ID).await;
+    let spawn = |failpoint: bool| {
+        let mut cmd = vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);
+        if failpoint {
+            cmd.env("VAULTSTREAM_TEST_FAILPOINTS", "before_push_schedule");
+        }
+        cmd.arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Proc(cmd.spawn().expect("spawn vaultstream worker"))
+    };
+
+    // The first worker archives the photo, then dies at the failpoint.
+    let mut first = spawn(true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = first.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never hit the failpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "aborted at the failpoint: {status:?}");
+    let item = contents::get(&db, id).await.unwrap().expect("item");
+    assert_eq!(item.status, "pulled");
+    assert_eq!(item.media_status, "archived", "the media commit came first");
+    let no_records = push::RecordFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(
+        push::list_records(&db, &no_records)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A target created after the item settled must not receive it.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    push::create_target(
+        &db,
+        push::NewTarget {
+            name: None,
+            chat_id: "@latecomer".into(),
+            platforms: vec![],
+            tags: vec![],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+
+    let _second = spawn(false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tg.sent_to("@vault").is_empty() {
+        assert!(Instant::now() < deadline, "the lost push was never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give the reconciler a few more passes to (not) act again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(tg.sent_to("@vault").len(), 1, "{:?}", tg.sent());
+    assert!(tg.sent_to("@latecomer").is_empty(), "{:?}", tg.sent());
+    let records = push::list_records(&db, &no_records).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].status, "sent");
+}
+
+/// An idle bot against a Bot API that holds `getUpdates` for the requested
+/// timeout (as Telegram does): a minute of polling passes without a single
+/// warning, in long polls (not a failed poll every 17 s and a 2 s gap, as
+/// with teloxide's default client).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_bot_polls_for_a_minute_without_a_warning() {
+    use vaultstream_testkit::proc::{Proc, vaultstream};
+
+    let tg = FakeTelegram::start().await;
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    env.set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+        .set("TELEGRAM_API_URL", tg.base.clone())
+        .set("LOG_LEVEL", "warn")
+        .set("LOG_FORMAT", "text");
+    let log = env.dir.path().join("bot.log");
+    let mut cmd = vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);
+    cmd.arg("bot")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut bot = Proc(cmd.spawn().expect("spawn vaultstream bot"));
+    let started = Instant::now();
+    while tg.calls("getUpdates") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "no poll");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(
+        bot.0.try_wait().unwrap().is_none(),
+        "the bot is still running"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("WARN") && !text.contains("ERROR"),
+        "an idle bot logged:\n{text}"
+    );
+    // Each poll is held 25 s: three polls in a minute, not a dozen.
+    let polls = tg.calls("getUpdates");
+    assert!((2..=4).contains(&polls), "{polls} polls in a minute");
+}
+
+/// `vaultstream bot` against a fresh fake Bot API, user 42 allowed.
+async fn bot_for_user_42() -> (FakeTelegram, TestEnv, vaultstream_testkit::proc::Proc) {
+    use vaultstream_testkit::proc::{Proc, vaultstream};
+
+    let tg = FakeTelegram::start().await;
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    env.set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+        .set("TELEGRAM_API_URL", tg.base.clone())
+        .set("TELEGRAM_ALLOWED_USERS", "42")
+        .set("LOG_LEVEL", "warn");
+    let mut cmd = vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);
+    cmd.arg("bot")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let bot = Proc(cmd.spawn().expect("spawn vaultstream bot"));
+    (tg, env, bot)
+}
+
+/// The text of the first message the bot sent to user 42.
+async fn first_reply_to_42(tg: &FakeTelegram) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(m) = tg.sent_to("42").into_iter().find_map(|m| m.text) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reply to user 42: {:?}",
+            tg.sent()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A reply that meets `429 retry_after` is sent again after the wait, not
+/// dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_reply_is_sent_after_the_wait() {
+    use vaultstream_testkit::telegram::FakeFailure;
+
+    let (tg, _env, _bot) = bot_for_user_42().await;
+
+    tg.fail_next("sendMessage", 1, FakeFailure::RetryAfter(2));
+    let asked = Instant::now();
+    tg.user_message(42, 42, "/save https://www.bilibili.com/video/BV1GJ411x7h7");
+    let reply = first_reply_to_42(&tg).await;
+    assert!(reply.contains("Saved as #1"), "{reply}");
+    assert_eq!(tg.calls("sendMessage"), 2, "one refused, one sent");
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "the reply waited retry_after"
+    );
+}
+
+/// A tag the API refuses is refused in chat with the same message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_refuses_tags_the_api_refuses() {
+    let (tg, env, _bot) = bot_for_user_42().await;
+
+    let long = "x".repeat(65);
+    tg.user_message(
+        42,
+        42,
+        &format!("/save https://www.bilibili.com/video/BV1GJ411x7h7 #{long}"),
+    );
+    let reply = first_reply_to_42(&tg).await;
+    let expected = vaultstream_core::content::normalise_tags(&[long])
+        .expect_err("the API refuses it")
+        .message;
+    assert!(reply.contains("invalid_tag"), "{reply}");
+    assert!(reply.contains(&expected), "{reply} / {expected}");
+    let db = vaultstream_core::db::connect(&env.settings())
+        .await
+        .unwrap();
+    assert!(
+        vaultstream_core::db::contents::get(&db, 1)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was stored"
+    );
+}

@@ -179,3 +179,109 @@ fn a_created_key_works_against_the_running_api() {
         );
     });
 }
+
+/// Two API processes on one Redis share one bucket per client: together
+/// they allow the configured burst, not twice it. When Redis stops
+/// answering, each falls back to its own bucket (never a 5xx) and says so
+/// in its metrics; when Redis is back the buckets are shared again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_shared_across_api_processes() {
+    use vaultstream_testkit::env::{Stack, TestEnv};
+    use vaultstream_testkit::proc::{spawn_api, vaultstream};
+    use vaultstream_testkit::tcp::Forwarder;
+
+    let redis = Forwarder::start("127.0.0.1:6379").await;
+    let mut env = TestEnv::new(Stack::SqliteRedis).await;
+    env.set("REDIS_URL", format!("redis://{}/0", redis.addr))
+        .set("AUTH", "off")
+        .set("RATE_LIMIT_BURST", "10")
+        .set("RATE_LIMIT_PER_SEC", "1");
+    let bin = env!("CARGO_BIN_EXE_vaultstream");
+    let (_a, addr_a) = spawn_api(vaultstream(bin, &env));
+    let (_b, addr_b) = spawn_api(vaultstream(bin, &env));
+    let client = reqwest::Client::new();
+    let status = |addr: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("http://{addr}/api/v1/contents"))
+                .send()
+                .await
+                .expect("the API answers")
+                .status()
+                .as_u16()
+        }
+    };
+
+    let metrics_of = |addr: &str| {
+        let (client, url) = (client.clone(), format!("http://{addr}/metrics"));
+        async move {
+            let resp = client.get(url).send().await.expect("metrics");
+            resp.text().await.expect("metrics body")
+        }
+    };
+
+    let mut ok = 0;
+    for i in 0..20 {
+        let addr = if i % 2 == 0 { &addr_a } else { &addr_b };
+        match status(addr.clone()).await {
+            200 => ok += 1,
+            429 => {}
+            other => panic!("request {i}: {other}"),
+        }
+    }
+    // 10 at once plus what one second refills; per-process buckets would
+    // have let all 20 through.
+    assert!(
+        (10..=12).contains(&ok),
+        "{ok} of 20 allowed across two processes"
+    );
+
+    // Redis goes away: both processes keep answering from their own buckets.
+    redis.cut();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let addr = if i % 2 == 0 { &addr_a } else { &addr_b };
+        statuses.push(status(addr.clone()).await);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&200),
+        "the local buckets decide: {statuses:?}"
+    );
+    let metrics = metrics_of(&addr_a).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("vaultstream_rate_limit_checks_total{store=\"fallback\"}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "vaultstream_rate_limit_shared 0"),
+        "{metrics}"
+    );
+
+    // Back: after the cool-down the shared buckets decide again.
+    redis.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = status(addr_a.clone()).await;
+        let metrics = metrics_of(&addr_a).await;
+        if metrics
+            .lines()
+            .any(|l| l == "vaultstream_rate_limit_shared 1")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shared buckets never came back:\n{metrics}"
+        );
+    }
+}

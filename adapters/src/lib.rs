@@ -8,12 +8,18 @@
 //! - [`fetch`]: from an identity to a normalised parsed item — one adapter
 //!   per platform behind [`fetch::Fetcher`], sharing one HTTP client with
 //!   overrides, hand-followed redirects, the SSRF guard and a body cap.
+//! - [`intake`]: one submission from any channel → stored item + parse
+//!   job, with the same checks and error codes everywhere.
 //! - [`http`]: upstream overrides, which point platform hosts at a local
 //!   server for tests and staging.
 //! - [`media`]: downloading the media files an item refers to (images into
 //!   memory, videos streamed to disk and hashed, or through yt-dlp).
+//! - [`ytdlp`]: the one yt-dlp driver (guard proxy, time limit, stderr
+//!   tail, error classification) for the YouTube adapter and media.
 
 pub mod fetch;
 pub mod http;
+pub mod intake;
 pub mod links;
 pub mod media;
+pub mod ytdlp;

@@ -19,17 +19,18 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use teloxide::prelude::*;
 use teloxide::types::{AllowedUpdate, BotCommand, UpdateKind};
+use vaultstream_adapters::intake::{self, IntakeError, Share};
 use vaultstream_adapters::links::Linker;
 use vaultstream_core::Settings;
 use vaultstream_core::content::Channel;
-use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::db::contents;
 use vaultstream_core::db::jobs::{self, RetryRefusal};
 use vaultstream_core::db::push;
-use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::queue::JobQueue;
 
 use crate::format::escape;
 use crate::publish::{PublishOutcome, Publisher};
-use crate::telegram::{ChatTarget, Telegram};
+use crate::telegram::{ChatTarget, SendError, Telegram};
 
 pub struct BotCtx {
     pub db: DatabaseConnection,
@@ -60,13 +61,20 @@ fn command(text: &str) -> Option<(String, &str)> {
     (!name.is_empty()).then_some((name, tail.trim()))
 }
 
+/// The `#tags` of a message, as the user wrote them: every word that starts
+/// with `#`, minus trailing punctuation, Weibo's closing `#` (`#话题#`) and
+/// Xiaohongshu's `[话题]` marker. They go through the same checks as the
+/// API's `tags`, so a tag the API refuses is refused here too (not dropped).
 fn hashtags(text: &str) -> Vec<String> {
     text.split_whitespace()
         .filter_map(|w| w.strip_prefix('#'))
-        .map(|t| t.trim_end_matches([',', '.', '!', '?', '，', '。']))
-        .filter(|t| !t.is_empty() && t.chars().count() <= 64 && !t.contains('/'))
-        .map(str::to_lowercase)
-        .take(32)
+        .map(|t| {
+            let t = t.trim_end_matches([',', '.', '!', '?', '，', '。', '！', '？', '、']);
+            let t = t.strip_suffix('#').unwrap_or(t);
+            t.strip_suffix("[话题]").unwrap_or(t)
+        })
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
         .collect()
 }
 
@@ -120,44 +128,31 @@ impl BotCtx {
     }
 
     async fn save(&self, user: i64, text: &str) -> String {
-        let found = match self.linker.identify(text).await {
-            Ok(f) => f,
-            Err(e) => return format!("❌ {}", escape(&e.message)),
-        };
-        let source = NewSource {
-            raw_text: text.to_owned(),
-            submitted_url: found.submitted_url,
-            resolved_url: found.resolved_url,
-            channel: Channel::Telegram,
-            tags: vaultstream_core::content::normalise_tags(&hashtags(text)).unwrap_or_default(),
+        let share = Share {
+            text: text.to_owned(),
+            tags: hashtags(text),
             note: None,
+            channel: Channel::Telegram,
             submitted_by: Some(user.to_string()),
             request_id: None,
         };
-        match contents::submit(&self.db, &found.identity, source).await {
-            Ok(s) => {
-                let id = s.content.id;
-                if s.created {
-                    let job = ParseJob {
-                        content_id: id,
-                        request_id: None,
-                    };
-                    if let Err(e) = self.queue.enqueue_parse(job, None).await {
-                        tracing::warn!(content.id = id, error = %e, "not queued; the reconciler will");
-                    }
-                    format!(
-                        "✅ Saved as #{id} ({} {}). Archiving now; /status {id}",
-                        escape(found.identity.platform.as_str()),
-                        escape(&found.identity.platform_id)
-                    )
-                } else {
-                    format!(
-                        "✅ Already archived as #{id} ({}); your share is kept as a source. /status {id}",
-                        escape(&s.content.status)
-                    )
-                }
+        match intake::accept(&self.linker, &self.db, Some(self.queue.as_ref()), share).await {
+            Ok(r) if r.created => format!(
+                "✅ Saved as #{id} ({} {}). Archiving now; /status {id}",
+                escape(&r.platform),
+                escape(&r.platform_id),
+                id = r.content_id,
+            ),
+            Ok(r) => format!(
+                "✅ Already archived as #{id} ({}); your share is kept as a source. /status {id}",
+                escape(&r.status),
+                id = r.content_id,
+            ),
+            // The API's code and message, word for word.
+            Err(IntakeError::Refused(e)) => {
+                format!("❌ {} (<code>{}</code>)", escape(&e.message), e.code)
             }
-            Err(e) => {
+            Err(IntakeError::Store(e)) => {
                 tracing::error!(error = %e, "bot: could not store a share");
                 "⚠️ The archive is unavailable right now; please try again later.".into()
             }
@@ -348,17 +343,54 @@ impl BotCtx {
     }
 }
 
+/// How many times a reply is sent when Telegram keeps answering 429 or
+/// cannot be reached.
+const REPLY_ATTEMPTS: u32 = 3;
+
+/// Send a reply, honouring `429 retry_after` (wait, then send again) and
+/// retrying a send that certainly did not go out. A reply is never dropped
+/// silently: giving up is logged as an error with the reason. `Unknown`
+/// outcomes are not retried (the user may already have the answer).
+pub async fn send_reply(telegram: &Telegram, chat: &ChatTarget, html: &str) -> bool {
+    for attempt in 1..=REPLY_ATTEMPTS {
+        let wait = match telegram.send_text(chat, html, true).await {
+            Ok(_) => return true,
+            Err(SendError::RetryAfter(after)) if attempt < REPLY_ATTEMPTS => {
+                tracing::info!(chat = %chat, retry_after_ms = after.as_millis() as u64, "reply rate-limited by Telegram; waiting");
+                after
+            }
+            Err(SendError::NotSent(e)) if attempt < REPLY_ATTEMPTS => {
+                tracing::warn!(chat = %chat, error = %e, "reply not sent (Telegram unreachable); retrying");
+                Duration::from_secs(u64::from(attempt))
+            }
+            Err(e) => {
+                tracing::error!(chat = %chat, error = %e, attempts = attempt, "could not answer a Telegram message");
+                return false;
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+    false
+}
+
 /// Poll for updates and answer them until `shutdown` resolves.
+///
+/// Polls with [`Telegram::poller`], whose client waits longer than the
+/// poll's own timeout, so an idle bot's polls end with an empty answer from
+/// Telegram, not a client timeout.
 pub async fn run(
     ctx: Arc<BotCtx>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let bot = ctx.telegram.bot().clone();
+    let bot = ctx.telegram.poller();
     let me = bot
         .get_me()
         .await
         .map_err(|e| anyhow::anyhow!("getMe failed: {e}"))?;
     tracing::info!(bot = %me.username(), "Telegram bot polling");
+    for w in ctx.settings.telegram.timeout_warnings() {
+        tracing::warn!("{w}");
+    }
     let commands = [
         ("save", "archive a link or share text"),
         ("get", "push the next archived item to the default channel"),
@@ -371,13 +403,19 @@ pub async fn run(
     if let Err(e) = bot.set_my_commands(commands).await {
         tracing::warn!(error = %e, "could not set the bot's command list");
     }
+    let poll_secs = ctx
+        .telegram
+        .timeouts()
+        .poll
+        .as_secs()
+        .min(u64::from(u32::MAX)) as u32;
     let mut offset: i32 = 0;
     tokio::pin!(shutdown);
     loop {
         let poll = bot
             .get_updates()
             .offset(offset)
-            .timeout(25)
+            .timeout(poll_secs)
             .allowed_updates(vec![AllowedUpdate::Message]);
         let updates = tokio::select! {
             _ = &mut shutdown => return Ok(()),
@@ -386,8 +424,10 @@ pub async fn run(
         let updates = match updates {
             Ok(u) => u,
             Err(teloxide::RequestError::RetryAfter(s)) => {
-                tokio::time::sleep(s.duration()).await;
-                continue;
+                tokio::select! {
+                    _ = &mut shutdown => return Ok(()),
+                    _ = tokio::time::sleep(s.duration()) => continue,
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "getUpdates failed; retrying in 2 s");
@@ -412,8 +452,9 @@ pub async fn run(
                 continue;
             };
             let chat = ChatTarget::Id(msg.chat.id.0);
-            if let Err(e) = ctx.telegram.send_text(&chat, &reply, true).await {
-                tracing::warn!(error = %e, "could not answer a Telegram message");
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = send_reply(&ctx.telegram, &chat, &reply) => {}
             }
         }
     }
@@ -441,8 +482,11 @@ mod tests {
     #[test]
     fn hashtags_become_tags() {
         assert_eq!(
-            hashtags("看看 #Rust https://x.com/a #中文, #a/b"),
-            vec!["rust".to_owned(), "中文".to_owned()]
+            hashtags("看看 #Rust https://x.com/a #中文, #a/b # #新闻# #旅行[话题]#"),
+            vec!["Rust", "中文", "a/b", "新闻", "旅行"]
         );
+        // What the API refuses is kept, so it is refused the same way.
+        let long = format!("#{}", "x".repeat(65));
+        assert_eq!(hashtags(&long), vec!["x".repeat(65)]);
     }
 }

@@ -3,11 +3,11 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use vaultstream_adapters::intake::{self, IntakeError, Share};
 use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_core::Settings;
-use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
-use vaultstream_core::db::contents::{self, NewSource};
-use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::content::{Channel, normalise_tags};
+use vaultstream_core::queue::JobQueue;
 
 use super::{EXIT_RUNTIME, EXIT_USAGE};
 
@@ -33,13 +33,11 @@ pub fn linker(settings: &Settings) -> Linker {
 }
 
 pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
-    let tags = match normalise_tags(&args.tags) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("vaultstream: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    // A bad tag is refused once, before anything is opened.
+    if let Err(e) = normalise_tags(&args.tags) {
+        eprintln!("vaultstream: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let database = match super::serve::open_db(settings).await {
         Ok(d) => d,
         Err(code) => return code,
@@ -61,39 +59,27 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         } else {
             text.clone()
         };
-        let found = match linker.identify(&text).await {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("refused  {}: {}", e.code, e.message);
-                refused += 1;
-                continue;
-            }
-        };
-        let source = NewSource {
-            raw_text: text.clone(),
-            submitted_url: found.submitted_url,
-            resolved_url: found.resolved_url,
-            channel: Channel::Cli,
-            tags: tags.clone(),
+        let share = Share {
+            text,
+            tags: args.tags.clone(),
             note: args.note.clone(),
+            channel: Channel::Cli,
             submitted_by: std::env::var("USER").ok(),
             request_id: None,
         };
-        match contents::submit(&database, &found.identity, source).await {
-            Ok(s) => {
-                let r = ShareReceipt::from(s);
-                if let (true, Some(q)) = (r.created, &queue) {
-                    let job = ParseJob {
-                        content_id: r.content_id,
-                        request_id: None,
-                    };
-                    if let Err(e) = q.enqueue_parse(job, None).await {
-                        eprintln!(
-                            "warning: content {} not queued ({e}); a worker will pick it up",
-                            r.content_id
-                        );
-                    }
-                }
+        match intake::accept(
+            &linker,
+            &database,
+            queue.as_ref().map(|q| q as &dyn JobQueue),
+            share,
+        )
+        .await
+        {
+            Err(IntakeError::Refused(e)) => {
+                eprintln!("refused  {}: {}", e.code, e.message);
+                refused += 1;
+            }
+            Ok(r) => {
                 if args.json {
                     println!("{}", serde_json::to_string(&r).unwrap_or_default());
                 } else {
@@ -107,7 +93,7 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
                     );
                 }
             }
-            Err(e) => {
+            Err(IntakeError::Store(e)) => {
                 eprintln!("failed   {e}");
                 failed += 1;
             }
