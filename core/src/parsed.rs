@@ -33,12 +33,47 @@ pub struct ParsedItem {
     /// A better canonical URL than the one derived from the link, if the
     /// upstream document names one (e.g. a Zhihu answer with its question).
     pub canonical_url: Option<String>,
-    /// Cover/thumbnail first, then images in order, then videos.
+    /// Cover/thumbnail first, then images in order, then videos. A file
+    /// that belongs to one part says so in [`MediaRef::part`].
     pub media: Vec<MediaRef>,
+    /// The parts of a whole post, in order: the tweets of a self-thread,
+    /// the episodes of a season, the pages of a multi-part video, the posts
+    /// of a repost chain. Empty for a single-part item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ParsedPart>,
+    /// Structured extras the platform gives, kept as they are: `poll`,
+    /// `card` (a link preview), `community_note`, `thread` (how a thread
+    /// was found and whether it can be complete), `live_photos`…
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
     /// A quoted/embedded item (quote tweet, reposted Weibo), parsed the same way.
     pub quoted: Option<Box<ParsedItem>>,
     /// The upstream document as received, kept for re-parsing later.
     pub raw: serde_json::Value,
+}
+
+/// One part of a whole post. Every field the platform does not give is
+/// absent, never invented.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParsedPart {
+    /// The platform's id of the part (a tweet id, an episode id, a page's
+    /// cid), when it has one.
+    pub id: Option<String>,
+    pub title: Option<String>,
+    /// Plain text of the part.
+    pub text: Option<String>,
+    /// Sanitised HTML, where the platform has rich text.
+    pub html: Option<String>,
+    /// The part's own original URL.
+    pub url: Option<String>,
+    /// Its author when it differs from the item's (a reposted status).
+    pub author: Option<ParsedAuthor>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<f64>,
+    /// The part the user shared (the tweet of the thread, the episode of
+    /// the season).
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +105,9 @@ pub struct MediaRef {
     /// Headers the media host needs (e.g. Bilibili's Referer).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Index into [`ParsedItem::parts`] of the part this file belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
 }
 
 /// How a failed fetch should be handled.

@@ -103,10 +103,17 @@ pub enum ContentKind {
     Article,
     /// Any other web page.
     Page,
+    /// An author's self-thread (a tweet and its continuations), one item
+    /// with ordered parts.
+    Thread,
+    /// A season of a series (Bilibili bangumi/PGC): its episodes as parts.
+    Season,
+    /// A Zhihu pin (想法).
+    Pin,
 }
 
 impl ContentKind {
-    pub const ALL: [ContentKind; 7] = [
+    pub const ALL: [ContentKind; 10] = [
         ContentKind::Video,
         ContentKind::Post,
         ContentKind::Note,
@@ -114,6 +121,9 @@ impl ContentKind {
         ContentKind::Question,
         ContentKind::Article,
         ContentKind::Page,
+        ContentKind::Thread,
+        ContentKind::Season,
+        ContentKind::Pin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +135,9 @@ impl ContentKind {
             ContentKind::Question => "question",
             ContentKind::Article => "article",
             ContentKind::Page => "page",
+            ContentKind::Thread => "thread",
+            ContentKind::Season => "season",
+            ContentKind::Pin => "pin",
         }
     }
 }

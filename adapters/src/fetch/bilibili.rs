@@ -163,6 +163,8 @@ pub(crate) fn parse_video(body: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url: str_at(d, "/bvid").map(|b| format!("https://www.bilibili.com/video/{b}")),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: body.clone(),
     })
 }
@@ -285,6 +287,8 @@ fn parse_dynamic_item(item: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url,
         media: media_list,
         quoted,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: item.clone(),
     })
 }

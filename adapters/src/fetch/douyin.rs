@@ -183,6 +183,8 @@ fn parse_item(i: &Value) -> Result<ParsedItem, FetchError> {
         }),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: i.clone(),
     })
 }

@@ -228,6 +228,7 @@ pub(crate) fn media(
         duration_secs: None,
         mime: None,
         headers: BTreeMap::new(),
+        part: None,
     }
 }
 

@@ -179,6 +179,8 @@ fn parse_fx_tweet(t: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url: str_at(t, "/url"),
         media: covers.into_iter().chain(images).chain(videos).collect(),
         quoted,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: t.clone(),
     })
 }
@@ -286,6 +288,8 @@ fn parse_syndication(t: &Value) -> Result<ParsedItem, FetchError> {
         },
         media: covers.into_iter().chain(images).chain(videos).collect(),
         quoted,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: t.clone(),
     })
 }

@@ -325,6 +325,8 @@ pub(crate) fn parse_page(page: &str, url: &Url) -> Result<ParsedItem, FetchError
         canonical_url,
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: Value::Null,
     })
 }

@@ -193,6 +193,8 @@ fn parse_mblog(d: &Value) -> Result<ParsedItem, FetchError> {
         },
         media: covers.into_iter().chain(images).chain(videos).collect(),
         quoted,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: d.clone(),
     })
 }

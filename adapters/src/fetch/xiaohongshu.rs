@@ -231,6 +231,8 @@ pub(crate) fn parse_note(n: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url: id.map(|i| format!("https://www.xiaohongshu.com/explore/{i}")),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: n.clone(),
     })
 }

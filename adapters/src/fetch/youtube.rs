@@ -237,6 +237,8 @@ pub fn parse_info(info: &Value) -> Result<ParsedItem, FetchError> {
         }),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw,
     })
 }

@@ -140,6 +140,8 @@ pub(crate) fn parse_answer(b: &Value) -> Result<ParsedItem, FetchError> {
             .map(|u| media(MediaRole::Image, u))
             .collect(),
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: b.clone(),
     })
 }
@@ -167,6 +169,8 @@ pub(crate) fn parse_question(b: &Value) -> Result<ParsedItem, FetchError> {
             .map(|u| media(MediaRole::Image, u))
             .collect(),
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: b.clone(),
     })
 }
@@ -197,6 +201,8 @@ pub(crate) fn parse_article(b: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url: Some(format!("https://zhuanlan.zhihu.com/p/{id}")),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: b.clone(),
     })
 }
@@ -238,6 +244,8 @@ pub(crate) fn parse_zvideo(b: &Value) -> Result<ParsedItem, FetchError> {
         canonical_url: Some(format!("https://www.zhihu.com/zvideo/{id}")),
         media: media_list,
         quoted: None,
+        parts: Vec::new(),
+        fields: Default::default(),
         raw: b.clone(),
     })
 }
