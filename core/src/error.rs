@@ -43,6 +43,8 @@ pub enum ErrorCode {
     InvalidParameter,
     /// The list cursor is not one this server handed out.
     InvalidCursor,
+    /// A search query with bad syntax; the message says where.
+    InvalidQuery,
     /// No such item or route.
     NotFound,
     /// The route exists but not with this method.
@@ -65,7 +67,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::EmptyInput,
         ErrorCode::NoLinkFound,
         ErrorCode::UnsupportedScheme,
@@ -80,6 +82,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidCursor,
+        ErrorCode::InvalidQuery,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
@@ -96,7 +99,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             EmptyInput | NoLinkFound | UnsupportedScheme | InvalidUrl | InvalidJson
-            | InvalidParameter | InvalidCursor => 400,
+            | InvalidParameter | InvalidCursor | InvalidQuery => 400,
             ForbiddenTarget | ShortLinkUnresolved | InvalidTag | InvalidBody | UrlTooLong => 422,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
@@ -129,6 +132,7 @@ impl ErrorCode {
             UnsupportedMediaType => "unsupported_media_type",
             InvalidParameter => "invalid_parameter",
             InvalidCursor => "invalid_cursor",
+            InvalidQuery => "invalid_query",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Conflict => "conflict",

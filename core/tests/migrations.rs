@@ -137,3 +137,71 @@ async fn push_scheduling_marks_settled_items() {
         Migrator::up(&db, None).await.expect("up again");
     }
 }
+
+/// `m20261203_000007_parts` and `m20261203_000008_search`: items written
+/// before them keep everything; they have no parts (NULL: one part) and are
+/// not in the search index until `search reindex`, after which words find
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_and_search_carry_items_forward() {
+    for (db, _pg, _dir) in databases().await {
+        migrate_to(&db, "m20261203_000007_parts").await;
+        let ts = match db.get_database_backend() {
+            DbBackend::Postgres => "'2026-11-20T10:00:00Z'",
+            _ => "'2026-11-20 10:00:00+00:00'",
+        };
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, \
+                 title, text, failure_count, pulled_at, attempts, created_at, updated_at) VALUES \
+                 (1, 'weibo', '1', 'https://m.weibo.cn/detail/1', 'post', 'pulled', \
+                 '地铁故障', '今天地铁停运', 0, {ts}, 0, {ts}, {ts})"
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO media (id, content_id, position, role, quoted, original_url, url_hash, \
+                 status, attempts, failure_count, created_at, updated_at) VALUES \
+                 (1, 1, 0, 'image', false, 'https://wx1.sinaimg.cn/1.jpg', 'h1', 'archived', 0, 0, {ts}, {ts})"
+            ),
+        )
+        .await;
+
+        Migrator::up(&db, None).await.expect("the rest");
+
+        let parts = query_strings(&db, "SELECT CAST(parts AS TEXT) FROM contents").await;
+        assert_eq!(parts, vec![None]);
+        let part = query_strings(&db, "SELECT CAST(part AS TEXT) FROM media").await;
+        assert_eq!(part, vec![None]);
+        let title = query_strings(&db, "SELECT title FROM contents").await;
+        assert_eq!(title, vec![Some("地铁故障".to_owned())]);
+        use vaultstream_core::db::search;
+        let words = search::parse("地铁").unwrap();
+        assert!(
+            search::search(&db, &words, 10, 0)
+                .await
+                .unwrap()
+                .hits
+                .is_empty()
+        );
+        let filter = search::parse("platform:weibo").unwrap();
+        assert_eq!(
+            search::search(&db, &filter, 10, 0)
+                .await
+                .unwrap()
+                .hits
+                .len(),
+            1
+        );
+        assert_eq!(search::reindex(&db, 100, |_, _| {}).await.unwrap(), 1);
+        assert_eq!(
+            search::search(&db, &words, 10, 0).await.unwrap().hits.len(),
+            1
+        );
+        Migrator::down(&db, Some(2)).await.expect("down");
+        Migrator::up(&db, None).await.expect("up again");
+    }
+}

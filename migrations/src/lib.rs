@@ -12,6 +12,8 @@ mod m20261124_000003_media;
 mod m20261124_000004_push;
 mod m20261124_000005_api_keys;
 mod m20261203_000006_push_scheduling;
+mod m20261203_000007_parts;
+mod m20261203_000008_search;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_push::Migration),
             Box::new(m20261124_000005_api_keys::Migration),
             Box::new(m20261203_000006_push_scheduling::Migration),
+            Box::new(m20261203_000007_parts::Migration),
+            Box::new(m20261203_000008_search::Migration),
         ]
     }
 }

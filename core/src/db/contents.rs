@@ -162,6 +162,8 @@ async fn submit_txn(
         // is lost, the reconciler re-queues it after REQUEUE_AFTER_MS.
         enqueued_at: Some(now),
         pushes_scheduled_at: None,
+        parts: None,
+        fields: None,
         created_at: now,
         updated_at: now,
     };
@@ -350,10 +352,20 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
     } else {
         None
     };
+    let items = views_of(db, rows).await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// List views of these rows, in their order: tags and `media_status`
+/// filled in with two queries for the whole list.
+pub(crate) async fn views_of(
+    db: &DatabaseConnection,
+    rows: Vec<content::Model>,
+) -> Result<Vec<ContentView>, DbErr> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut tags = tags_of(db, &ids).await?;
     let media = media_statuses(db, &ids).await?;
-    let items = rows
+    Ok(rows
         .into_iter()
         .map(|r| {
             let t = tags.remove(&r.id).unwrap_or_default();
@@ -364,8 +376,7 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
                     .to_owned();
             view
         })
-        .collect();
-    Ok(Page { items, next_cursor })
+        .collect())
 }
 
 async fn media_statuses(

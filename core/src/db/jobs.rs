@@ -141,6 +141,11 @@ pub async fn complete(
     let now = Utc::now();
     let stats = (!parsed.stats.is_empty()).then(|| serde_json::json!(parsed.stats));
     let raw = serde_json::to_value(parsed).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let parts = (!parsed.parts.is_empty())
+        .then(|| serde_json::to_value(&parsed.parts))
+        .transpose()
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let fields = (!parsed.fields.is_empty()).then(|| serde_json::json!(parsed.fields));
     let author = parsed.author.clone().unwrap_or_default();
     let mut update = released(content::Entity::update_many())
         .col_expr(
@@ -158,6 +163,8 @@ pub async fn complete(
         )
         .col_expr(content::Column::Stats, Expr::value(stats))
         .col_expr(content::Column::RawMetadata, Expr::value(Some(raw)))
+        .col_expr(content::Column::Parts, Expr::value(parts))
+        .col_expr(content::Column::Fields, Expr::value(fields))
         .col_expr(content::Column::PulledAt, Expr::value(now))
         .col_expr(content::Column::UpdatedAt, Expr::value(now))
         .col_expr(
@@ -178,6 +185,7 @@ pub async fn complete(
     }
     let media = super::media::plan(parsed);
     super::media::insert_for_item(&txn, claim.item.id, &media, archive_media, now).await?;
+    super::search::index_item(&txn, claim.item.id).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -123,6 +123,9 @@ pub(crate) async fn insert_for_item<C: ConnectionTrait>(
             created_at: Set(now),
             updated_at: Set(now),
             archived_at: Set(None),
+            // A quoted item's parts are its own: only the item's files
+            // point into the item's parts.
+            part: Set(m.media.part.filter(|_| !m.quoted).map(|p| p as i32)),
         }
     });
     media::Entity::insert_many(rows)

@@ -4,6 +4,7 @@
 //! Layout:
 //! - [`entities`]: sea-orm entities mirroring the `migrations` crate.
 //! - [`contents`]: submissions, items, lists.
+//! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
 
 pub mod contents;
 pub mod entities;
@@ -11,6 +12,7 @@ pub mod jobs;
 pub mod keys;
 pub mod media;
 pub mod push;
+pub mod search;
 
 use std::path::PathBuf;
 use std::time::Duration;

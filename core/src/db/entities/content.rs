@@ -31,6 +31,10 @@ pub struct Model {
     pub enqueued_at: Option<DateTimeUtc>,
     /// When its pushed records were created (after its media settled).
     pub pushes_scheduled_at: Option<DateTimeUtc>,
+    /// The ordered parts of a whole post (JSON list of `ParsedPart`).
+    pub parts: Option<Json>,
+    /// Structured extras (poll, card, community note…), a JSON object.
+    pub fields: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
