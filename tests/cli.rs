@@ -347,3 +347,62 @@ fn doctor_warns_about_inconsistent_telegram_timeouts() {
         "{out}"
     );
 }
+
+/// `vaultstream search` from a shell: filters find submitted items at once,
+/// words after `search reindex` (notes and tags are indexed); bad syntax is
+/// exit 2 with `invalid_query` and where.
+#[test]
+fn search_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(in_dir(dir.path()).args([
+        "submit",
+        "https://www.bilibili.com/video/BV1GJ411x7h7",
+        "--tag",
+        "music",
+        "--note",
+        "remember the 千本樱 cover",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(in_dir(dir.path()).args(["submit", "https://x.com/jack/status/20"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(in_dir(dir.path()).args(["search", "platform:bilibili"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("1\tbilibili\t"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = run(in_dir(dir.path()).args(["search", "reindex"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rebuilt: 2 items"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(in_dir(dir.path()).args(["search", "--json", "千本樱"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hits: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["item"]["id"], 1);
+    assert!(
+        hits[0]["highlights"]["notes"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>千本樱</mark>"),
+        "{hits:?}"
+    );
+
+    let out = run(in_dir(dir.path()).args(["search", "\"unclosed"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid_query") && text(&out.stderr).contains("column 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -6,6 +6,7 @@
 use sea_orm::{DatabaseConnection, DbErr};
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
 use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::db::search;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::{ErrorCode, UserError};
 
@@ -94,6 +95,7 @@ pub async fn accept(
     share: Share,
 ) -> Result<ShareReceipt, IntakeError> {
     let (tags, note) = check(&share)?;
+    let adds_words = !tags.is_empty() || note.is_some();
     let found = linker.identify(&share.text).await?;
     let submitted = contents::submit(
         db,
@@ -111,6 +113,14 @@ pub async fn accept(
     )
     .await?;
     let receipt = ShareReceipt::from(submitted);
+    // An archived item's search document holds its tags and notes: a new
+    // submission that adds some refreshes it (new items are indexed when
+    // the worker stores them).
+    if !receipt.created && adds_words && receipt.status == "pulled" {
+        if let Err(e) = search::index_item(db, receipt.content_id).await {
+            tracing::warn!(content.id = receipt.content_id, error = %e, "could not refresh the search index; `vaultstream search reindex` repairs it");
+        }
+    }
     if receipt.created
         && let Some(queue) = queue
     {

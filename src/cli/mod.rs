@@ -6,6 +6,8 @@ mod doctor;
 mod keys;
 mod logging;
 mod migrate;
+mod progress;
+mod search;
 mod serve;
 mod submit;
 
@@ -69,6 +71,8 @@ enum Command {
     },
     /// Submit links or whole share texts from a shell ("-" reads stdin).
     Submit(submit::Args),
+    /// Search the archive (`search reindex` rebuilds the index).
+    Search(search::Args),
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
@@ -140,6 +144,7 @@ pub fn main() -> ExitCode {
             }
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
+            Command::Search(args) => search::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
