@@ -9,7 +9,7 @@
 //!   run against it as a child process, with its peak memory.
 //! - [`load`]: an HTTP/1.1 load generator (N keep-alive connections).
 //! - one module per scenario: [`ingest`], [`queue`], [`images`],
-//!   [`video`], [`e2e`].
+//!   [`video`], [`e2e`], [`search`].
 //!
 //! [`run`] runs the selected scenarios; `--quick` runs each one small, and
 //! the test suite runs that, so the benchmark never rots.
@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod load;
 pub mod queue;
 pub mod report;
+pub mod search;
 pub mod video;
 
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use std::path::PathBuf;
 pub use report::{Machine, Row};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: &[&str] = &["ingest", "queue", "images", "video", "e2e"];
+pub const SCENARIOS: &[&str] = &["ingest", "queue", "images", "video", "e2e", "search"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -122,6 +123,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<(Machine, Vec<Row>)> {
     }
     if opts.wants("e2e") {
         emit(e2e::run(opts).await?);
+    }
+    if opts.wants("search") {
+        emit(search::run(opts).await?);
     }
     Ok((machine, rows))
 }

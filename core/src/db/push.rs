@@ -376,13 +376,30 @@ async fn schedule_with(
     content_id: i64,
     targets_created_by: Option<DateTime<Utc>>,
 ) -> Result<Vec<i64>, DbErr> {
+    let now = Utc::now();
     let txn = db.begin().await?;
-    let Some(item) = content::Entity::find_by_id(content_id).one(&txn).await? else {
-        return Ok(Vec::new());
-    };
-    if item.status != Status::Pulled.as_str() {
+    // Write first: on SQLite a transaction that reads and then writes
+    // cannot upgrade its snapshot once another writer committed ("database
+    // is locked" at once, whatever the busy timeout); one that starts by
+    // writing waits for the lock instead. The mark is kept if it was set.
+    let marked = content::Entity::update_many()
+        .col_expr(
+            content::Column::PushesScheduledAt,
+            Expr::col(content::Column::PushesScheduledAt).if_null(now),
+        )
+        .filter(content::Column::Id.eq(content_id))
+        .filter(content::Column::Status.eq(Status::Pulled.as_str()))
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        // Missing or not pulled: nothing to schedule.
+        txn.rollback().await?;
         return Ok(Vec::new());
     }
+    let Some(item) = content::Entity::find_by_id(content_id).one(&txn).await? else {
+        txn.rollback().await?;
+        return Ok(Vec::new());
+    };
     let tags: Vec<String> = content_tag::Entity::find()
         .select_only()
         .column(content_tag::Column::Tag)
@@ -391,7 +408,6 @@ async fn schedule_with(
         .all(&txn)
         .await?;
     let targets = matching_targets(&txn, &item, &tags).await?;
-    let now = Utc::now();
     let mut created = Vec::new();
     for t in targets {
         if targets_created_by.is_some_and(|by| t.created_at > by) {
@@ -428,12 +444,6 @@ async fn schedule_with(
             created.push(r.last_insert_id);
         }
     }
-    content::Entity::update_many()
-        .col_expr(content::Column::PushesScheduledAt, Expr::value(now))
-        .filter(content::Column::Id.eq(content_id))
-        .filter(content::Column::PushesScheduledAt.is_null())
-        .exec(&txn)
-        .await?;
     txn.commit().await?;
     Ok(created)
 }

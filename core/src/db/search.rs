@@ -159,6 +159,46 @@ async fn tags_and_notes<C: ConnectionTrait>(
     Ok((tags, notes))
 }
 
+/// Tokenise items into documents, on every core when there are many
+/// (tokenising is the expensive part of indexing; writes stay one
+/// transaction).
+fn documents(
+    items: &[content::Model],
+    tags: &HashMap<i64, Vec<String>>,
+    notes: &HashMap<i64, Vec<String>>,
+) -> Vec<(i64, vaultstream_search::Indexed)> {
+    let none = Vec::new();
+    let one = |item: &content::Model| {
+        let doc = Doc::of(
+            item,
+            tags.get(&item.id).unwrap_or(&none),
+            notes.get(&item.id).unwrap_or(&none),
+        );
+        (item.id, index(&doc.refs()))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if items.len() < 64 || threads < 2 {
+        return items.iter().map(one).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(docs) => docs,
+                Err(_) => {
+                    tracing::error!("tokenising a batch of items panicked; they stay unindexed");
+                    Vec::new()
+                }
+            })
+            .collect()
+    })
+}
+
 /// (Re)write the search documents of these items.
 pub async fn index_items<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<usize, DbErr> {
     use sea_orm::ColumnTrait;
@@ -172,14 +212,7 @@ pub async fn index_items<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<usiz
     let (tags, notes) = tags_and_notes(db, ids).await?;
     let backend = db.get_database_backend();
     let now = Utc::now();
-    let none = Vec::new();
-    for item in &items {
-        let doc = Doc::of(
-            item,
-            tags.get(&item.id).unwrap_or(&none),
-            notes.get(&item.id).unwrap_or(&none),
-        );
-        let indexed = index(&doc.refs());
+    for (id, indexed) in documents(&items, &tags, &notes) {
         let stmt = match backend {
             DbBackend::Postgres => Statement::from_sql_and_values(
                 backend,
@@ -187,7 +220,7 @@ pub async fn index_items<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<usiz
                  VALUES ($1, $2::tsvector, $3, $4) ON CONFLICT (content_id) DO UPDATE \
                  SET tsv = excluded.tsv, norm = excluded.norm, indexed_at = excluded.indexed_at",
                 [
-                    item.id.into(),
+                    id.into(),
                     indexed.tsvector.into(),
                     indexed.norm.into(),
                     now.into(),
@@ -199,7 +232,7 @@ pub async fn index_items<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<usiz
                  VALUES (?, ?, ?, ?) ON CONFLICT (content_id) DO UPDATE \
                  SET terms = excluded.terms, norm = excluded.norm, indexed_at = excluded.indexed_at",
                 [
-                    item.id.into(),
+                    id.into(),
                     indexed.terms.into(),
                     indexed.norm.into(),
                     now.into(),
@@ -359,6 +392,24 @@ pub async fn search(
     limit: u64,
     offset: u64,
 ) -> Result<Hits, DbErr> {
+    let mut ranked = ranked(db, q, limit + 1, offset).await?;
+    let next_offset = (ranked.len() as u64 > limit).then_some(offset + limit);
+    ranked.truncate(limit as usize);
+    let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
+    Ok(Hits {
+        hits: hits(db, q, &ranked, &ids).await?,
+        next_offset,
+    })
+}
+
+/// The ids (and ranks) `q` matches, best first: what [`search`] pages
+/// through, without building the answers.
+pub async fn ranked(
+    db: &DatabaseConnection,
+    q: &Query,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<(i64, f64)>, DbErr> {
     let backend = db.get_database_backend();
     let mut sql = Sql {
         backend,
@@ -404,7 +455,7 @@ pub async fn search(
         ),
     };
     wheres.extend(conditions(q, &mut sql));
-    let limit_p = sql.bind((limit + 1) as i64);
+    let limit_p = sql.bind(limit as i64);
     let offset_p = sql.bind(offset as i64);
     sql.text = format!(
         "{select}{} ORDER BY {order} LIMIT {limit_p} OFFSET {offset_p}",
@@ -419,17 +470,9 @@ pub async fn search(
             backend, sql.text, sql.values,
         ))
         .await?;
-    let mut ranked: Vec<(i64, f64)> = rows
-        .iter()
+    rows.iter()
         .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<f64>("", "rank")?)))
-        .collect::<Result<_, DbErr>>()?;
-    let next_offset = (ranked.len() as u64 > limit).then_some(offset + limit);
-    ranked.truncate(limit as usize);
-    let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
-    Ok(Hits {
-        hits: hits(db, q, &ranked, &ids).await?,
-        next_offset,
-    })
+        .collect()
 }
 
 /// Views, snippets and matched fields for ranked ids, in rank order.

@@ -1,0 +1,586 @@
+//! Search: a generated archive (realistic Chinese, English and mixed text,
+//! sampled by frequency from the bundled word lists in `bench/data`, a
+//! tenth of the Chinese written in traditional characters), indexed by
+//! `search reindex`'s code, then a fixed query set by 8 concurrent
+//! clients — on SQLite and on PostgreSQL. Beside it, in the same run and on
+//! the same rows: `LIKE '%…%'` (today's `q=`), SQLite FTS5 with its
+//! `unicode61` and `trigram` tokenizers, PostgreSQL `pg_trgm`; and the
+//! recall of each on a labelled query set (the truth comes from the
+//! generated text itself).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use vaultstream_core::db::search;
+use vaultstream_testkit::env::{Stack, TestEnv};
+
+use crate::Opts;
+use crate::report::Row;
+
+const ZH: &str = include_str!("../data/zh_words.tsv");
+const EN: &str = include_str!("../data/en_words.tsv");
+const PLATFORMS: [&str; 6] = [
+    "weibo",
+    "twitter",
+    "bilibili",
+    "zhihu",
+    "xiaohongshu",
+    "web",
+];
+const CLIENTS: usize = 8;
+
+/// A word list with cumulative weights, sampled by frequency.
+struct Vocab {
+    words: Vec<String>,
+    cumulative: Vec<f64>,
+}
+
+impl Vocab {
+    fn parse(tsv: &str) -> Vocab {
+        let mut words = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total = 0.0;
+        for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+            let Some((w, f)) = line.split_once('\t') else {
+                continue;
+            };
+            // Frequency lists are Zipfian; flatten the head a little so the
+            // corpus is not all function words.
+            total += f.trim().parse::<f64>().unwrap_or(1.0).sqrt();
+            words.push(w.to_owned());
+            cumulative.push(total);
+        }
+        Vocab { words, cumulative }
+    }
+
+    fn pick(&self, rng: &mut Rng) -> &str {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let x = rng.next_f64() * total;
+        let i = self.cumulative.partition_point(|c| *c < x);
+        &self.words[i.min(self.words.len() - 1)]
+    }
+}
+
+/// A small deterministic generator (xorshift*), so every run builds the
+/// same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn next_f64(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+struct Corpus {
+    zh: Vocab,
+    en: Vocab,
+}
+
+/// One generated item.
+struct Item {
+    title: String,
+    text: String,
+    platform: &'static str,
+}
+
+impl Corpus {
+    fn new() -> Corpus {
+        Corpus {
+            zh: Vocab::parse(ZH),
+            en: Vocab::parse(EN),
+        }
+    }
+
+    fn zh_text(&self, rng: &mut Rng, words: usize) -> String {
+        let mut s = String::new();
+        for i in 0..words {
+            s.push_str(self.zh.pick(rng));
+            if i % 9 == 8 {
+                s.push(if rng.below(3) == 0 { '。' } else { '，' });
+            }
+        }
+        s
+    }
+
+    fn en_text(&self, rng: &mut Rng, words: usize) -> String {
+        let mut out: Vec<String> = Vec::with_capacity(words);
+        for i in 0..words {
+            let w = self.en.pick(rng);
+            out.push(if i == 0 { capitalise(w) } else { w.to_owned() });
+        }
+        out.join(" ") + "."
+    }
+
+    /// Item `n` (the same text for the same `n`, every run).
+    fn item(&self, n: u64) -> Item {
+        let mut rng = Rng::new(n + 1);
+        let lang = rng.below(100);
+        let (title, text) = if lang < 45 {
+            let (tn, xn) = (4 + rng.below(5) as usize, 20 + rng.below(60) as usize);
+            let title = self.zh_text(&mut rng, tn);
+            let mut text = self.zh_text(&mut rng, xn);
+            if rng.below(10) == 0 {
+                text = hanconv::s2t(&text);
+            }
+            (title, text)
+        } else if lang < 80 {
+            let (tn, xn) = (4 + rng.below(6) as usize, 20 + rng.below(60) as usize);
+            let title = self.en_text(&mut rng, tn);
+            let text = self.en_text(&mut rng, xn);
+            (title, text)
+        } else {
+            let title = format!(
+                "{} {}",
+                self.zh_text(&mut rng, 3),
+                self.en_text(&mut rng, 3)
+            );
+            let text = format!(
+                "{} {} {}",
+                self.zh_text(&mut rng, 15),
+                self.en_text(&mut rng, 15),
+                self.zh_text(&mut rng, 10)
+            );
+            (title, text)
+        };
+        Item {
+            title,
+            text,
+            platform: PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize],
+        }
+    }
+}
+
+fn capitalise(w: &str) -> String {
+    let mut c = w.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Insert `n` items (pulled, with text) in multi-row statements.
+async fn fill(db: &DatabaseConnection, corpus: &Corpus, n: u64) -> anyhow::Result<()> {
+    use sea_orm::TransactionTrait;
+    let backend = db.get_database_backend();
+    let now = chrono::Utc::now();
+    const BATCH: u64 = 400;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH).min(n);
+        let mut sql = String::from(
+            "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, title, text, \
+             author_name, failure_count, attempts, pulled_at, published_at, created_at, updated_at) VALUES ",
+        );
+        let mut values: Vec<Value> = Vec::new();
+        for id in start..end {
+            let it = corpus.item(id);
+            let base = values.len();
+            let p = |i: usize| match backend {
+                DbBackend::Postgres => format!("${}", base + i),
+                _ => "?".to_owned(),
+            };
+            if id > start {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "({}, {}, {}, {}, 'post', 'pulled', {}, {}, 'bench', 0, 0, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10)
+            ));
+            values.extend([
+                Value::from((id + 1) as i64),
+                Value::from(it.platform),
+                Value::from(format!("b{id}")),
+                Value::from(format!("https://example.com/b/{id}")),
+                Value::from(it.title),
+                Value::from(it.text),
+                Value::from(now),
+                Value::from(now),
+                Value::from(now),
+                Value::from(now),
+            ]);
+        }
+        let txn = db.begin().await?;
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        txn.commit().await?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The queries timed, by what kind of query each is.
+fn query_set(corpus: &Corpus) -> Vec<(&'static str, String)> {
+    let zh2: Vec<&String> = corpus
+        .zh
+        .words
+        .iter()
+        .filter(|w| w.chars().count() == 2)
+        .collect();
+    let en = &corpus.en.words;
+    // A phrase that exists: two adjacent words of a generated English item.
+    let phrase = (0..1000)
+        .map(|n| corpus.item(n))
+        .find(|i| i.text.is_ascii() && i.text.split(' ').count() > 5)
+        .map(|i| {
+            i.text
+                .split(' ')
+                .skip(2)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "of the".to_owned());
+    vec![
+        ("common word (zh)", zh2[20].clone()),
+        ("common word (en)", en[150].clone()),
+        ("rare word", en[9000].clone()),
+        ("two-character zh word", zh2[1500].clone()),
+        ("phrase", format!("\"{phrase}\"")),
+        ("filtered", format!("{} platform:weibo", zh2[40])),
+        ("no hit", "zzqxjvv".to_owned()),
+    ]
+}
+
+/// The labelled queries for recall: Chinese words of two characters (where
+/// the databases' own tokenizers fail), longer Chinese words, and English
+/// words.
+fn labelled(corpus: &Corpus) -> Vec<String> {
+    let zh2: Vec<&String> = corpus
+        .zh
+        .words
+        .iter()
+        .filter(|w| w.chars().count() == 2)
+        .collect();
+    let zh3: Vec<&String> = corpus
+        .zh
+        .words
+        .iter()
+        .filter(|w| w.chars().count() == 3)
+        .collect();
+    let mut out: Vec<String> = [300, 800, 1200, 2500, 4000]
+        .iter()
+        .filter_map(|i| zh2.get(*i).map(|w| (*w).clone()))
+        .collect();
+    out.extend(
+        [100, 600]
+            .iter()
+            .filter_map(|i| zh3.get(*i).map(|w| (*w).clone())),
+    );
+    out.extend([500, 3000].iter().map(|i| corpus.en.words[*i].clone()));
+    out
+}
+
+/// The items whose text contains `word` (Chinese: as a substring, in
+/// either script; English: as a whole word, plural or not).
+fn truth(corpus: &Corpus, n: u64, word: &str) -> HashSet<i64> {
+    let latin = word.is_ascii();
+    let trad = hanconv::s2t(word);
+    (0..n)
+        .filter(|id| {
+            let it = corpus.item(*id);
+            let hay = format!("{} {}", it.title, it.text);
+            if latin {
+                hay.to_lowercase()
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|w| w == word || w.strip_suffix('s') == Some(word))
+            } else {
+                hay.contains(word) || hay.contains(&trad)
+            }
+        })
+        .map(|id| id as i64 + 1)
+        .collect()
+}
+
+/// A way to search, timed and checked the same way as ours.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Ours,
+    Like,
+    Unicode61,
+    Trigram,
+    PgTrgm,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Ours => "ours (tokens + FTS5 / tsvector)",
+            Method::Like => "LIKE '%…%' (today's q=)",
+            Method::Unicode61 => "FTS5 unicode61",
+            Method::Trigram => "FTS5 trigram",
+            Method::PgTrgm => "pg_trgm (ILIKE, GIN)",
+        }
+    }
+}
+
+/// Build a baseline's index; returns the seconds it took.
+async fn build(db: &DatabaseConnection, m: Method) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let stmts: &[&str] = match m {
+        Method::Unicode61 => &[
+            "CREATE VIRTUAL TABLE bench_u61 USING fts5(title, text, content='contents', content_rowid='id')",
+            "INSERT INTO bench_u61(bench_u61) VALUES ('rebuild')",
+        ],
+        Method::Trigram => &[
+            "CREATE VIRTUAL TABLE bench_tri USING fts5(title, text, content='contents', content_rowid='id', tokenize='trigram')",
+            "INSERT INTO bench_tri(bench_tri) VALUES ('rebuild')",
+        ],
+        Method::PgTrgm => &[
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            "CREATE INDEX bench_trgm ON contents USING gin ((coalesce(title, '') || ' ' || coalesce(text, '')) gin_trgm_ops)",
+        ],
+        _ => &[],
+    };
+    for s in stmts {
+        db.execute_unprepared(s).await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Ids a method finds for a query (`limit` of them at most).
+async fn find(db: &DatabaseConnection, m: Method, q: &str, limit: u64) -> anyhow::Result<Vec<i64>> {
+    if m == Method::Ours {
+        let parsed = search::parse(q).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // The timed queries take the whole path (answers with snippets);
+        // recall needs only the ids.
+        if limit <= 20 {
+            let hits = search::search(db, &parsed, limit, 0).await?;
+            return Ok(hits.hits.iter().map(|h| h.item.id).collect());
+        }
+        let ranked = search::ranked(db, &parsed, limit, 0).await?;
+        return Ok(ranked.into_iter().map(|(id, _)| id).collect());
+    }
+    let backend = db.get_database_backend();
+    let word = q.trim_matches('"').split(" platform:").next().unwrap_or(q);
+    let platform = q.split(" platform:").nth(1);
+    let pat = format!("%{}%", word.to_lowercase());
+    let fts = format!("\"{}\"", word.replace('"', "\"\""));
+    let pfilter = |col: &str| match platform {
+        Some(p) => format!(" AND {col}.platform = '{p}'"),
+        None => String::new(),
+    };
+    let (sql, vals): (String, Vec<Value>) = match (m, backend) {
+        (Method::Like, DbBackend::Postgres) => (
+            format!(
+                "SELECT id FROM contents c WHERE (LOWER(title) LIKE $1 OR LOWER(text) LIKE $1){} ORDER BY id DESC LIMIT {limit}",
+                pfilter("c")
+            ),
+            vec![pat.into()],
+        ),
+        (Method::Like, _) => (
+            format!(
+                "SELECT id FROM contents c WHERE (LOWER(title) LIKE ? OR LOWER(text) LIKE ?){} ORDER BY id DESC LIMIT {limit}",
+                pfilter("c")
+            ),
+            vec![pat.clone().into(), pat.into()],
+        ),
+        (Method::PgTrgm, _) => (
+            format!(
+                "SELECT id FROM contents c WHERE (coalesce(title, '') || ' ' || coalesce(text, '')) ILIKE $1{} ORDER BY id DESC LIMIT {limit}",
+                pfilter("c")
+            ),
+            vec![pat.into()],
+        ),
+        (Method::Unicode61 | Method::Trigram, _) => {
+            let table = if m == Method::Unicode61 {
+                "bench_u61"
+            } else {
+                "bench_tri"
+            };
+            (
+                format!(
+                    "SELECT c.id AS id FROM {table} JOIN contents c ON c.id = {table}.rowid WHERE {table} MATCH ?{} ORDER BY rank LIMIT {limit}",
+                    pfilter("c")
+                ),
+                vec![fts.into()],
+            )
+        }
+        (Method::Ours, _) => unreachable!("handled above"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, vals))
+        .await;
+    // FTS5 refuses some queries outright (trigram: fewer than 3 characters
+    // match nothing): that is "nothing found", not a failed benchmark.
+    let rows = match rows {
+        Ok(r) => r,
+        Err(_) if matches!(m, Method::Trigram | Method::Unicode61) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "id").ok())
+        .collect())
+}
+
+/// p50 and p99 in ms of `rounds` passes over the query set by 8 clients.
+async fn latency(
+    db: &DatabaseConnection,
+    m: Method,
+    queries: &[(&'static str, String)],
+    rounds: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let queries = Arc::new(queries.to_vec());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (db, queries) = (db.clone(), queries.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            for r in 0..rounds {
+                for k in 0..queries.len() {
+                    let (_, q) = &queries[(k + c + r) % queries.len()];
+                    let t = Instant::now();
+                    find(&db, m, q, 20).await?;
+                    times.push(t.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>(times)
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((all.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        all.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let qps = all.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((pct(0.50), pct(0.99), qps))
+}
+
+async fn db_bytes(db: &DatabaseConnection, what: &str) -> anyhow::Result<i64> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            format!("SELECT CAST(pg_total_relation_size('{what}') AS BIGINT) AS n")
+        }
+        _ => "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()"
+            .to_owned(),
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no size"))?;
+    Ok(row.try_get::<i64>("", "n")?)
+}
+
+pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
+    let n: u64 = if opts.quick { 3_000 } else { 1_000_000 };
+    let rounds = if opts.quick { 2 } else { 25 };
+    let corpus = Corpus::new();
+    let mut rows = Vec::new();
+    for stack in [Stack::Embedded, Stack::Postgres] {
+        let pg = stack == Stack::Postgres;
+        let backend = if pg { "PostgreSQL" } else { "SQLite" };
+        let env = TestEnv::new(stack).await;
+        let db = vaultstream_core::db::connect_migrated(&env.settings()).await?;
+        fill(&db, &corpus, n).await?;
+        if !pg {
+            db.execute_unprepared("VACUUM").await?;
+        }
+        let table_bytes = db_bytes(&db, "contents").await?;
+
+        let started = Instant::now();
+        let indexed = search::reindex(&db, 1000, |_, _| {}).await?;
+        let build_s = started.elapsed().as_secs_f64();
+        let index_bytes = if pg {
+            db_bytes(&db, "search_docs").await?
+        } else {
+            db_bytes(&db, "").await? - table_bytes
+        };
+        let rate = indexed as f64 / build_s;
+        rows.push(
+            Row::new("search", format!("index build, {backend}, {n} items"))
+                .num("items_per_s", rate)
+                .num("build_s", build_s)
+                .metric("index_mb", index_bytes / (1 << 20))
+                .metric("table_mb", table_bytes / (1 << 20))
+                .result(format!(
+                    "{rate:.0} items/s; index {} MB beside {} MB of items ({:.2}×)",
+                    index_bytes >> 20,
+                    table_bytes >> 20,
+                    index_bytes as f64 / table_bytes.max(1) as f64
+                )),
+        );
+
+        let mut methods = vec![Method::Ours, Method::Like];
+        if pg {
+            methods.push(Method::PgTrgm);
+        } else {
+            methods.extend([Method::Unicode61, Method::Trigram]);
+        }
+        let queries = query_set(&corpus);
+        let labels = labelled(&corpus);
+        let truths: Vec<HashSet<i64>> = labels.iter().map(|w| truth(&corpus, n, w)).collect();
+        let mut ours_p99 = 0.0;
+        for m in methods {
+            let build = build(&db, m).await?;
+            let (p50, p99, qps) = latency(&db, m, &queries, rounds).await?;
+            let mut found = 0usize;
+            let mut wanted = 0usize;
+            let mut zh2_found = 0usize;
+            let mut zh2_wanted = 0usize;
+            for (w, t) in labels.iter().zip(&truths) {
+                let ids: HashSet<i64> = find(&db, m, w, t.len() as u64 + 1000)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let hit = t.intersection(&ids).count();
+                found += hit;
+                wanted += t.len();
+                if w.chars().count() == 2 && !w.is_ascii() {
+                    zh2_found += hit;
+                    zh2_wanted += t.len();
+                }
+            }
+            let recall = found as f64 / wanted.max(1) as f64;
+            let zh2 = zh2_found as f64 / zh2_wanted.max(1) as f64;
+            let mut row = Row::new("search", format!("queries, {backend}, {}", m.name()))
+                .num("p50_ms", p50)
+                .num("p99_ms", p99)
+                .num("queries_per_s", qps)
+                .num("recall", recall)
+                .num("recall_zh2", zh2)
+                .num("index_build_s", build)
+                .result(format!(
+                    "p50 {p50:.1} ms, p99 {p99:.1} ms; recall {:.0} % (two-character Chinese words {:.0} %)",
+                    recall * 100.0,
+                    zh2 * 100.0
+                ));
+            if m == Method::Ours {
+                ours_p99 = p99;
+                row = row.target(format!("p99 ≤ 50 ms at {n} items, 8 clients"), p99 <= 50.0);
+            } else if ours_p99 > 0.0 {
+                row = row.baseline(format!("ours p99 {ours_p99:.1} ms"), Some(p99 / ours_p99));
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
