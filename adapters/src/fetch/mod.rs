@@ -6,6 +6,8 @@
 //!   upstream overrides, hand-followed redirects, the SSRF guard, body cap and
 //!   the status → [`ErrorClass`] mapping.
 //! - `value`, `html`: small helpers to read upstream JSON and HTML leniently.
+//! - `live`: live photos (a still and its motion clip) as media and
+//!   `fields.live_photos`, the same for every platform.
 //! - one file per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
 //!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`.
 //!
@@ -16,6 +18,7 @@ mod bilibili;
 pub(crate) mod client;
 mod douyin;
 mod html;
+mod live;
 mod twitter;
 mod value;
 mod web;
