@@ -201,14 +201,6 @@ impl Fetcher {
     }
 }
 
-/// `Permanent`: an id or sub-kind this adapter cannot fetch yet.
-pub(crate) fn unsupported(req: &FetchRequest, what: &str) -> FetchError {
-    FetchError::permanent(format!(
-        "{what} are not supported yet ({} `{}`)",
-        req.identity.platform, req.identity.platform_id
-    ))
-}
-
 /// `Permanent`: the upstream answered, but not with what we can read.
 pub(crate) fn malformed(what: &str, detail: impl Into<String>) -> FetchError {
     FetchError::new(
