@@ -268,7 +268,6 @@ async fn dynamic_happy_path() {
     assert!(item.raw.pointer("/data/item/id_str").is_some());
 }
 
-
 /// av7777 (a 2019 capture without `bvid`) in its BV spelling.
 const AV7777: &str = "BV14x411c75m";
 
@@ -365,10 +364,7 @@ async fn multi_page_video_without_a_page_in_the_link() {
     assert!(item.parts.iter().all(|p| !p.shared));
     assert_eq!(item.media[1].part, Some(0));
     assert!(
-        server
-            .targets()
-            .iter()
-            .any(|t| t.contains("&cid=11638&")),
+        server.targets().iter().any(|t| t.contains("&cid=11638&")),
         "{:?}",
         server.targets()
     );
@@ -424,7 +420,11 @@ async fn dynamic_with_opus_pictures_and_a_live_picture() {
                 "https://i0.hdslb.com/bfs/new_dyn/b.jpg",
                 Some(800)
             ),
-            (MediaRole::Image, "http://i0.hdslb.com/bfs/new_dyn/c.jpg", None),
+            (
+                MediaRole::Image,
+                "http://i0.hdslb.com/bfs/new_dyn/c.jpg",
+                None
+            ),
             (
                 MediaRole::Video,
                 "https://i0.hdslb.com/bfs/new_dyn/b.mov",
@@ -458,7 +458,9 @@ async fn html_article_cv1() {
     assert_eq!(item.title.as_deref(), Some("未知的光"));
     let text = item.text.as_deref().expect("text");
     assert!(
-        text.starts_with("天空像是倾倒出的墨水，黑得静谧而深邃。黎明还远，光亮全无。\n\n夜不能寐。"),
+        text.starts_with(
+            "天空像是倾倒出的墨水，黑得静谧而深邃。黎明还远，光亮全无。\n\n夜不能寐。"
+        ),
         "{text}"
     );
     assert!(text.ends_with("越来越近，越来越亮……"), "{text}");
@@ -468,7 +470,11 @@ async fn html_article_cv1() {
         "{html}"
     );
     // No picture in the body: the banner is the cover.
-    let media: Vec<_> = item.media.iter().map(|m| (m.role, m.url.as_str())).collect();
+    let media: Vec<_> = item
+        .media
+        .iter()
+        .map(|m| (m.role, m.url.as_str()))
+        .collect();
     assert_eq!(
         media,
         vec![(
@@ -574,10 +580,14 @@ async fn quill_article_cv41358718() {
     assert!(
         item.media
             .iter()
-            .all(|m| m.headers.get("Referer").map(String::as_str) == Some("https://www.bilibili.com/"))
+            .all(|m| m.headers.get("Referer").map(String::as_str)
+                == Some("https://www.bilibili.com/"))
     );
     assert_eq!(item.tags.len(), 9);
-    assert_eq!(item.author.and_then(|a| a.name).as_deref(), Some("Session小胡"));
+    assert_eq!(
+        item.author.and_then(|a| a.name).as_deref(),
+        Some("Session小胡")
+    );
 }
 
 #[tokio::test]
@@ -587,11 +597,15 @@ async fn article_with_missing_fields_and_an_unreadable_body() {
     server
         .route(
             "api.bilibili.com/x/article/view?id=2",
-            Reply::json(r#"{"code":0,"message":"0","data":{"title":"t","content":"<p>x</p>","type":0}}"#),
+            Reply::json(
+                r#"{"code":0,"message":"0","data":{"title":"t","content":"<p>x</p>","type":0}}"#,
+            ),
         )
         .route(
             "api.bilibili.com/x/article/view?id=3",
-            Reply::json(r#"{"code":0,"message":"0","data":{"title":"t","content":"{not ops","type":3}}"#),
+            Reply::json(
+                r#"{"code":0,"message":"0","data":{"title":"t","content":"{not ops","type":3}}"#,
+            ),
         )
         .route(
             "api.bilibili.com/x/article/view?id=4",
@@ -640,7 +654,11 @@ async fn opus_page_that_is_an_article() {
                 "bilibili/opus_detail_933099353259638816.trimmed.json",
             )),
         );
-    let req = request(Platform::Bilibili, &format!("dynamic:{id}"), ContentKind::Post);
+    let req = request(
+        Platform::Bilibili,
+        &format!("dynamic:{id}"),
+        ContentKind::Post,
+    );
     let item = server.fetcher().fetch(&req).await.expect("fetches");
     assert_eq!(item.kind, Some(ContentKind::Article));
     assert_eq!(
@@ -652,7 +670,10 @@ async fn opus_page_that_is_an_article() {
         text.starts_with("感谢 来笙云 Laysense.cn 提供算力\n\n作为一个全栈工程师"),
         "{text}"
     );
-    assert!(text.ends_with("原文链接：https://shakaianee.top/archives/1002/"), "{text}");
+    assert!(
+        text.ends_with("原文链接：https://shakaianee.top/archives/1002/"),
+        "{text}"
+    );
     let html = item.html.as_deref().expect("html");
     for piece in [
         "<blockquote>an open source pastebin with runnable snippets and API.</blockquote>",
@@ -666,15 +687,37 @@ async fn opus_page_that_is_an_article() {
     let pictures: Vec<_> = item
         .media
         .iter()
-        .map(|m| (m.role, m.url.rsplit('/').next().unwrap_or_default(), m.width))
+        .map(|m| {
+            (
+                m.role,
+                m.url.rsplit('/').next().unwrap_or_default(),
+                m.width,
+            )
+        })
         .collect();
     assert_eq!(
         pictures,
         vec![
-            (MediaRole::Image, "06582181a80a3f367ae0486aec34759f293793435.png", Some(1776)),
-            (MediaRole::Image, "bb4e8fc35a33ba0b771478f4bc5aaca7293793435.png", None),
-            (MediaRole::Image, "808dd5fa58016f392b15a36a0df27a29293793435.png", None),
-            (MediaRole::Image, "21e396261fb607d4823f7ec4327908b1293793435.png", None),
+            (
+                MediaRole::Image,
+                "06582181a80a3f367ae0486aec34759f293793435.png",
+                Some(1776)
+            ),
+            (
+                MediaRole::Image,
+                "bb4e8fc35a33ba0b771478f4bc5aaca7293793435.png",
+                None
+            ),
+            (
+                MediaRole::Image,
+                "808dd5fa58016f392b15a36a0df27a29293793435.png",
+                None
+            ),
+            (
+                MediaRole::Image,
+                "21e396261fb607d4823f7ec4327908b1293793435.png",
+                None
+            ),
         ]
     );
     let a = item.author.as_ref().expect("author");
@@ -682,12 +725,21 @@ async fn opus_page_that_is_an_article() {
         (a.name.as_deref(), a.id.as_deref()),
         (Some("社会易姐QwQ"), Some("293793435"))
     );
-    assert_eq!(item.published_at.map(|t| t.timestamp()), Some(1_716_092_523));
+    assert_eq!(
+        item.published_at.map(|t| t.timestamp()),
+        Some(1_716_092_523)
+    );
     assert_eq!(item.tags, vec!["运维", "服务搭建", "glot.io"]);
     let stats: Vec<(&str, i64)> = item.stats.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         stats,
-        vec![("coins", 1), ("comments", 3), ("favorites", 4), ("likes", 17), ("shares", 0)]
+        vec![
+            ("coins", 1),
+            ("comments", 3),
+            ("favorites", 4),
+            ("likes", 17),
+            ("shares", 0)
+        ]
     );
     assert_eq!(
         item.canonical_url.as_deref(),
@@ -721,7 +773,9 @@ async fn opus_fallback_reads_the_article_view() {
         )
         .route(
             "api.bilibili.com/x/polymer/web-dynamic/v1/opus/detail?id=7",
-            Reply::json(r#"{"code":0,"message":"0","ttl":1,"data":{"fallback":{"id":1,"type":2}}}"#),
+            Reply::json(
+                r#"{"code":0,"message":"0","ttl":1,"data":{"fallback":{"id":1,"type":2}}}"#,
+            ),
         )
         .route(
             "api.bilibili.com/x/article/view?id=1",
@@ -798,7 +852,11 @@ async fn bangumi_season_ss43771() {
         ]
     );
     // The season's cover, then each episode's; no video for a whole season.
-    let media: Vec<_> = item.media.iter().map(|m| (m.role, m.part, m.url.as_str())).collect();
+    let media: Vec<_> = item
+        .media
+        .iter()
+        .map(|m| (m.role, m.part, m.url.as_str()))
+        .collect();
     assert_eq!(
         media,
         vec![
@@ -831,7 +889,10 @@ async fn bangumi_season_ss43771() {
         (Some("哔哩哔哩电影"), Some("15773384"))
     );
     // publish.pub_time "2023-03-03 18:00:00" is Beijing time.
-    assert_eq!(item.published_at.map(|t| t.timestamp()), Some(1_677_837_600));
+    assert_eq!(
+        item.published_at.map(|t| t.timestamp()),
+        Some(1_677_837_600)
+    );
     assert_eq!(item.stats.get("views"), Some(&28_481_871));
     assert_eq!(item.stats.get("danmaku"), Some(&82_620));
     assert_eq!(item.tags, vec!["科幻"]);
@@ -859,7 +920,12 @@ async fn bangumi_episode_marks_the_shared_episode() {
     // The shared episode's page is its video (downloaded through yt-dlp).
     let video = item.media.last().expect("media");
     assert_eq!(
-        (video.role, video.part, video.url.as_str(), video.duration_secs),
+        (
+            video.role,
+            video.part,
+            video.url.as_str(),
+            video.duration_secs
+        ),
         (
             MediaRole::Video,
             Some(1),
@@ -897,11 +963,21 @@ async fn bangumi_extra_episode_and_missing_fields() {
     let parts: Vec<_> = item
         .parts
         .iter()
-        .map(|p| (p.id.as_deref(), p.title.as_deref(), p.shared, p.duration_secs))
+        .map(|p| {
+            (
+                p.id.as_deref(),
+                p.title.as_deref(),
+                p.shared,
+                p.duration_secs,
+            )
+        })
         .collect();
     assert_eq!(
         parts,
-        vec![(Some("4"), None, false, None), (Some("5"), Some("PV"), true, None)]
+        vec![
+            (Some("4"), None, false, None),
+            (Some("5"), Some("PV"), true, None)
+        ]
     );
     assert!(item.fields.is_empty() && item.author.is_none() && item.published_at.is_none());
     assert_eq!(item.media.len(), 1, "only the shared episode's page");
@@ -912,24 +988,55 @@ async fn bangumi_extra_episode_and_missing_fields() {
 #[tokio::test]
 async fn new_paths_classify_failures() {
     let paths: [(&str, &str, ContentKind); 4] = [
-        ("cv5", "api.bilibili.com/x/article/view?id=5", ContentKind::Article),
-        ("ss6", "api.bilibili.com/pgc/view/web/season?season_id=6", ContentKind::Video),
-        ("ep7", "api.bilibili.com/pgc/view/web/season?ep_id=7", ContentKind::Video),
+        (
+            "cv5",
+            "api.bilibili.com/x/article/view?id=5",
+            ContentKind::Article,
+        ),
+        (
+            "ss6",
+            "api.bilibili.com/pgc/view/web/season?season_id=6",
+            ContentKind::Video,
+        ),
+        (
+            "ep7",
+            "api.bilibili.com/pgc/view/web/season?ep_id=7",
+            ContentKind::Video,
+        ),
         ("BV117411r7R1", VIEW, ContentKind::Video),
     ];
     for (id, route, kind) in paths {
         let req = request(Platform::Bilibili, id, kind);
         for (body, class) in [
-            (r#"{"code":-404,"message":"啥都木有","ttl":1}"#, ErrorClass::Permanent),
-            (r#"{"code":-101,"message":"账号未登录","ttl":1}"#, ErrorClass::AuthRequired),
-            (r#"{"code":-10403,"message":"抱歉您所在地区不可观看！"}"#, ErrorClass::AuthRequired),
-            (r#"{"code":-352,"message":"风控校验失败","ttl":1}"#, ErrorClass::RateLimited),
+            (
+                r#"{"code":-404,"message":"啥都木有","ttl":1}"#,
+                ErrorClass::Permanent,
+            ),
+            (
+                r#"{"code":-101,"message":"账号未登录","ttl":1}"#,
+                ErrorClass::AuthRequired,
+            ),
+            (
+                r#"{"code":-10403,"message":"抱歉您所在地区不可观看！"}"#,
+                ErrorClass::AuthRequired,
+            ),
+            (
+                r#"{"code":-352,"message":"风控校验失败","ttl":1}"#,
+                ErrorClass::RateLimited,
+            ),
         ] {
             let server = Replay::start(HOSTS).await;
             server.route(route, Reply::json(body));
             assert_eq!(fetch_err(&server, &req).await.class, class, "{id}: {body}");
         }
-        assert_error_matrix(HOSTS, route, &req, ErrorClass::AuthRequired, Reply::json("<html>oops")).await;
+        assert_error_matrix(
+            HOSTS,
+            route,
+            &req,
+            ErrorClass::AuthRequired,
+            Reply::json("<html>oops"),
+        )
+        .await;
     }
     // The opus detail call of an article dynamic fails the same way.
     let server = Replay::start(HOSTS).await;

@@ -161,11 +161,16 @@ async fn image_note_with_a_live_photo() {
     let server = Replay::start(HOSTS).await;
     server.route(
         &format!("www.iesdouyin.com/share/note/{NOTE_ID}/"),
-        Reply::html(fixture("douyin/share_note_7000000000000000068.assembled.html")),
+        Reply::html(fixture(
+            "douyin/share_note_7000000000000000068.assembled.html",
+        )),
     );
     let item = server.fetcher().fetch(&note_req()).await.expect("fetches");
     assert_eq!(item.kind, Some(ContentKind::Note));
-    assert_eq!(item.text.as_deref(), Some("三张图，第三张是实况 #assembled"));
+    assert_eq!(
+        item.text.as_deref(),
+        Some("三张图，第三张是实况 #assembled")
+    );
     let p = "https://p3-pc-sign.douyinpic.com/tos-cn-i-0813/";
     let media: Vec<_> = item
         .media

@@ -187,7 +187,9 @@ fn real_video_note() -> Value {
         "xiaohongshu/feed_68f4e9bf00000000070327cb_video.json",
     ))
     .expect("fixture is JSON");
-    body.pointer("/data/items/0/note_card").cloned().expect("note_card")
+    body.pointer("/data/items/0/note_card")
+        .cloned()
+        .expect("note_card")
 }
 
 #[tokio::test]
@@ -232,7 +234,10 @@ async fn video_note_archives_the_original_upload() {
         item.media[1].headers.get("Referer").map(String::as_str),
         Some("https://www.xiaohongshu.com/")
     );
-    assert_eq!(item.author.as_ref().and_then(|a| a.name.as_deref()), Some("红薯蜀"));
+    assert_eq!(
+        item.author.as_ref().and_then(|a| a.name.as_deref()),
+        Some("红薯蜀")
+    );
     assert_eq!(
         item.published_at.map(|t| t.timestamp_millis()),
         Some(1_760_881_087_000)
@@ -247,7 +252,10 @@ async fn video_note_without_the_original_takes_the_best_clean_stream() {
     // (h264 720p watermarked `WM_X264_MP4`, h265 720p, h265 1080p) the
     // unwatermarked 1080p one wins.
     let mut note = real_video_note();
-    if let Some(consumer) = note.pointer_mut("/video/consumer").and_then(Value::as_object_mut) {
+    if let Some(consumer) = note
+        .pointer_mut("/video/consumer")
+        .and_then(Value::as_object_mut)
+    {
         consumer.remove("origin_video_key");
     }
     let server = Replay::start(HOSTS).await;
@@ -270,7 +278,10 @@ async fn video_note_without_the_original_takes_the_best_clean_stream() {
     assert_eq!(v.duration_secs, Some(24.386));
 
     // Only the watermarked stream: still better than no video.
-    if let Some(stream) = note.pointer_mut("/video/media/stream").and_then(Value::as_object_mut) {
+    if let Some(stream) = note
+        .pointer_mut("/video/media/stream")
+        .and_then(Value::as_object_mut)
+    {
         stream.insert("h265".to_owned(), json!([]));
     }
     let server = Replay::start(HOSTS).await;
@@ -284,9 +295,9 @@ async fn video_note_without_the_original_takes_the_best_clean_stream() {
         .await
         .expect("fetches");
     assert!(
-        item.media
-            .last()
-            .is_some_and(|v| v.url.ends_with("01e8f4e9be2543f50103700399fcb1a6a8_259.mp4")),
+        item.media.last().is_some_and(|v| v
+            .url
+            .ends_with("01e8f4e9be2543f50103700399fcb1a6a8_259.mp4")),
         "{:?}",
         item.media
     );
@@ -302,7 +313,11 @@ async fn multi_image_note_with_a_live_photo() {
             "xiaohongshu/explore_650000000000000000000003.multi_image.assembled.html",
         )),
     );
-    let item = server.fetcher().fetch(&note_req(id)).await.expect("fetches");
+    let item = server
+        .fetcher()
+        .fetch(&note_req(id))
+        .await
+        .expect("fetches");
     assert_eq!(item.kind, Some(ContentKind::Note));
     assert_eq!(item.title.as_deref(), Some("三张图"));
     assert_eq!(item.text.as_deref(), Some("第二张是实况 #测试#"));
@@ -315,9 +330,24 @@ async fn multi_image_note_with_a_live_photo() {
     assert_eq!(
         media,
         vec![
-            (MediaRole::Image, format!("{w}pic1.jpg!nd_dft_wlteh_webp_3"), Some(1080), Some(1440)),
-            (MediaRole::Image, format!("{w}pic2.jpg!nd_dft_wlteh_webp_3"), Some(1080), Some(1440)),
-            (MediaRole::Image, format!("{w}pic3.jpg!nd_dft_wlteh_webp_3"), Some(1440), Some(1080)),
+            (
+                MediaRole::Image,
+                format!("{w}pic1.jpg!nd_dft_wlteh_webp_3"),
+                Some(1080),
+                Some(1440)
+            ),
+            (
+                MediaRole::Image,
+                format!("{w}pic2.jpg!nd_dft_wlteh_webp_3"),
+                Some(1080),
+                Some(1440)
+            ),
+            (
+                MediaRole::Image,
+                format!("{w}pic3.jpg!nd_dft_wlteh_webp_3"),
+                Some(1440),
+                Some(1080)
+            ),
             (
                 MediaRole::Video,
                 "http://sns-video-bd.xhscdn.com/stream/1/10/19/assembled_live2.mp4".to_owned(),

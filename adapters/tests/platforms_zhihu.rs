@@ -218,8 +218,14 @@ async fn pin_with_a_picture() {
         .await
         .expect("fetches");
     assert_eq!(item.kind, Some(ContentKind::Pin));
-    assert_eq!(item.text.as_deref(), Some("哈尔滨沙赞基本没人看……这可是假期啊"));
-    assert_eq!(item.title, item.text, "Zhihu's excerpt title is the whole short text");
+    assert_eq!(
+        item.text.as_deref(),
+        Some("哈尔滨沙赞基本没人看……这可是假期啊")
+    );
+    assert_eq!(
+        item.title, item.text,
+        "Zhihu's excerpt title is the whole short text"
+    );
     let html = item.html.as_deref().expect("html");
     assert!(
         html.starts_with("<div>哈尔滨沙赞基本没人看……这可是假期啊</div><img"),
@@ -244,7 +250,10 @@ async fn pin_with_a_picture() {
         (a.name.as_deref(), a.id.as_deref()),
         (Some("丧心病狂刘老湿"), Some("bingo-liu-66"))
     );
-    assert_eq!(item.published_at.map(|t| t.timestamp()), Some(1_554_523_087));
+    assert_eq!(
+        item.published_at.map(|t| t.timestamp()),
+        Some(1_554_523_087)
+    );
     let stats: Vec<(&str, i64)> = item.stats.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(stats, vec![("comments", 22), ("likes", 61), ("reposts", 2)]);
     assert_eq!(
@@ -259,7 +268,9 @@ async fn repost_pin_quotes_its_original() {
     let server = Replay::start(HOSTS).await;
     server.route(
         "www.zhihu.com/api/v4/pins/1141627123784638464",
-        Reply::json(fixture("zhihu/pin_1141627123784638464_repin.from_ts_type.json")),
+        Reply::json(fixture(
+            "zhihu/pin_1141627123784638464_repin.from_ts_type.json",
+        )),
     );
     let item = server
         .fetcher()
@@ -286,7 +297,11 @@ async fn repost_pin_quotes_its_original() {
         Some("St.Pancras")
     );
     assert_eq!(
-        origin.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
+        origin
+            .media
+            .iter()
+            .map(|m| m.url.as_str())
+            .collect::<Vec<_>>(),
         vec!["https://pic1.zhimg.com/50/v2-6f5fc80a21c7f9642da166ea21a69146_qhd.jpg"]
     );
     assert_eq!(
@@ -311,17 +326,28 @@ async fn pin_with_a_link_or_only_rendered_html() {
             "www.zhihu.com/api/v4/pins/6",
             Reply::json(r#"{"id":6,"content_html":"<div>only html</div><img src=\"https://pic1.zhimg.com/x.jpg\">"}"#),
         );
-    let item = server.fetcher().fetch(&pin_req("5")).await.expect("fetches");
+    let item = server
+        .fetcher()
+        .fetch(&pin_req("5"))
+        .await
+        .expect("fetches");
     assert_eq!(item.text, None);
     assert_eq!(item.html, None);
     assert_eq!(item.author, None);
     assert_eq!(item.fields.get("card"), Some(&link));
     assert!(item.media.is_empty() && item.stats.is_empty());
 
-    let item = server.fetcher().fetch(&pin_req("6")).await.expect("fetches");
+    let item = server
+        .fetcher()
+        .fetch(&pin_req("6"))
+        .await
+        .expect("fetches");
     assert_eq!(item.text.as_deref(), Some("only html"));
     assert_eq!(
-        item.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
+        item.media
+            .iter()
+            .map(|m| m.url.as_str())
+            .collect::<Vec<_>>(),
         vec!["https://pic1.zhimg.com/x.jpg"]
     );
 }
@@ -346,13 +372,20 @@ async fn deleted_pin_and_http_errors() {
     )
     .await;
     let server = Replay::start(HOSTS).await;
-    server.route("www.zhihu.com/api/v4/pins/9", Reply::json(r#"{"content":[]}"#));
+    server.route(
+        "www.zhihu.com/api/v4/pins/9",
+        Reply::json(r#"{"content":[]}"#),
+    );
     let err = fetch_err(&server, &pin_req("9")).await;
     assert!(err.message.contains("malformed"), "{err:?}");
 }
 
 fn zvideo_req() -> vaultstream_adapters::fetch::FetchRequest {
-    request(Platform::Zhihu, "zvideo:1342930761977176064", ContentKind::Video)
+    request(
+        Platform::Zhihu,
+        "zvideo:1342930761977176064",
+        ContentKind::Video,
+    )
 }
 
 #[tokio::test]
@@ -364,7 +397,11 @@ async fn zvideo_best_quality_first() {
         "www.zhihu.com/api/v4/zvideos/1342930761977176064",
         Reply::json(fixture("zhihu/zvideo_1342930761977176064.assembled.json")),
     );
-    let item = server.fetcher().fetch(&zvideo_req()).await.expect("fetches");
+    let item = server
+        .fetcher()
+        .fetch(&zvideo_req())
+        .await
+        .expect("fetches");
     assert_eq!(item.kind, Some(ContentKind::Video));
     assert_eq!(item.title.as_deref(), Some("写春联也太难了吧！"));
     let media: Vec<_> = item
@@ -394,9 +431,16 @@ async fn zvideo_best_quality_first() {
     let a = item.author.as_ref().expect("author");
     assert_eq!(
         (a.name.as_deref(), a.id.as_deref(), a.url.as_deref()),
-        (Some("桥半舫"), Some("244ecb13b0fd7daf92235288c8ca3365"), None)
+        (
+            Some("桥半舫"),
+            Some("244ecb13b0fd7daf92235288c8ca3365"),
+            None
+        )
     );
-    assert_eq!(item.published_at.map(|t| t.timestamp()), Some(1_612_959_715));
+    assert_eq!(
+        item.published_at.map(|t| t.timestamp()),
+        Some(1_612_959_715)
+    );
     assert_eq!(item.stats.get("views"), Some(&1000));
     assert_eq!(
         item.canonical_url.as_deref(),
@@ -409,9 +453,15 @@ async fn zvideo_without_playlist_and_errors() {
     let server = Replay::start(HOSTS).await;
     server.route(
         "www.zhihu.com/api/v4/zvideos/1342930761977176064",
-        Reply::json(r#"{"id":"1342930761977176064","title":"t","video":{"playlist":{"odd":{"width":1}}}}"#),
+        Reply::json(
+            r#"{"id":"1342930761977176064","title":"t","video":{"playlist":{"odd":{"width":1}}}}"#,
+        ),
     );
-    let item = server.fetcher().fetch(&zvideo_req()).await.expect("fetches");
+    let item = server
+        .fetcher()
+        .fetch(&zvideo_req())
+        .await
+        .expect("fetches");
     assert_eq!(item.title.as_deref(), Some("t"));
     assert!(item.media.is_empty() && item.author.is_none() && item.stats.is_empty());
     assert_eq!(item.published_at, None);

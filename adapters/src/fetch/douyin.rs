@@ -24,8 +24,8 @@ use vaultstream_core::parsed::{
 use vaultstream_core::{ContentKind, Platform};
 
 use super::client::{Get, IPHONE_UA};
-use super::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use super::live::LivePhotos;
+use super::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
 
 pub(crate) struct Douyin;

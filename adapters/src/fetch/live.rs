@@ -52,7 +52,10 @@ mod tests {
         let mut list = vec![media(MediaRole::Image, "https://a/1.jpg")];
         let mut fields = Default::default();
         let mut live = LivePhotos::default();
-        live.push("https://a/1.jpg", media(MediaRole::Video, "https://a/1.mov"));
+        live.push(
+            "https://a/1.jpg",
+            media(MediaRole::Video, "https://a/1.mov"),
+        );
         live.finish(&mut list, &mut fields);
         assert_eq!(list[1].url, "https://a/1.mov");
         assert_eq!(

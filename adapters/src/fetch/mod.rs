@@ -9,7 +9,8 @@
 //! - `live`: live photos (a still and its motion clip) as media and
 //!   `fields.live_photos`, the same for every platform.
 //! - one file per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
-//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`.
+//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`; `bilibili`
+//!   is a directory with its own layout (video, dynamic, article, season).
 //!
 //! Adapters never panic on upstream data: a body that does not have the shape
 //! we expect is a `Permanent` error whose detail says what was missing.

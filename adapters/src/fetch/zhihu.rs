@@ -251,7 +251,12 @@ pub(crate) fn parse_pin(b: &Value) -> Result<ParsedItem, FetchError> {
     let rendered = str_at(b, "/content_html");
     let text = Some(html::to_text(&text_html))
         .filter(|t| !t.is_empty())
-        .or_else(|| rendered.as_deref().map(html::to_text).filter(|t| !t.is_empty()));
+        .or_else(|| {
+            rendered
+                .as_deref()
+                .map(html::to_text)
+                .filter(|t| !t.is_empty())
+        });
     if pictures.is_empty()
         && let Some(r) = &rendered
     {

@@ -18,8 +18,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 use url::Url;
-use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 use vaultstream_core::ContentKind;
+use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 
 use super::rich::{self, Rich};
 use super::{absolute, api, author, checked, with_referer};
@@ -127,7 +127,10 @@ pub(super) fn parse_article_view(body: &Value, id: &str) -> Result<ParsedItem, F
         .filter_map(|t| str_at(t, "/name"))
         .collect();
     item.canonical_url = Some(format!("https://www.bilibili.com/read/cv{id}"));
-    if let Some(list) = d.get("list").filter(|l| int_at(l, "/id").is_some_and(|i| i > 0)) {
+    if let Some(list) = d
+        .get("list")
+        .filter(|l| int_at(l, "/id").is_some_and(|i| i > 0))
+    {
         item.fields.insert("collection".to_owned(), list.clone());
     }
     item.raw = body.clone();
@@ -145,7 +148,12 @@ pub(super) fn parse_opus(body: &Value) -> Result<ParsedItem, FetchError> {
         return Err(malformed("the opus detail item has no `modules`", ""));
     }
     // `modules` is a list of `{module_type, module_<x>: {…}}`.
-    let module = |key: &str| modules.iter().find_map(|m| m.get(key)).filter(|m| m.is_object());
+    let module = |key: &str| {
+        modules
+            .iter()
+            .find_map(|m| m.get(key))
+            .filter(|m| m.is_object())
+    };
     let body_rich = module("module_content").map(|c| rich::paragraphs(array_at(c, "/paragraphs")));
     let mut item = article_item(body_rich, None);
     item.title = module("module_title")
@@ -175,7 +183,8 @@ pub(super) fn parse_opus(body: &Value) -> Result<ParsedItem, FetchError> {
             stat(&mut item.stats, key, int_at(s, ptr));
         }
     }
-    item.canonical_url = str_at(it, "/id_str").map(|i| format!("https://www.bilibili.com/opus/{i}"));
+    item.canonical_url =
+        str_at(it, "/id_str").map(|i| format!("https://www.bilibili.com/opus/{i}"));
     item.raw = body.clone();
     Ok(item)
 }
@@ -198,7 +207,10 @@ fn article_item(body: Option<Rich>, cover: Option<String>) -> ParsedItem {
                     live.push(&p.url, with_referer(media(MediaRole::Video, clip)));
                 }
             }
-            (Some(rich.text).filter(|t| !t.is_empty()), Some(rich.html).filter(|h| !h.is_empty()))
+            (
+                Some(rich.text).filter(|t| !t.is_empty()),
+                Some(rich.html).filter(|h| !h.is_empty()),
+            )
         }
         None => (None, None),
     };
@@ -261,13 +273,20 @@ mod tests {
             base.as_ref(),
         );
         assert!(
-            rich.html.contains(r#"<img src="https://i0.hdslb.com/bfs/article/x.jpg""#),
+            rich.html
+                .contains(r#"<img src="https://i0.hdslb.com/bfs/article/x.jpg""#),
             "{}",
             rich.html
         );
         assert_eq!(
-            rich.pictures.iter().map(|p| p.url.as_str()).collect::<Vec<_>>(),
-            vec!["https://i0.hdslb.com/bfs/article/x.jpg", "https://i0.hdslb.com/y.png"]
+            rich.pictures
+                .iter()
+                .map(|p| p.url.as_str())
+                .collect::<Vec<_>>(),
+            vec![
+                "https://i0.hdslb.com/bfs/article/x.jpg",
+                "https://i0.hdslb.com/y.png"
+            ]
         );
         assert_eq!(rich.text, "a");
     }

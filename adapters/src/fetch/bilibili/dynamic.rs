@@ -9,8 +9,8 @@
 //! detail API instead (see `article`).
 
 use serde_json::Value;
-use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 use vaultstream_core::ContentKind;
+use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 
 use super::{absolute, api, article, author, checked, with_referer};
 use crate::fetch::live::LivePhotos;

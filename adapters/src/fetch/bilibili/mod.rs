@@ -31,8 +31,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use regex::Regex;
 use serde_json::Value;
-use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRef, ParsedAuthor, ParsedItem};
 use vaultstream_core::Platform;
+use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRef, ParsedAuthor, ParsedItem};
 
 use super::client::{Get, Response};
 use super::value::{id_at, str_at};
@@ -181,7 +181,13 @@ mod tests {
 
     #[test]
     fn protocol_relative_urls() {
-        assert_eq!(absolute("//i0.hdslb.com/a.png"), "https://i0.hdslb.com/a.png");
-        assert_eq!(absolute("http://i0.hdslb.com/a.png"), "http://i0.hdslb.com/a.png");
+        assert_eq!(
+            absolute("//i0.hdslb.com/a.png"),
+            "https://i0.hdslb.com/a.png"
+        );
+        assert_eq!(
+            absolute("http://i0.hdslb.com/a.png"),
+            "http://i0.hdslb.com/a.png"
+        );
     }
 }

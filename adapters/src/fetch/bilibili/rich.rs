@@ -58,7 +58,11 @@ pub(super) fn paragraphs(paras: &[Value]) -> Rich {
         }
         if let Some(fmt) = list_item {
             // `order` is only the item's position (bullet lists have it too).
-            let tag = if int_at(fmt, "/style") == Some(1) { "ol" } else { "ul" };
+            let tag = if int_at(fmt, "/style") == Some(1) {
+                "ol"
+            } else {
+                "ul"
+            };
             if open_list != Some(tag) {
                 close_list(&mut out, &mut open_list);
                 out.push_str(&format!("<{tag}>"));
@@ -91,7 +95,11 @@ pub(super) fn paragraphs(paras: &[Value]) -> Rich {
         }
         let items = array_at(p, "/list/items");
         if !items.is_empty() {
-            let tag = if int_at(p, "/list/style") == Some(1) { "ol" } else { "ul" };
+            let tag = if int_at(p, "/list/style") == Some(1) {
+                "ol"
+            } else {
+                "ul"
+            };
             out.push_str(&format!("<{tag}>"));
             for item in items {
                 out.push_str(&format!("<li>{}</li>", nodes(array_at(item, "/nodes"))));
@@ -177,7 +185,10 @@ fn marked(text: &str, bold: bool, italic: bool, strike: bool) -> String {
 
 /// Escaped text with its line breaks kept.
 fn lines(text: &str) -> String {
-    text.split('\n').map(escape).collect::<Vec<_>>().join("<br>")
+    text.split('\n')
+        .map(escape)
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
 
 fn unescape(s: &str) -> String {
@@ -220,7 +231,9 @@ impl Format {
         if a.get("blockquote") == Some(&Value::Bool(true)) {
             return Format::Quote;
         }
-        if a.get("code-block").is_some_and(|c| c != &Value::Bool(false)) {
+        if a.get("code-block")
+            .is_some_and(|c| c != &Value::Bool(false))
+        {
             return Format::Code;
         }
         Format::Paragraph
@@ -365,7 +378,10 @@ mod tests {
         assert_eq!(rich.text, "Title\n\none\n\ntwo <b>\n\nbold tail\n\nlast");
         assert_eq!(rich.pictures.len(), 1);
         assert_eq!(rich.pictures[0].url, "https://i0.hdslb.com/a.png");
-        assert_eq!((rich.pictures[0].width, rich.pictures[0].height), (Some(10), Some(20)));
+        assert_eq!(
+            (rich.pictures[0].width, rich.pictures[0].height),
+            (Some(10), Some(20))
+        );
     }
 
     #[test]
@@ -390,9 +406,17 @@ mod tests {
             rich.html,
             "<p>Hi <strong>there</strong><a href=\"https://example.com/x\" rel=\"noopener noreferrer\">link</a></p><p><img src=\"https://i0.hdslb.com/p.png\"></p><blockquote>quoted</blockquote><ul><li>a</li><li>b</li></ul><ol><li>c</li></ol><pre><code>{\"a\": 1}</code></pre><hr>"
         );
-        assert!(rich.text.starts_with("Hi therelink\n\nquoted\n\na\n\nb\n\nc"), "{}", rich.text);
+        assert!(
+            rich.text
+                .starts_with("Hi therelink\n\nquoted\n\na\n\nb\n\nc"),
+            "{}",
+            rich.text
+        );
         assert_eq!(rich.pictures.len(), 1);
-        assert_eq!(rich.pictures[0].live_url.as_deref(), Some("https://i0.hdslb.com/p.mov"));
+        assert_eq!(
+            rich.pictures[0].live_url.as_deref(),
+            Some("https://i0.hdslb.com/p.mov")
+        );
         assert_eq!(rich.pictures[0].width, None);
     }
 }

@@ -15,8 +15,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
-use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem, ParsedPart};
 use vaultstream_core::ContentKind;
+use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem, ParsedPart};
 
 use super::{absolute, api, author, checked, with_referer};
 use crate::fetch::value::{array_at, first_str, id_at, int_at, stat, str_at, u32_at, unix_secs};
@@ -48,7 +48,10 @@ pub(super) async fn fetch(ctx: &Ctx, which: Which<'_>) -> Result<ParsedItem, Fet
 }
 
 /// A `pgc/view/web/season` body (code already checked).
-pub(super) fn parse_season(body: &Value, shared_ep: Option<&str>) -> Result<ParsedItem, FetchError> {
+pub(super) fn parse_season(
+    body: &Value,
+    shared_ep: Option<&str>,
+) -> Result<ParsedItem, FetchError> {
     let r = body
         .get("result")
         .filter(|r| r.is_object())
@@ -136,7 +139,12 @@ pub(super) fn parse_season(body: &Value, shared_ep: Option<&str>) -> Result<Pars
         author: author(r, "/up_info/mid", "/up_info/uname", "/up_info/avatar"),
         published_at: str_at(r, "/publish/pub_time")
             .and_then(|t| beijing_time(&t))
-            .or_else(|| episodes.first().and_then(|e| int_at(e, "/pub_time")).and_then(unix_secs)),
+            .or_else(|| {
+                episodes
+                    .first()
+                    .and_then(|e| int_at(e, "/pub_time"))
+                    .and_then(unix_secs)
+            }),
         stats,
         tags: array_at(r, "/styles")
             .iter()
@@ -161,7 +169,10 @@ fn episode(e: &Value, shared: bool) -> ParsedPart {
     ParsedPart {
         url: str_at(e, "/share_url")
             .or_else(|| str_at(e, "/link"))
-            .or_else(|| id.as_ref().map(|i| format!("https://www.bilibili.com/bangumi/play/ep{i}"))),
+            .or_else(|| {
+                id.as_ref()
+                    .map(|i| format!("https://www.bilibili.com/bangumi/play/ep{i}"))
+            }),
         id,
         title,
         published_at: int_at(e, "/pub_time").and_then(unix_secs),

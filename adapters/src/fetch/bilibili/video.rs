@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 use url::Url;
-use vaultstream_core::parsed::{FetchError, MediaRef, MediaRole, ParsedItem, ParsedPart};
 use vaultstream_core::ContentKind;
+use vaultstream_core::parsed::{FetchError, MediaRef, MediaRole, ParsedItem, ParsedPart};
 
 use super::{api, author, checked, hashtags, with_referer};
 use crate::fetch::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
@@ -139,9 +139,7 @@ fn pages(d: &Value, base: Option<&str>, shared: Option<u32>) -> Vec<ParsedPart> 
                 id: int_at(p, "/cid").map(|c| c.to_string()),
                 title: str_at(p, "/part"),
                 url: base.map(|b| format!("https://www.bilibili.com/video/{b}?p={number}")),
-                duration_secs: int_at(p, "/duration")
-                    .filter(|s| *s > 0)
-                    .map(|s| s as f64),
+                duration_secs: int_at(p, "/duration").filter(|s| *s > 0).map(|s| s as f64),
                 shared: shared.is_some_and(|s| i64::from(s) == number),
                 ..ParsedPart::default()
             }
@@ -176,8 +174,14 @@ mod tests {
     #[test]
     fn the_shared_page_comes_from_the_link() {
         let p = |u: &str| shared_page(Some(u));
-        assert_eq!(p("https://www.bilibili.com/video/BV1xx411c7mD?p=2"), Some(2));
-        assert_eq!(p("https://www.bilibili.com/video/BV1xx411c7mD?spm=x&p=3"), Some(3));
+        assert_eq!(
+            p("https://www.bilibili.com/video/BV1xx411c7mD?p=2"),
+            Some(2)
+        );
+        assert_eq!(
+            p("https://www.bilibili.com/video/BV1xx411c7mD?spm=x&p=3"),
+            Some(3)
+        );
         assert_eq!(p("https://www.bilibili.com/video/BV1xx411c7mD"), None);
         assert_eq!(p("https://www.bilibili.com/video/BV1xx411c7mD?p=0"), None);
         assert_eq!(p("https://www.bilibili.com/video/BV1xx411c7mD?p=x"), None);
