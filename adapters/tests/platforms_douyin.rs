@@ -14,6 +14,16 @@ use crate::{assert_error_matrix, fetch_err};
 const HOSTS: &[&str] = &["www.iesdouyin.com"];
 const PAGE: &str = "www.iesdouyin.com/share/video/7535852404919586100/";
 
+/// Only a phone UA gets the server-rendered share page.
+fn asked_as_a_phone(server: &Replay) {
+    let hit = &server.hits()[0];
+    assert!(
+        hit.headers
+            .get("user-agent")
+            .is_some_and(|u| u.contains("iPhone"))
+    );
+}
+
 fn req() -> vaultstream_adapters::fetch::FetchRequest {
     request(Platform::Douyin, "7535852404919586100", ContentKind::Video)
 }
@@ -81,12 +91,7 @@ async fn video_happy_path() {
         Some("https://www.douyin.com/video/7535852404919586100")
     );
     assert!(item.raw.pointer("/loaderData").is_some());
-    let hit = &server.hits()[0];
-    assert!(
-        hit.headers
-            .get("user-agent")
-            .is_some_and(|u| u.contains("iPhone"))
-    );
+    asked_as_a_phone(&server);
 }
 
 #[tokio::test]
@@ -242,12 +247,7 @@ async fn image_note_with_a_live_photo() {
         item.canonical_url.as_deref(),
         Some("https://www.douyin.com/note/7000000000000000068")
     );
-    let hit = &server.hits()[0];
-    assert!(
-        hit.headers
-            .get("user-agent")
-            .is_some_and(|u| u.contains("iPhone"))
-    );
+    asked_as_a_phone(&server);
 }
 
 #[tokio::test]

@@ -182,6 +182,20 @@ fn note_req(id: &str) -> vaultstream_adapters::fetch::FetchRequest {
 
 const VIDEO_ID: &str = "68f4e9bf00000000070327cb";
 
+/// The video note served in its page, fetched.
+async fn fetch_video_note(note: &Value) -> vaultstream_core::parsed::ParsedItem {
+    let server = Replay::start(HOSTS).await;
+    server.route(
+        &format!("www.xiaohongshu.com/explore/{VIDEO_ID}"),
+        Reply::html(page_with(VIDEO_ID, note)),
+    );
+    server
+        .fetcher()
+        .fetch(&note_req(VIDEO_ID))
+        .await
+        .expect("fetches")
+}
+
 fn real_video_note() -> Value {
     let body: Value = serde_json::from_str(&fixture(
         "xiaohongshu/feed_68f4e9bf00000000070327cb_video.json",
@@ -194,16 +208,7 @@ fn real_video_note() -> Value {
 
 #[tokio::test]
 async fn video_note_archives_the_original_upload() {
-    let server = Replay::start(HOSTS).await;
-    server.route(
-        &format!("www.xiaohongshu.com/explore/{VIDEO_ID}"),
-        Reply::html(page_with(VIDEO_ID, &real_video_note())),
-    );
-    let item = server
-        .fetcher()
-        .fetch(&note_req(VIDEO_ID))
-        .await
-        .expect("fetches");
+    let item = fetch_video_note(&real_video_note()).await;
     assert_eq!(item.kind, Some(ContentKind::Note));
     // Title and text are empty in the real note: absent.
     assert_eq!((item.title.as_deref(), item.text.as_deref()), (None, None));
@@ -258,16 +263,7 @@ async fn video_note_without_the_original_takes_the_best_clean_stream() {
     {
         consumer.remove("origin_video_key");
     }
-    let server = Replay::start(HOSTS).await;
-    server.route(
-        &format!("www.xiaohongshu.com/explore/{VIDEO_ID}"),
-        Reply::html(page_with(VIDEO_ID, &note)),
-    );
-    let item = server
-        .fetcher()
-        .fetch(&note_req(VIDEO_ID))
-        .await
-        .expect("fetches");
+    let item = fetch_video_note(&note).await;
     let v = item.media.last().expect("video");
     assert_eq!(v.role, MediaRole::Video);
     assert_eq!(
@@ -284,16 +280,7 @@ async fn video_note_without_the_original_takes_the_best_clean_stream() {
     {
         stream.insert("h265".to_owned(), json!([]));
     }
-    let server = Replay::start(HOSTS).await;
-    server.route(
-        &format!("www.xiaohongshu.com/explore/{VIDEO_ID}"),
-        Reply::html(page_with(VIDEO_ID, &note)),
-    );
-    let item = server
-        .fetcher()
-        .fetch(&note_req(VIDEO_ID))
-        .await
-        .expect("fetches");
+    let item = fetch_video_note(&note).await;
     assert!(
         item.media.last().is_some_and(|v| v
             .url

@@ -22,7 +22,7 @@ use vaultstream_core::ContentKind;
 use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 
 use super::rich::{self, Rich};
-use super::{absolute, api, author, checked, with_referer};
+use super::{absolute, api, author, get, send, with_referer};
 use crate::fetch::live::LivePhotos;
 use crate::fetch::value::{array_at, excerpt, first_str, id_at, int_at, stat, str_at, unix_secs};
 use crate::fetch::{Ctx, html, malformed, media};
@@ -32,29 +32,23 @@ use crate::fetch::{Ctx, html, malformed, media};
 const OPUS_FEATURES: &str = "onlyfansVote,onlyfansAssetsV2,decorationCard,htmlNewStyle,ugcDelete,editable,opusPrivateVisible,tribeeEdit,avatarAutoTheme,avatarTypeOpus";
 
 pub(super) async fn fetch_cv(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
-    let resp = ctx
-        .http
-        .get(api(&format!(
-            "https://api.bilibili.com/x/article/view?id={id}"
-        ))?)
-        .await?;
-    let body = checked(&resp, "the article view API")?;
+    let body = get(
+        ctx,
+        &format!("https://api.bilibili.com/x/article/view?id={id}"),
+        "the article view API",
+    )
+    .await?;
     parse_article_view(&body, id)
 }
 
 pub(super) async fn fetch_opus(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
     // The API wants a non-empty `buvid3` cookie (any value); an operator's
     // own Bilibili cookies replace it.
-    let resp = ctx
-        .http
-        .get(
-            api(&format!(
-                "https://api.bilibili.com/x/polymer/web-dynamic/v1/opus/detail?id={id}&features={OPUS_FEATURES}"
-            ))?
-            .header("cookie", "buvid3=vaultstream"),
-        )
-        .await?;
-    let body = checked(&resp, "the opus detail API")?;
+    let url = format!(
+        "https://api.bilibili.com/x/polymer/web-dynamic/v1/opus/detail?id={id}&features={OPUS_FEATURES}"
+    );
+    let req = api(&url)?.header("cookie", "buvid3=vaultstream");
+    let body = send(ctx, req, "the opus detail API").await?;
     if int_at(&body, "/data/fallback/type") == Some(2)
         && let Some(cv) = id_at(&body, "/data/fallback/id")
     {

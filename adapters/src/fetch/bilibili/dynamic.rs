@@ -12,7 +12,7 @@ use serde_json::Value;
 use vaultstream_core::ContentKind;
 use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 
-use super::{absolute, api, article, author, checked, with_referer};
+use super::{absolute, article, author, get, with_referer};
 use crate::fetch::live::LivePhotos;
 use crate::fetch::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use crate::fetch::{Ctx, html, malformed, media};
@@ -20,13 +20,12 @@ use crate::fetch::{Ctx, html, malformed, media};
 pub(super) async fn fetch(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
     // Without `features=itemOpusStyle` the answer keeps the `major.draw`
     // shape the recorded fixture has (yt-dlp calls it the same way).
-    let resp = ctx
-        .http
-        .get(api(&format!(
-            "https://api.bilibili.com/x/polymer/web-dynamic/v1/detail?id={id}"
-        ))?)
-        .await?;
-    let body = checked(&resp, "the dynamic detail API")?;
+    let body = get(
+        ctx,
+        &format!("https://api.bilibili.com/x/polymer/web-dynamic/v1/detail?id={id}"),
+        "the dynamic detail API",
+    )
+    .await?;
     let item = body
         .pointer("/data/item")
         .filter(|i| i.is_object())

@@ -78,6 +78,17 @@ fn api(url: &str) -> Result<Get, FetchError> {
     Ok(Get::new(build_url(url)?, Platform::Bilibili).header("referer", REFERER))
 }
 
+/// One API GET: its body once its `code` says success.
+async fn get(ctx: &Ctx, url: &str, what: &str) -> Result<Value, FetchError> {
+    send(ctx, api(url)?, what).await
+}
+
+/// [`get`] for a request with its own extra headers.
+async fn send(ctx: &Ctx, req: Get, what: &str) -> Result<Value, FetchError> {
+    let resp = ctx.http.get(req).await?;
+    checked(&resp, what)
+}
+
 /// The body of a Bilibili API response after its `code` says success.
 fn checked(resp: &Response, what: &str) -> Result<Value, FetchError> {
     if resp.status.as_u16() == 412 {

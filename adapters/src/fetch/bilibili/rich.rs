@@ -191,12 +191,12 @@ fn lines(text: &str) -> String {
         .join("<br>")
 }
 
+/// The text of an HTML-escaped string, whitespace kept (code).
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    scraper::Html::parse_fragment(s)
+        .root_element()
+        .text()
+        .collect()
 }
 
 /// One line of a Quill document and the block format its `\n` gave it.

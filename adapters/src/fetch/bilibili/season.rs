@@ -18,7 +18,7 @@ use serde_json::Value;
 use vaultstream_core::ContentKind;
 use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem, ParsedPart};
 
-use super::{absolute, api, author, checked, with_referer};
+use super::{absolute, author, get, with_referer};
 use crate::fetch::value::{array_at, first_str, id_at, int_at, stat, str_at, u32_at, unix_secs};
 use crate::fetch::{Ctx, html, malformed, media};
 
@@ -33,13 +33,12 @@ pub(super) async fn fetch(ctx: &Ctx, which: Which<'_>) -> Result<ParsedItem, Fet
         Which::Episode(ep) => format!("ep_id={ep}"),
         Which::Season(ss) => format!("season_id={ss}"),
     };
-    let resp = ctx
-        .http
-        .get(api(&format!(
-            "https://api.bilibili.com/pgc/view/web/season?{query}"
-        ))?)
-        .await?;
-    let body = checked(&resp, "the PGC season API")?;
+    let body = get(
+        ctx,
+        &format!("https://api.bilibili.com/pgc/view/web/season?{query}"),
+        "the PGC season API",
+    )
+    .await?;
     let shared = match which {
         Which::Episode(ep) => Some(ep),
         Which::Season(_) => None,

@@ -10,7 +10,7 @@ use url::Url;
 use vaultstream_core::ContentKind;
 use vaultstream_core::parsed::{FetchError, MediaRef, MediaRole, ParsedItem, ParsedPart};
 
-use super::{api, author, checked, hashtags, with_referer};
+use super::{author, get, hashtags, with_referer};
 use crate::fetch::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use crate::fetch::{Ctx, html, malformed, media};
 
@@ -26,13 +26,12 @@ pub(super) async fn fetch(
     bvid: &str,
     shared: Option<u32>,
 ) -> Result<ParsedItem, FetchError> {
-    let resp = ctx
-        .http
-        .get(api(&format!(
-            "https://api.bilibili.com/x/web-interface/view?bvid={bvid}"
-        ))?)
-        .await?;
-    let body = checked(&resp, "the video view API")?;
+    let body = get(
+        ctx,
+        &format!("https://api.bilibili.com/x/web-interface/view?bvid={bvid}"),
+        "the video view API",
+    )
+    .await?;
     let mut item = parse_video(&body, shared)?;
     // The stream of the shared page (else the first); its URL needs a
     // second call, expires in about two hours, and the item is useful
@@ -150,13 +149,10 @@ fn pages(d: &Value, base: Option<&str>, shared: Option<u32>) -> Vec<ParsedPart> 
 async fn play_url(ctx: &Ctx, bvid: &str, cid: i64) -> Result<Option<MediaRef>, FetchError> {
     // `platform=html5` gives one progressive MP4 (no DASH merge needed); the
     // old unsigned path avoids Wbi signing.
-    let resp = ctx
-        .http
-        .get(api(&format!(
-            "https://api.bilibili.com/x/player/playurl?bvid={bvid}&cid={cid}&qn=64&fnval=1&platform=html5"
-        ))?)
-        .await?;
-    let body = checked(&resp, "the play URL API")?;
+    let url = format!(
+        "https://api.bilibili.com/x/player/playurl?bvid={bvid}&cid={cid}&qn=64&fnval=1&platform=html5"
+    );
+    let body = get(ctx, &url, "the play URL API").await?;
     Ok(str_at(&body, "/data/durl/0/url").map(|url| {
         let mut v = with_referer(media(MediaRole::Video, url));
         v.duration_secs = int_at(&body, "/data/timelength")
