@@ -1,5 +1,15 @@
-//! Douyin: the share page `www.iesdouyin.com/share/video/<id>/`, whose
+//! Douyin: the share page `www.iesdouyin.com/share/video/<id>/` (or
+//! `/share/note/<id>/` for a link that named an image note), whose
 //! `window._ROUTER_DATA` holds the aweme item.
+//!
+//! An image note (`aweme_type` 68, or any item with `images[]`) is kind
+//! `note`: every picture in order, watermark-free where the note gives such
+//! a URL (`watermark_free_download_url_list`, else a `url_list` entry that
+//! is not a `water` rendition; `download_url_list` is watermarked), and a
+//! live photo's clip (`images[i].video.play_addr`) after the pictures, paired
+//! in `fields.live_photos`. The note's top-level `video.play_addr` is its
+//! background music, not a video: it is kept as `fields.music`
+//! (`{url, title?, author?}`), never downloaded as the item's video.
 //!
 //! Only a phone UA gets the server-rendered page (a desktop UA is sent to
 //! www.douyin.com, which has no data). Newer pages may be a client-rendered
@@ -14,6 +24,7 @@ use vaultstream_core::parsed::{
 use vaultstream_core::{ContentKind, Platform};
 
 use super::client::{Get, IPHONE_UA};
+use super::live::LivePhotos;
 use super::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
 
@@ -26,7 +37,12 @@ impl Adapter for Douyin {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FetchError::permanent(format!("`{id}` is not a Douyin id")));
         }
-        let url = build_url(&format!("https://www.iesdouyin.com/share/video/{id}/"))?;
+        let page = if req.identity.kind == ContentKind::Note {
+            "note"
+        } else {
+            "video"
+        };
+        let url = build_url(&format!("https://www.iesdouyin.com/share/{page}/{id}/"))?;
         let resp = ctx
             .http
             .get(Get::new(url, Platform::Douyin).html().user_agent(IPHONE_UA))
@@ -104,7 +120,7 @@ fn parse_item(i: &Value) -> Result<ParsedItem, FetchError> {
     let id =
         first_str(i, &["/aweme_id"]).ok_or_else(|| malformed("the item has no aweme_id", ""))?;
     let images = array_at(i, "/images");
-    let is_photo_post = !images.is_empty();
+    let is_photo_post = !images.is_empty() || int_at(i, "/aweme_type") == Some(68);
     let mut media_list: Vec<MediaRef> = Vec::new();
     if let Some(cover) = str_at(i, "/video/cover/url_list/0") {
         let mut c = media(MediaRole::Cover, cover);
@@ -112,13 +128,40 @@ fn parse_item(i: &Value) -> Result<ParsedItem, FetchError> {
         c.height = u32_at(i, "/video/cover/height");
         media_list.push(c);
     }
+    let mut live = LivePhotos::default();
     for img in images {
-        if let Some(u) = str_at(img, "/url_list/0") {
-            let mut m = media(MediaRole::Image, u);
-            m.width = u32_at(img, "/width");
-            m.height = u32_at(img, "/height");
-            media_list.push(m);
+        let Some(u) = picture_url(img) else {
+            continue;
+        };
+        let mut m = media(MediaRole::Image, u.clone());
+        m.width = u32_at(img, "/width");
+        m.height = u32_at(img, "/height");
+        media_list.push(m);
+        if let Some(clip) = first_str(
+            img,
+            &[
+                "/video/play_addr/url_list/0",
+                "/video/bit_rate/0/play_addr/url_list/0",
+            ],
+        ) {
+            let mut v = media(MediaRole::Video, clip);
+            v.width = u32_at(img, "/video/width");
+            v.height = u32_at(img, "/video/height");
+            v.duration_secs = millis(img, "/video/duration");
+            live.push(&u, v);
         }
+    }
+    let mut fields = std::collections::BTreeMap::new();
+    live.finish(&mut media_list, &mut fields);
+    if is_photo_post && let Some(music) = str_at(i, "/video/play_addr/url_list/0") {
+        let mut m = serde_json::Map::new();
+        m.insert("url".to_owned(), Value::String(music));
+        for key in ["title", "author"] {
+            if let Some(v) = str_at(i, &format!("/music/{key}")) {
+                m.insert(key.to_owned(), Value::String(v));
+            }
+        }
+        fields.insert("music".to_owned(), Value::Object(m));
     }
     if !is_photo_post && let Some(play) = str_at(i, "/video/play_addr/url_list/0") {
         // Kept as the upstream gives it (a watermarked redirector); swapping
@@ -126,9 +169,7 @@ fn parse_item(i: &Value) -> Result<ParsedItem, FetchError> {
         let mut v = media(MediaRole::Video, play);
         v.width = u32_at(i, "/video/width");
         v.height = u32_at(i, "/video/height");
-        v.duration_secs = int_at(i, "/video/duration")
-            .filter(|ms| *ms > 0)
-            .map(|ms| ms as f64 / 1000.0);
+        v.duration_secs = millis(i, "/video/duration");
         media_list.push(v);
     }
     let desc = str_at(i, "/desc");
@@ -184,7 +225,27 @@ fn parse_item(i: &Value) -> Result<ParsedItem, FetchError> {
         media: media_list,
         quoted: None,
         parts: Vec::new(),
-        fields: Default::default(),
+        fields,
         raw: i.clone(),
     })
+}
+
+/// A picture's URL, watermark-free where the note gives one.
+fn picture_url(img: &Value) -> Option<String> {
+    str_at(img, "/watermark_free_download_url_list/0")
+        .or_else(|| {
+            array_at(img, "/url_list")
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|u| !u.contains("water"))
+                .map(str::to_owned)
+        })
+        .or_else(|| first_str(img, &["/url_list/0", "/download_url_list/0"]))
+}
+
+/// A duration in milliseconds, as seconds.
+fn millis(v: &Value, ptr: &str) -> Option<f64> {
+    int_at(v, ptr)
+        .filter(|ms| *ms > 0)
+        .map(|ms| ms as f64 / 1000.0)
 }

@@ -6,8 +6,11 @@
 //!   upstream overrides, hand-followed redirects, the SSRF guard, body cap and
 //!   the status → [`ErrorClass`] mapping.
 //! - `value`, `html`: small helpers to read upstream JSON and HTML leniently.
+//! - `live`: live photos (a still and its motion clip) as media and
+//!   `fields.live_photos`, the same for every platform.
 //! - one file per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
-//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`.
+//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`; `bilibili`
+//!   is a directory with its own layout (video, dynamic, article, season).
 //!
 //! Adapters never panic on upstream data: a body that does not have the shape
 //! we expect is a `Permanent` error whose detail says what was missing.
@@ -16,6 +19,7 @@ mod bilibili;
 pub(crate) mod client;
 mod douyin;
 mod html;
+mod live;
 mod twitter;
 mod value;
 mod web;
@@ -196,14 +200,6 @@ impl Fetcher {
         }
         outcome
     }
-}
-
-/// `Permanent`: an id or sub-kind this adapter cannot fetch yet.
-pub(crate) fn unsupported(req: &FetchRequest, what: &str) -> FetchError {
-    FetchError::permanent(format!(
-        "{what} are not supported yet ({} `{}`)",
-        req.identity.platform, req.identity.platform_id
-    ))
 }
 
 /// `Permanent`: the upstream answered, but not with what we can read.

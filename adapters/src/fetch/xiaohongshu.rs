@@ -6,6 +6,16 @@
 //! the feed API uses snake_case for the same note; [`parse_note`] reads both
 //! so a feed body parses the same way. Anonymous access needs the share
 //! link's `xsec_token`, taken from the submitted URL.
+//!
+//! Every picture of a note is kept in order (`image_list[].url_default`, or
+//! the `WB_DFT` entry of `info_list`); a live photo (`live_photo: true`)
+//! also gives its clip (`stream.<codec>[].master_url`), after the pictures
+//! and paired in `fields.live_photos`. A video note's video is the original
+//! upload when the note names it (`video.consumer.origin_video_key` →
+//! `sns-video-bd.xhscdn.com/<key>`, without the watermark the web streams
+//! carry), else the best of `video.media.stream.{h264,h265,av1,h266}[]`:
+//! unwatermarked first (`stream_desc` `WM_…` is watermarked), then the most
+//! pixels, then the highest bitrate.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -16,6 +26,7 @@ use vaultstream_core::parsed::{
 use vaultstream_core::{ContentKind, Platform};
 
 use super::client::Get;
+use super::live::LivePhotos;
 use super::value::{array_at, as_int, first_int, first_str, stat, u32_at, unix_millis};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
 
@@ -164,20 +175,28 @@ pub(crate) fn parse_note(n: &Value) -> Result<ParsedItem, FetchError> {
         return Err(malformed("the note has no id, images or video", ""));
     }
     let is_video = first_str(n, &["/type"]).as_deref() == Some("video");
-    let mut pictures: Vec<MediaRef> = images.iter().filter_map(image).collect();
     let mut media_list = Vec::new();
+    let mut fields = Default::default();
     if is_video {
         // A video note's first image is its cover.
-        if !pictures.is_empty() {
-            let mut cover = pictures.remove(0);
+        if let Some(mut cover) = images.first().and_then(image) {
             cover.role = MediaRole::Cover;
             media_list.push(cover);
-            pictures.clear();
         }
-    }
-    media_list.extend(pictures);
-    if is_video && let Some(v) = video(n) {
-        media_list.push(v);
+        media_list.extend(video(n));
+    } else {
+        let mut live = LivePhotos::default();
+        for img in images {
+            let Some(picture) = image(img) else { continue };
+            let live_photo = img.get("live_photo").or_else(|| img.get("livePhoto"));
+            if live_photo == Some(&Value::Bool(true))
+                && let Some(clip) = best_stream(img.get("stream"))
+            {
+                live.push(&picture.url, clip);
+            }
+            media_list.push(picture);
+        }
+        live.finish(&mut media_list, &mut fields);
     }
     let desc = first_str(n, &["/desc"]);
     // Topics are written `#name[话题]#`; the marker is page markup.
@@ -232,7 +251,7 @@ pub(crate) fn parse_note(n: &Value) -> Result<ParsedItem, FetchError> {
         media: media_list,
         quoted: None,
         parts: Vec::new(),
-        fields: Default::default(),
+        fields,
         raw: n.clone(),
     })
 }
@@ -260,38 +279,54 @@ fn image(img: &Value) -> Option<MediaRef> {
 }
 
 fn video(n: &Value) -> Option<MediaRef> {
-    // h264 first: it plays everywhere the archive is viewed.
-    for codec in ["h264", "h265", "av1", "h266"] {
-        for s in array_at(n, &format!("/video/media/stream/{codec}")) {
-            let Some(url) = first_str(s, &["/masterUrl", "/master_url"]) else {
-                continue;
-            };
-            let mut v = with_referer(media(MediaRole::Video, url));
-            v.width = u32_at(s, "/width");
-            v.height = u32_at(s, "/height");
-            v.duration_secs = s
-                .get("duration")
-                .and_then(as_int)
-                .filter(|ms| *ms > 0)
-                .map(|ms| ms as f64 / 1000.0);
-            v.mime = Some("video/mp4".to_owned());
-            return Some(v);
-        }
-    }
-    let key = first_str(
+    let duration = first_int(n, &["/video/capa/duration"])
+        .filter(|s| *s > 0)
+        .map(|s| s as f64);
+    if let Some(key) = first_str(
         n,
         &[
             "/video/consumer/originVideoKey",
             "/video/consumer/origin_video_key",
         ],
-    )?;
-    let mut v = with_referer(media(
-        MediaRole::Video,
-        format!("https://sns-video-bd.xhscdn.com/{key}"),
-    ));
-    v.duration_secs = first_int(n, &["/video/capa/duration"])
-        .filter(|s| *s > 0)
-        .map(|s| s as f64);
+    ) {
+        let mut v = with_referer(media(
+            MediaRole::Video,
+            format!("https://sns-video-bd.xhscdn.com/{key}"),
+        ));
+        v.duration_secs = duration;
+        return Some(v);
+    }
+    best_stream(n.pointer("/video/media/stream"))
+}
+
+/// The best stream of a `stream` object (`{h264: […], h265: […], …}`).
+fn best_stream(stream: Option<&Value>) -> Option<MediaRef> {
+    let stream = stream?;
+    let (_, s, url) = ["h264", "h265", "av1", "h266"]
+        .iter()
+        .flat_map(|codec| array_at(stream, &format!("/{codec}")))
+        .filter_map(|s| first_str(s, &["/masterUrl", "/master_url"]).map(|u| (s, u)))
+        .map(|(s, u)| {
+            let watermarked = first_str(s, &["/streamDesc", "/stream_desc"])
+                .is_some_and(|d| d.starts_with("WM_"));
+            let pixels = u64::from(u32_at(s, "/width").unwrap_or(0))
+                * u64::from(u32_at(s, "/height").unwrap_or(0));
+            let bitrate = first_int(s, &["/avgBitrate", "/avg_bitrate"]).unwrap_or(0);
+            ((!watermarked, pixels, bitrate), s, u)
+        })
+        // `max_by_key` keeps the last of equals; the codec order above
+        // (h264 first) should win ties, so compare in reverse.
+        .rev()
+        .max_by_key(|(rank, _, _)| *rank)?;
+    let mut v = with_referer(media(MediaRole::Video, url));
+    v.width = u32_at(s, "/width");
+    v.height = u32_at(s, "/height");
+    v.duration_secs = s
+        .get("duration")
+        .and_then(as_int)
+        .filter(|ms| *ms > 0)
+        .map(|ms| ms as f64 / 1000.0);
+    v.mime = Some("video/mp4".to_owned());
     Some(v)
 }
 

@@ -1,6 +1,12 @@
 //! Zhihu: answers and questions through `www.zhihu.com/api/v4`, column
 //! articles through `zhuanlan.zhihu.com/api/articles`, videos through
-//! `api/v4/zvideos` (yt-dlp's endpoint).
+//! `api/v4/zvideos` (yt-dlp's endpoint), pins (想法) through `api/v4/pins`.
+//!
+//! A pin (kind `pin`) is its `content[]` items in order — text (HTML),
+//! pictures, a pinned link — with `content_html` as the rendered body; a
+//! repost's original (`origin_pin`, also given as `repin`) is `quoted`,
+//! parsed the same way. `fields.card` is the pinned link item as given
+//! (`{type: "link", url, title, image_url…}`).
 //!
 //! Ids come as numbers in old bodies and strings in new ones (ids above
 //! 2^53). Without `include=` the answer endpoint omits the content and the
@@ -14,7 +20,7 @@ use vaultstream_core::{ContentKind, Platform};
 
 use super::client::Get;
 use super::value::{f64_at, first_str, id_at, int_at, stat, str_at, unix_secs};
-use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media, unsupported};
+use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
 
 pub(crate) struct Zhihu;
 
@@ -48,7 +54,10 @@ impl Adapter for Zhihu {
                 format!("https://www.zhihu.com/api/v4/zvideos/{id}"),
                 "the zvideo API",
             ),
-            "pin" => return Err(unsupported(req, "Zhihu pins")),
+            "pin" => (
+                format!("https://www.zhihu.com/api/v4/pins/{id}"),
+                "the pin API",
+            ),
             _ => return Err(FetchError::permanent(format!("`{pid}` is not a Zhihu id"))),
         };
         let resp = ctx
@@ -82,6 +91,7 @@ impl Adapter for Zhihu {
             "answer" => parse_answer(&body),
             "question" => parse_question(&body),
             "article" => parse_article(&body),
+            "pin" => parse_pin(&body),
             _ => parse_zvideo(&body),
         }
     }
@@ -207,6 +217,98 @@ pub(crate) fn parse_article(b: &Value) -> Result<ParsedItem, FetchError> {
     })
 }
 
+/// A pin (also the reposted original inside one).
+pub(crate) fn parse_pin(b: &Value) -> Result<ParsedItem, FetchError> {
+    let id = id_at(b, "/id").ok_or_else(|| malformed("the pin has no `id`", ""))?;
+    if b.get("is_deleted") == Some(&Value::Bool(true)) {
+        return Err(FetchError::permanent("the Zhihu pin is deleted"));
+    }
+    let mut text_html = String::new();
+    let mut pictures = Vec::new();
+    let mut card = None;
+    for c in super::value::array_at(b, "/content") {
+        match str_at(c, "/type").as_deref() {
+            Some("text") => {
+                if let Some(t) = first_str(c, &["/content", "/own_text"]) {
+                    text_html.push_str(&format!("<p>{t}</p>"));
+                }
+            }
+            Some("image") => {
+                if let Some(url) = str_at(c, "/url") {
+                    let mut m = media(MediaRole::Image, url);
+                    m.width = super::value::u32_at(c, "/width");
+                    m.height = super::value::u32_at(c, "/height");
+                    if c.get("is_gif") == Some(&Value::Bool(true)) {
+                        m.mime = Some("image/gif".to_owned());
+                    }
+                    pictures.push(m);
+                }
+            }
+            Some("link") => card = Some(c.clone()),
+            _ => {}
+        }
+    }
+    let rendered = str_at(b, "/content_html");
+    let text = Some(html::to_text(&text_html))
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            rendered
+                .as_deref()
+                .map(html::to_text)
+                .filter(|t| !t.is_empty())
+        });
+    if pictures.is_empty()
+        && let Some(r) = &rendered
+    {
+        pictures = html::image_urls(r, None)
+            .into_iter()
+            .map(|u| media(MediaRole::Image, u))
+            .collect();
+    }
+    let body_html = rendered.or_else(|| Some(text_html).filter(|h| !h.is_empty()));
+    let mut stats = Default::default();
+    // `like_count` stays 0 on pins; the reactions are the likes.
+    stat(&mut stats, "likes", int_at(b, "/reaction_count"));
+    stat(&mut stats, "comments", int_at(b, "/comment_count"));
+    stat(&mut stats, "reposts", int_at(b, "/repin_count"));
+    let quoted = ["/origin_pin", "/repin"]
+        .iter()
+        .find_map(|p| b.pointer(p).filter(|o| o.is_object()))
+        .and_then(|origin| match parse_pin(origin) {
+            Ok(item) => Some(Box::new(item)),
+            Err(e) => {
+                tracing::info!(error.message = %e.message, "the reposted Zhihu pin is unreadable; kept without it");
+                None
+            }
+        });
+    let mut fields = std::collections::BTreeMap::new();
+    if let Some(card) = card {
+        fields.insert("card".to_owned(), card);
+    }
+    Ok(ParsedItem {
+        kind: Some(ContentKind::Pin),
+        // Zhihu's own short title of the pin (its text, cut).
+        title: str_at(b, "/excerpt_title"),
+        text,
+        html: body_html.as_deref().map(html::sanitise),
+        author: author(b),
+        published_at: int_at(b, "/created").and_then(unix_secs),
+        stats,
+        tags: super::value::array_at(b, "/tags")
+            .iter()
+            .filter_map(|t| t.as_str().map(|t| t.trim().trim_matches('#').trim()))
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        canonical_url: Some(format!("https://www.zhihu.com/pin/{id}")),
+        media: pictures,
+        quoted,
+        parts: Vec::new(),
+        fields,
+        raw: b.clone(),
+    })
+}
+
 /// Field map from yt-dlp's ZhihuIE; no recorded body exists.
 pub(crate) fn parse_zvideo(b: &Value) -> Result<ParsedItem, FetchError> {
     let id = id_at(b, "/id").ok_or_else(|| malformed("the zvideo has no `id`", ""))?;
@@ -214,13 +316,7 @@ pub(crate) fn parse_zvideo(b: &Value) -> Result<ParsedItem, FetchError> {
     if let Some(cover) = first_str(b, &["/video/thumbnail", "/image_url"]) {
         media_list.push(media(MediaRole::Cover, cover));
     }
-    let playlist = b.pointer("/video/playlist").and_then(Value::as_object);
-    let best = ["fhd", "hd", "sd", "ld"]
-        .iter()
-        .filter_map(|q| playlist.and_then(|p| p.get(*q)))
-        .chain(playlist.into_iter().flat_map(|p| p.values()))
-        .find_map(|f| first_str(f, &["/url", "/play_url"]).map(|u| (u, f)));
-    if let Some((url, format)) = best {
+    if let Some((url, format)) = best_format(b.pointer("/video/playlist")) {
         let mut v = media(MediaRole::Video, url);
         v.width = super::value::u32_at(format, "/width");
         v.height = super::value::u32_at(format, "/height");
@@ -248,4 +344,24 @@ pub(crate) fn parse_zvideo(b: &Value) -> Result<ParsedItem, FetchError> {
         fields: Default::default(),
         raw: b.clone(),
     })
+}
+
+/// The best playable format of a zvideo playlist: the named qualities best
+/// first (`fhd`, `hd`, `sd`, `ld`), then any other by its pixel count.
+fn best_format(playlist: Option<&Value>) -> Option<(String, &Value)> {
+    let playlist = playlist?.as_object()?;
+    let rank = |name: &str, f: &Value| {
+        let named = ["ld", "sd", "hd", "fhd"]
+            .iter()
+            .position(|q| *q == name)
+            .map_or(0, |i| i + 1);
+        let pixels = u64::from(super::value::u32_at(f, "/width").unwrap_or(0))
+            * u64::from(super::value::u32_at(f, "/height").unwrap_or(0));
+        (named, pixels)
+    };
+    playlist
+        .iter()
+        .filter_map(|(name, f)| first_str(f, &["/url", "/play_url"]).map(|u| (rank(name, f), u, f)))
+        .max_by_key(|(r, _, _)| *r)
+        .map(|(_, url, f)| (url, f))
 }
