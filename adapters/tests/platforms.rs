@@ -15,6 +15,8 @@ mod client;
 mod douyin;
 #[path = "platforms_twitter.rs"]
 mod twitter;
+#[path = "platforms_twitter_thread.rs"]
+mod twitter_thread;
 #[path = "platforms_web.rs"]
 mod web;
 #[path = "platforms_weibo.rs"]
