@@ -123,6 +123,8 @@ pub(crate) struct Ctx {
     pub http: HttpClient,
     pub ytdlp: YtDlp,
     pub cfg: FetchConfig,
+    /// Weibo's visitor cookies, fetched once and shared by every job.
+    pub weibo_visitor: weibo::visitor::Visitor,
 }
 
 /// One platform.
@@ -157,6 +159,7 @@ impl Fetcher {
                 http: HttpClient::new(&cfg),
                 ytdlp: YtDlp::from_config(&cfg),
                 cfg,
+                weibo_visitor: Default::default(),
             }),
         }
     }
