@@ -19,6 +19,8 @@ mod twitter;
 mod twitter_thread;
 #[path = "platforms_web.rs"]
 mod web;
+#[path = "platforms_web_charset.rs"]
+mod web_charset;
 #[path = "platforms_weibo.rs"]
 mod weibo;
 #[path = "platforms_weibo_whole.rs"]
