@@ -6,8 +6,9 @@
 //!   upstream overrides, hand-followed redirects, the SSRF guard, body cap and
 //!   the status → [`ErrorClass`] mapping.
 //! - `value`, `html`: small helpers to read upstream JSON and HTML leniently.
-//! - one file per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
-//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`.
+//! - one module per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
+//!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`; `twitter`,
+//!   `weibo` and `web` are folders with their parts.
 //!
 //! Adapters never panic on upstream data: a body that does not have the shape
 //! we expect is a `Permanent` error whose detail says what was missing.
