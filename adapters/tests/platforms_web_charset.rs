@@ -1,26 +1,13 @@
 //! Web pages in other charsets than UTF-8 (from the header, the `<meta>`,
 //! or sniffed), and the main article block with its pictures.
 
-use vaultstream_adapters::fetch::FetchRequest;
 use vaultstream_core::parsed::{ErrorClass, MediaRole};
-use vaultstream_core::{ContentKind, Identity, Platform};
 
 use crate::fetch_err;
 use crate::support::{Replay, ReplayExt, Reply};
+use crate::web::page;
 
 const HOSTS: &[&str] = &["example.cn", "example.jp", "example.ru", "example.com.tw"];
-
-fn page(url: &str) -> FetchRequest {
-    FetchRequest {
-        identity: Identity {
-            platform: Platform::Web,
-            platform_id: url.to_owned(),
-            canonical_url: url.to_owned(),
-            kind: ContentKind::Page,
-        },
-        source_url: Some(url.to_owned()),
-    }
-}
 
 /// A fixture's bytes (these files are not UTF-8).
 fn bytes(name: &str) -> Vec<u8> {
