@@ -233,7 +233,7 @@ async fn workers_ride_out_a_faulty_upstream() {
     for (target, hits) in &by_target {
         for pair in hits.windows(2) {
             if pair[0].1 == Outcome::Fault(Fault::RateLimited) {
-                let endpoint = if target.starts_with("/status/") {
+                let endpoint = if target.starts_with("/2/") || target.starts_with("/status/") {
                     "FxTwitter"
                 } else {
                     "syndication"
