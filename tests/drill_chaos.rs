@@ -15,7 +15,7 @@ use vaultstream_core::db::entities::{content, dead_letter};
 use vaultstream_testkit::chaos::{Chaos, ChaosConfig, Fault, Outcome};
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets};
-use vaultstream_testkit::upstream::{FX_PHOTO, Upstream};
+use vaultstream_testkit::upstream::{FX_V2_PHOTO, Upstream};
 use vaultstream_worker::ApalisQueue;
 
 const ITEMS: u64 = 200;
@@ -38,7 +38,7 @@ async fn count_status(db: &DatabaseConnection, status: &str) -> u64 {
 }
 
 fn fx_target(tweet: &str) -> String {
-    format!("/status/{tweet}")
+    format!("/2/thread/{tweet}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -174,9 +174,11 @@ async fn workers_ride_out_a_faulty_upstream() {
     }
 
     // Pulled items hold the tweet as the upstream served it.
-    let fixture: serde_json::Value = serde_json::from_str(FX_PHOTO).expect("fixture");
-    let text = fixture["tweet"]["text"].as_str().expect("fixture text");
-    let author = fixture["tweet"]["author"]["name"].as_str().expect("author");
+    let fixture: serde_json::Value = serde_json::from_str(FX_V2_PHOTO).expect("fixture");
+    let text = fixture["status"]["text"].as_str().expect("fixture text");
+    let author = fixture["status"]["author"]["name"]
+        .as_str()
+        .expect("author");
     for item in rows.iter().filter(|r| r.status == "pulled") {
         assert_eq!(item.text.as_deref(), Some(text), "{}", item.platform_id);
         assert_eq!(item.author_name.as_deref(), Some(author));
@@ -231,7 +233,7 @@ async fn workers_ride_out_a_faulty_upstream() {
     for (target, hits) in &by_target {
         for pair in hits.windows(2) {
             if pair[0].1 == Outcome::Fault(Fault::RateLimited) {
-                let endpoint = if target.starts_with("/status/") {
+                let endpoint = if target.starts_with("/2/") || target.starts_with("/status/") {
                     "FxTwitter"
                 } else {
                     "syndication"

@@ -15,10 +15,16 @@ mod client;
 mod douyin;
 #[path = "platforms_twitter.rs"]
 mod twitter;
+#[path = "platforms_twitter_thread.rs"]
+mod twitter_thread;
 #[path = "platforms_web.rs"]
 mod web;
+#[path = "platforms_web_charset.rs"]
+mod web_charset;
 #[path = "platforms_weibo.rs"]
 mod weibo;
+#[path = "platforms_weibo_whole.rs"]
+mod weibo_whole;
 #[path = "platforms_xiaohongshu.rs"]
 mod xiaohongshu;
 #[path = "platforms_youtube.rs"]
@@ -43,6 +49,19 @@ pub async fn assert_error_matrix(
     forbidden: ErrorClass,
     malformed_body: Reply,
 ) {
+    assert_error_matrix_with(hosts, &[], prefix, req, forbidden, malformed_body).await;
+}
+
+/// [`assert_error_matrix`] with routes every case also serves (what the
+/// adapter asks before the failing endpoint, e.g. Weibo's visitor passport).
+pub async fn assert_error_matrix_with(
+    hosts: &[&str],
+    routes: &[(&str, Reply)],
+    prefix: &str,
+    req: &FetchRequest,
+    forbidden: ErrorClass,
+    malformed_body: Reply,
+) {
     let cases: Vec<(&str, Reply, ErrorClass)> = vec![
         ("503", Reply::status(503, "{}"), ErrorClass::Retryable),
         (
@@ -56,6 +75,9 @@ pub async fn assert_error_matrix(
     ];
     for (name, reply, class) in cases {
         let server = Replay::start(hosts).await;
+        for (p, r) in routes {
+            server.route(p, r.clone());
+        }
         server.route(prefix, reply);
         let err = server
             .fetcher()

@@ -1,4 +1,5 @@
-//! Twitter/X: FxTwitter first, the syndication endpoint as fallback.
+//! Twitter/X: FxTwitter's v2 API first (threads), its v1 API and the
+//! syndication endpoint as fallbacks.
 
 use vaultstream_adapters::fetch::{FetchRequest, syndication_token};
 use vaultstream_core::parsed::{ErrorClass, MediaRole};
@@ -13,9 +14,19 @@ fn req(id: &str) -> FetchRequest {
     request(Platform::Twitter, id, ContentKind::Post)
 }
 
+/// The v1 tests: FxTwitter's v2 answers with a page that is not JSON (as
+/// Cloudflare's challenge does: HTTP 200 with HTML), so v1 is asked.
+fn v2_unreadable(server: &Replay) {
+    server.route(
+        "api.fxtwitter.com/2/",
+        Reply::html("<!DOCTYPE html><title>Just a moment...</title>"),
+    );
+}
+
 #[tokio::test]
 async fn photo_tweet() {
     let server = Replay::start(HOSTS).await;
+    v2_unreadable(&server);
     server.route(
         "api.fxtwitter.com/status/1580661436132757506",
         Reply::json(fixture("twitter/fxtwitter_status_1580661436132757506.json")),
@@ -68,6 +79,7 @@ async fn photo_tweet() {
 async fn video_tweet_and_missing_optional_fields() {
     // The doc's video sample has no tweet id and no author id.
     let server = Replay::start(HOSTS).await;
+    v2_unreadable(&server);
     server.route(
         "api.fxtwitter.com/status/1548602399862013953",
         Reply::json(fixture("twitter/fxtwitter_status_1548602399862013953.json")),
@@ -114,6 +126,7 @@ async fn quoted_tweet_is_parsed_the_same_way() {
     let inner = body["tweet"].clone();
     body["tweet"]["quote"] = inner;
     let server = Replay::start(HOSTS).await;
+    v2_unreadable(&server);
     server.route("api.fxtwitter.com/status/1", Reply::json(body.to_string()));
     let item = server.fetcher().fetch(&req("1")).await.expect("fetches");
     let q = item.quoted.as_ref().expect("quoted");
@@ -125,7 +138,7 @@ async fn quoted_tweet_is_parsed_the_same_way() {
 async fn not_found_is_permanent_without_fallback() {
     let server = Replay::start(HOSTS).await;
     server.route(
-        "api.fxtwitter.com/status/",
+        "api.fxtwitter.com/",
         Reply::status(404, fixture("twitter/fxtwitter_status_not_found.json")),
     );
     let err = fetch_err(&server, &req("20")).await;
@@ -142,7 +155,7 @@ async fn not_found_is_permanent_without_fallback() {
 async fn private_tweet_is_a_login_wall() {
     let server = Replay::start(HOSTS).await;
     server.route(
-        "api.fxtwitter.com/status/",
+        "api.fxtwitter.com/",
         Reply::status(401, r#"{"code":401,"message":"PRIVATE_TWEET"}"#),
     );
     assert_eq!(
@@ -155,7 +168,7 @@ async fn private_tweet_is_a_login_wall() {
 async fn falls_back_to_syndication() {
     let server = Replay::start(HOSTS).await;
     server
-        .route("api.fxtwitter.com/status/", Reply::status(500, r#"{"code":500,"message":"API_FAIL"}"#))
+        .route("api.fxtwitter.com/", Reply::status(500, r#"{"code":500,"message":"API_FAIL"}"#))
         .route(
             "cdn.syndication.twimg.com/tweet-result?id=875083037872181254&token=24d5k5p19ji9z3qrg6p9cnmi",
             Reply::json(fixture("twitter/syndication_tweet-result_875083037872181254.json")),
@@ -206,10 +219,7 @@ async fn falls_back_to_syndication() {
 async fn tombstone_is_permanent() {
     let server = Replay::start(HOSTS).await;
     server
-        .route(
-            "api.fxtwitter.com/status/",
-            Reply::status(502, "bad gateway"),
-        )
+        .route("api.fxtwitter.com/", Reply::status(502, "bad gateway"))
         .route(
             "cdn.syndication.twimg.com/tweet-result",
             Reply::json(fixture("twitter/syndication_tweet-result_tombstone.json")),
@@ -231,7 +241,7 @@ async fn tombstone_is_permanent() {
 async fn fallback_retry_after_is_kept() {
     let server = Replay::start(HOSTS).await;
     server
-        .route("api.fxtwitter.com/status/", Reply::status(502, "{}"))
+        .route("api.fxtwitter.com/", Reply::status(502, "{}"))
         .route(
             "cdn.syndication.twimg.com/tweet-result",
             Reply::status(429, "{}").header("retry-after", "7"),
@@ -251,7 +261,7 @@ async fn http_errors() {
     // classification is the answer.
     assert_error_matrix(
         HOSTS,
-        "api.fxtwitter.com/status/",
+        "api.fxtwitter.com/",
         &req("20"),
         ErrorClass::AuthRequired,
         Reply::json("{\"code\":200,\"tweet\":"),

@@ -18,7 +18,7 @@ type MediaRow<'a> = (
     Option<&'a str>,
 );
 
-fn page(url: &str) -> FetchRequest {
+pub fn page(url: &str) -> FetchRequest {
     FetchRequest {
         identity: Identity {
             platform: Platform::Web,

@@ -4,10 +4,32 @@ use vaultstream_core::parsed::{ErrorClass, MediaRole};
 use vaultstream_core::{ContentKind, Platform};
 
 use crate::support::{Replay, ReplayExt, Reply, fixture, request};
-use crate::{assert_error_matrix, fetch_err};
+use crate::{assert_error_matrix_with, fetch_err};
 
-const HOSTS: &[&str] = &["m.weibo.cn", "passport.weibo.cn"];
+pub const HOSTS: &[&str] = &[
+    "m.weibo.cn",
+    "passport.weibo.cn",
+    "visitor.passport.weibo.cn",
+    "passport.weibo.com",
+];
 const SHOW: &str = "m.weibo.cn/statuses/show?id=4136245053838604";
+pub const GENVISITOR2: &str = "visitor.passport.weibo.cn/visitor/genvisitor2";
+
+/// VERBATIM: the passport's visitor cookies (genvisitor2 answer).
+pub fn visitor_answer() -> Reply {
+    Reply::with_type(
+        200,
+        "application/javascript",
+        fixture("weibo/passport_genvisitor2_answer.jsonp"),
+    )
+}
+
+/// A replay server whose passport hands out visitor cookies.
+pub async fn weibo() -> Replay {
+    let server = Replay::start(HOSTS).await;
+    server.route(GENVISITOR2, visitor_answer());
+    server
+}
 
 fn req() -> vaultstream_adapters::fetch::FetchRequest {
     request(Platform::Weibo, "4136245053838604", ContentKind::Post)
@@ -15,7 +37,7 @@ fn req() -> vaultstream_adapters::fetch::FetchRequest {
 
 #[tokio::test]
 async fn status_happy_path() {
-    let server = Replay::start(HOSTS).await;
+    let server = weibo().await;
     server.route(
         SHOW,
         Reply::json(fixture("weibo/statuses_show_4136245053838604.json")),
@@ -58,7 +80,11 @@ async fn status_happy_path() {
     );
     assert_eq!(item.quoted, None);
     // The mobile API wants a phone and its XHR headers.
-    let hit = &server.hits()[0];
+    let hits = server.hits();
+    let hit = hits
+        .iter()
+        .find(|h| h.target.starts_with("m.weibo.cn"))
+        .expect("status request");
     assert!(
         hit.headers
             .get("user-agent")
@@ -79,7 +105,7 @@ async fn long_text_repost_and_video() {
           "media_info":{"duration":12.5}},
         "retweeted_status":{"mid":"4","text":"original <br />second line","user":{"id":8,"screen_name":"o"}}}}"##;
     let extend = r##"{"ok":1,"data":{"longTextContent":"full text #话题# here<br />line two"}}"##;
-    let server = Replay::start(HOSTS).await;
+    let server = weibo().await;
     server
         .route("m.weibo.cn/statuses/show?id=5", Reply::json(show))
         .route("m.weibo.cn/statusesextend?id=5", Reply::json(extend));
@@ -119,7 +145,7 @@ async fn long_text_repost_and_video() {
 
 #[tokio::test]
 async fn login_walls() {
-    let server = Replay::start(HOSTS).await;
+    let server = weibo().await;
     server.route(
         SHOW,
         Reply::json(r#"{"ok":-100,"url":"https://passport.weibo.cn/signin/welcome"}"#),
@@ -129,7 +155,7 @@ async fn login_walls() {
         ErrorClass::AuthRequired
     );
 
-    let server = Replay::start(HOSTS).await;
+    let server = weibo().await;
     server
         .route(
             SHOW,
@@ -144,7 +170,7 @@ async fn login_walls() {
 
 #[tokio::test]
 async fn deleted_is_permanent() {
-    let server = Replay::start(HOSTS).await;
+    let server = weibo().await;
     server.route(
         SHOW,
         Reply::json(r#"{"ok":0,"msg":"微博不存在或暂无查看权限!"}"#),
@@ -160,8 +186,9 @@ async fn deleted_is_permanent() {
 
 #[tokio::test]
 async fn http_errors() {
-    assert_error_matrix(
+    assert_error_matrix_with(
         HOSTS,
+        &[(GENVISITOR2, visitor_answer())],
         SHOW,
         &req(),
         ErrorClass::AuthRequired,

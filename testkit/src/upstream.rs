@@ -1,9 +1,14 @@
-//! A scripted Twitter upstream on 127.0.0.1: FxTwitter (`/status/{id}`) and
+//! A scripted Twitter upstream on 127.0.0.1: FxTwitter's v2 API
+//! (`/2/thread/{id}`, `/2/status/{id}`), its v1 API (`/status/{id}`) and
 //! the syndication endpoint (`/tweet-result?id=`), reached through
-//! `VAULTSTREAM_UPSTREAM_OVERRIDES`. A successful answer is the recorded
-//! FxTwitter response (VERBATIM doc sample, see
+//! `VAULTSTREAM_UPSTREAM_OVERRIDES`. The v2 API is the one that works: a
+//! successful answer is the recorded v2 response (VERBATIM live capture, see
 //! adapters/tests/fixtures/PROVENANCE.md); failures are injected per tweet
-//! id, and every request is counted so tests can assert "fetched once".
+//! id, and every v2 request is counted so tests can assert "fetched once".
+//! The fallbacks (v1, syndication) never succeed: they answer a scripted
+//! 404 or 429 as v2 does and 500 otherwise, so a failure scripted for a
+//! tweet is what the adapter reports, and an attempt whose v2 request broke
+//! (in a drill, at the fault-injecting proxy) fails.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,16 +20,23 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-/// The recorded FxTwitter answer for tweet 1580661436132757506 (photo).
+/// The recorded FxTwitter v1 answer for tweet 1580661436132757506 (photo).
 pub const FX_PHOTO: &str =
     include_str!("../../adapters/tests/fixtures/twitter/fxtwitter_status_1580661436132757506.json");
 pub const FX_PHOTO_ID: &str = "1580661436132757506";
+/// The recorded FxTwitter v2 answer for tweet 2088006016721940988 (one
+/// photo, not part of a thread: `thread: null`, `replying_to: null`).
+pub const FX_V2_PHOTO: &str = include_str!(
+    "../../adapters/tests/fixtures/twitter/fxtwitter_v2_status_2088006016721940988_photo.json"
+);
+/// Where [`FX_V2_PHOTO`]'s photo is.
+pub const FX_V2_PHOTO_URL: &str = "https://pbs.twimg.com/media/HPn_tiJXQAApeCf.jpg?name=orig";
 
 /// What the upstream does for one tweet id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Behaviour {
     Ok,
-    /// Answer 500 to the first `n` FxTwitter requests, then succeed.
+    /// Answer 500 to the first `n` FxTwitter v2 requests, then succeed.
     FailTimes(u32),
     /// Always 500 (both endpoints).
     Always500,
@@ -54,7 +66,9 @@ impl Upstream {
     pub async fn start() -> Self {
         let script = Arc::new(Mutex::new(Script::default()));
         let app = Router::new()
-            .route("/status/{id}", get(fx))
+            .route("/2/thread/{id}", get(fx))
+            .route("/2/status/{id}", get(fx))
+            .route("/status/{id}", get(fallback_v1))
             .route("/{user}/status/{id}", get(fx_with_user))
             .route("/tweet-result", get(syndication))
             .with_state(script.clone());
@@ -87,7 +101,7 @@ impl Upstream {
         self.with(|s| s.delay = d);
     }
 
-    /// FxTwitter requests for a tweet (one per parse attempt).
+    /// FxTwitter v2 requests for a tweet (one per parse attempt).
     pub fn hits(&self, id: &str) -> u32 {
         self.with(|s| s.fx_hits.get(id).copied().unwrap_or(0))
     }
@@ -124,7 +138,7 @@ async fn fx_with_user(
     state: State<Arc<Mutex<Script>>>,
     Path((_user, id)): Path<(String, String)>,
 ) -> Response {
-    fx(state, Path(id)).await
+    fallback_v1(state, Path(id)).await
 }
 
 async fn fx(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) -> Response {
@@ -153,7 +167,7 @@ async fn fx(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) ->
     let ok = || {
         let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
         *s.served_ok.entry(id.clone()).or_insert(0) += 1;
-        json(StatusCode::OK, FX_PHOTO.to_owned())
+        json(StatusCode::OK, FX_V2_PHOTO.to_owned())
     };
     match behaviour {
         Behaviour::Ok => ok(),
@@ -177,17 +191,26 @@ async fn fx(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) ->
     }
 }
 
-/// The fallback endpoint fails the same way FxTwitter does, so a failure
-/// scripted for a tweet is what the adapter reports.
+/// FxTwitter's v1 API, asked when v2 fails: it fails the same way.
+async fn fallback_v1(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) -> Response {
+    fallback(&script, &id)
+}
+
+/// The syndication endpoint fails the same way FxTwitter does.
 async fn syndication(
     State(script): State<Arc<Mutex<Script>>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let id = q.get("id").cloned().unwrap_or_default();
+    fallback(&script, &id)
+}
+
+/// A fallback's answer for a tweet: a scripted 404 or 429, else 500.
+fn fallback(script: &Mutex<Script>, id: &str) -> Response {
     let behaviour = {
         let s = script.lock().unwrap_or_else(|p| p.into_inner());
         s.behaviours
-            .get(&id)
+            .get(id)
             .cloned()
             .or_else(|| s.default.clone())
             .unwrap_or(Behaviour::Ok)

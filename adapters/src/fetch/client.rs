@@ -54,6 +54,13 @@ pub(crate) struct Get {
     pub only_documents: bool,
     /// Total time per hop, replacing the client's own (if it has one).
     pub timeout: Option<Duration>,
+    /// A form to POST instead of a GET (Weibo's visitor passport); a
+    /// redirect after it is followed with a GET, as browsers do.
+    pub form: Option<String>,
+    /// A `Cookie` of our own (Weibo's visitor cookies) for when the
+    /// operator configured none for the platform; like theirs, sent only
+    /// to the first host.
+    pub cookie: Option<String>,
 }
 
 impl Get {
@@ -67,6 +74,8 @@ impl Get {
             guarded: false,
             only_documents: false,
             timeout: None,
+            form: None,
+            cookie: None,
         }
     }
 
@@ -82,6 +91,8 @@ impl Get {
             guarded: true,
             only_documents: false,
             timeout: None,
+            form: None,
+            cookie: None,
         }
     }
 
@@ -322,7 +333,14 @@ impl HttpClient {
             let same_host = current.host_str().map(str::to_ascii_lowercase) == first_host;
             let headers = self.headers(req, same_host)?;
             let started = Instant::now();
-            let mut builder = client.get(wire).headers(headers);
+            let mut builder = match &req.form {
+                Some(form) if hop == 0 => client
+                    .post(wire)
+                    .headers(headers)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.clone()),
+                _ => client.get(wire).headers(headers),
+            };
             if let Some(timeout) = req.timeout {
                 builder = builder.timeout(timeout);
             }
@@ -393,12 +411,13 @@ impl HttpClient {
         }
         // The platform's cookie goes only to the host the adapter asked for,
         // never to wherever a redirect points.
-        if same_host
-            && let Some(platform) = &req.platform
-            && let Some(cookie) = self.cookies.get(platform)
-        {
-            let mut value =
-                HeaderValue::from_str(cookie.expose().trim()).map_err(|_| bad("Cookie"))?;
+        let operator = req
+            .platform
+            .as_ref()
+            .and_then(|p| self.cookies.get(p))
+            .map(|c| c.expose().as_str());
+        if same_host && let Some(cookie) = operator.or(req.cookie.as_deref()) {
+            let mut value = HeaderValue::from_str(cookie.trim()).map_err(|_| bad("Cookie"))?;
             value.set_sensitive(true);
             map.insert(COOKIE, value);
         }

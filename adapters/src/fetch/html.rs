@@ -125,6 +125,18 @@ pub(crate) fn image_urls(html: &str, base: Option<&Url>) -> Vec<String> {
 }
 
 pub(crate) fn images_in(root: ElementRef<'_>, base: Option<&Url>) -> Vec<String> {
+    image_refs(root, base).into_iter().map(|i| i.url).collect()
+}
+
+/// An `<img>` with the size its attributes declare.
+pub(crate) struct ImageRef {
+    pub url: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// [`images_in`] with each image's declared `width`/`height`.
+pub(crate) fn image_refs(root: ElementRef<'_>, base: Option<&Url>) -> Vec<ImageRef> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for el in root.descendants().filter_map(ElementRef::wrap) {
@@ -132,6 +144,11 @@ pub(crate) fn images_in(root: ElementRef<'_>, base: Option<&Url>) -> Vec<String>
             continue;
         }
         let e = el.value();
+        let size = |a: &str| {
+            e.attr(a)
+                .and_then(|v| v.trim().trim_end_matches("px").parse::<u32>().ok())
+        };
+        let (width, height) = (size("width"), size("height"));
         // Spacer and tracking pixels declare themselves 1×1.
         let tiny = |a: &str| {
             e.attr(a)
@@ -153,7 +170,11 @@ pub(crate) fn images_in(root: ElementRef<'_>, base: Option<&Url>) -> Vec<String>
         if let Some(u) = absolute.filter(|u| u.starts_with("http"))
             && seen.insert(u.clone())
         {
-            out.push(u);
+            out.push(ImageRef {
+                url: u,
+                width,
+                height,
+            });
         }
     }
     out

@@ -8,9 +8,10 @@
 //! - `value`, `html`: small helpers to read upstream JSON and HTML leniently.
 //! - `live`: live photos (a still and its motion clip) as media and
 //!   `fields.live_photos`, the same for every platform.
-//! - one file per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
+//! - one module per platform (`bilibili`, `twitter`, `weibo`, `xiaohongshu`,
 //!   `zhihu`, `douyin`, [`youtube`], `web`), each an `Adapter`; `bilibili`
-//!   is a directory with its own layout (video, dynamic, article, season).
+//!   (video, dynamic, article, season), `twitter`, `weibo` and `web` are
+//!   folders with their parts.
 //!
 //! Adapters never panic on upstream data: a body that does not have the shape
 //! we expect is a `Permanent` error whose detail says what was missing.
@@ -127,6 +128,8 @@ pub(crate) struct Ctx {
     pub http: HttpClient,
     pub ytdlp: YtDlp,
     pub cfg: FetchConfig,
+    /// Weibo's visitor cookies, fetched once and shared by every job.
+    pub weibo_visitor: weibo::visitor::Visitor,
 }
 
 /// One platform.
@@ -161,6 +164,7 @@ impl Fetcher {
                 http: HttpClient::new(&cfg),
                 ytdlp: YtDlp::from_config(&cfg),
                 cfg,
+                weibo_visitor: Default::default(),
             }),
         }
     }

@@ -28,6 +28,8 @@ pub const HOSTS: &[&str] = &[
     "cdn.syndication.twimg.com",
     "m.weibo.cn",
     "passport.weibo.cn",
+    "visitor.passport.weibo.cn",
+    "passport.weibo.com",
     "www.xiaohongshu.com",
     "xhslink.com",
     "www.zhihu.com",
@@ -72,6 +74,16 @@ impl World {
             .with_test_writer()
             .try_init();
         let replay = Replay::start(HOSTS).await;
+        // Weibo's adapter asks the passport for visitor cookies first
+        // (VERBATIM recorded answer).
+        replay.route(
+            "visitor.passport.weibo.cn/visitor/genvisitor2",
+            vaultstream_testkit::replay::Reply::with_type(
+                200,
+                "application/javascript",
+                fixture("weibo/passport_genvisitor2_answer.jsonp"),
+            ),
+        );
         let mut env = TestEnv::new(stack).await;
         env.set("UPSTREAM_OVERRIDES", replay.overrides())
             .set("BACKOFF_BASE_MS", "50")

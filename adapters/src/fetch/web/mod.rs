@@ -1,6 +1,10 @@
 //! Generic web pages: OpenGraph, Twitter cards, JSON-LD, then the readable
 //! main text and its images.
 //!
+//! Layout: `charset` (the page's bytes decoded in the charset it is
+//! written in: header, `<meta>`, or sniffed), `readable` (the main content
+//! block and its pictures).
+//!
 //! The URL is whatever a user pasted, so this is the one adapter whose
 //! requests go through the SSRF guard. Metadata wins over scraping: a page's
 //! own `og:title` is better than anything we infer. A link straight to an
@@ -22,6 +26,9 @@ use vaultstream_core::{ContentKind, Platform};
 use super::client::Get;
 use super::value::{parse_iso, str_at};
 use super::{Adapter, Ctx, FetchRequest, html, malformed, media};
+
+mod charset;
+mod readable;
 
 pub(crate) struct Web;
 
@@ -72,11 +79,13 @@ impl Adapter for Web {
                 "not a web page we can archive (content type `{kind}`)"
             )));
         }
-        let page = resp.text();
+        let (page, encoding, source) = charset::decode(&resp.body, &ct, resp.url.host_str());
         let mut item = parse_page(&page, &resp.url)?;
         item.raw = serde_json::json!({
             "url": resp.url.as_str(),
             "content_type": ct,
+            "charset": encoding.name(),
+            "charset_source": source.as_str(),
             "html": page,
         });
         Ok(item)
@@ -92,13 +101,6 @@ static TITLE: LazyLock<Option<Selector>> = LazyLock::new(|| sel("title"));
 static CANONICAL: LazyLock<Option<Selector>> = LazyLock::new(|| sel(r#"link[rel~="canonical"]"#));
 static LD_JSON: LazyLock<Option<Selector>> =
     LazyLock::new(|| sel(r#"script[type="application/ld+json"]"#));
-/// Where the readable text is, most specific first.
-static MAIN: LazyLock<Vec<Selector>> = LazyLock::new(|| {
-    [r#"article"#, "main", r#"[role="main"]"#, "body"]
-        .into_iter()
-        .filter_map(sel)
-        .collect()
-});
 
 /// OpenGraph image with the structured properties that follow it.
 #[derive(Default)]
@@ -191,13 +193,12 @@ pub(crate) fn parse_page(page: &str, url: &Url) -> Result<ParsedItem, FetchError
         .or_else(|| get("description"))
         .or_else(|| ld.as_ref().and_then(|l| str_at(l, "/description")));
 
-    // Readable text: the first <article>, else <main>, else the body.
-    let main = MAIN
-        .iter()
-        .find_map(|s| doc.select(s).find(|e| !html::element_text(*e).is_empty()));
+    // Readable text: the page's marked article, else its densest block of
+    // paragraphs, else the body.
+    let main = readable::main_block(&doc);
     let main_text = main.map(html::element_text).filter(|t| !t.is_empty());
     let main_html = main
-        .map(|e| html::sanitise(&e.inner_html()))
+        .map(readable::clean_html)
         .filter(|h| !h.trim().is_empty());
     let text = main_text
         .or_else(|| ld.as_ref().and_then(|l| str_at(l, "/articleBody")))
@@ -273,8 +274,13 @@ pub(crate) fn parse_page(page: &str, url: &Url) -> Result<ParsedItem, FetchError
         push(m, &mut media_list);
     }
     if let Some(main) = main {
-        for u in html::images_in(main, Some(url)) {
-            push(media(MediaRole::Image, u), &mut media_list);
+        for i in readable::images(main, url) {
+            let m = MediaRef {
+                width: i.width,
+                height: i.height,
+                ..media(MediaRole::Image, i.url)
+            };
+            push(m, &mut media_list);
         }
     }
     let videos = [

@@ -1,191 +1,21 @@
-//! Twitter/X: the FxTwitter API first, the syndication endpoint (the one
-//! embedded tweets use) when FxTwitter is down or unreadable.
-//!
-//! FxTwitter's `code` mirrors the HTTP status (404 `NOT_FOUND`, 401
-//! `PRIVATE_TWEET`, 500 `API_FAIL`). A clear "not found" or "private" from it
-//! is final; only its failures fall back. The syndication endpoint answers a
-//! deleted or protected tweet with HTTP 200 and `__typename: TweetTombstone`.
+//! The syndication endpoint (the one embedded tweets use): one tweet, no
+//! thread. It answers a deleted or protected tweet with HTTP 200 and
+//! `__typename: TweetTombstone`.
 
-use async_trait::async_trait;
 use serde_json::Value;
 use vaultstream_core::parsed::{
     ErrorClass, FetchError, MediaRef, MediaRole, ParsedAuthor, ParsedItem,
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
-use super::value::{
-    array_at, f64_at, first_str, id_at, int_at, parse_iso, stat, str_at, u32_at, unix_secs,
-};
-use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
-
-pub(crate) struct Twitter;
+use super::super::client::Get;
+use super::super::value::{array_at, first_str, id_at, int_at, parse_iso, stat, str_at, u32_at};
+use super::super::{Ctx, build_url, html, malformed, media};
 
 /// yt-dlp uses this UA for the syndication endpoint.
 const GOOGLEBOT: &str = "Googlebot";
 
-#[async_trait]
-impl Adapter for Twitter {
-    async fn fetch(&self, ctx: &Ctx, req: &FetchRequest) -> Result<ParsedItem, FetchError> {
-        let id = req.identity.platform_id.as_str();
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FetchError::permanent(format!("`{id}` is not a tweet id")));
-        }
-        match fxtwitter(ctx, id).await {
-            Ok(item) => Ok(item),
-            Err(e) if e.class == ErrorClass::Permanent && !e.message.starts_with("malformed") => {
-                Err(e)
-            }
-            Err(e) if e.class == ErrorClass::AuthRequired => Err(e),
-            Err(first) => {
-                tracing::info!(
-                    content.platform_id = id,
-                    error.class = %first.class,
-                    error.message = %first.message,
-                    "FxTwitter failed for {id}; trying the syndication endpoint"
-                );
-                // If the fallback fails too, its error is the one to act on
-                // unless it is only "malformed" and FxTwitter's was clearer.
-                syndication(ctx, id).await.map_err(|second| {
-                    if second.class == ErrorClass::Permanent && first.class.is_retryable() {
-                        second
-                    } else if second.class.is_retryable() {
-                        // FxTwitter's error names the case, but the next
-                        // attempt asks both hosts again: honour the longer
-                        // Retry-After either of them sent.
-                        FetchError {
-                            retry_after: first.retry_after.max(second.retry_after),
-                            ..first
-                        }
-                    } else {
-                        second
-                    }
-                })
-            }
-        }
-    }
-}
-
-async fn fxtwitter(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
-    let url = build_url(&format!("https://api.fxtwitter.com/status/{id}"))?;
-    let resp = ctx.http.get(Get::new(url, Platform::Twitter)).await?;
-    // The body's code/message name the case better than the status alone.
-    let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
-    let message = body.as_ref().and_then(|b| str_at(b, "/message"));
-    match (resp.status.as_u16(), message.as_deref()) {
-        (404, _) | (_, Some("NOT_FOUND")) => {
-            return Err(
-                FetchError::permanent("the tweet does not exist or was deleted")
-                    .with_detail(format!("FxTwitter: HTTP {}", resp.status)),
-            );
-        }
-        (401, _) | (_, Some("PRIVATE_TWEET")) => {
-            return Err(
-                FetchError::auth_required("the tweet is from a protected account")
-                    .with_detail(format!("FxTwitter: HTTP {}", resp.status)),
-            );
-        }
-        _ => {}
-    }
-    resp.check_status(ErrorClass::AuthRequired)?;
-    let body = resp.json("the FxTwitter answer")?;
-    let tweet = body
-        .get("tweet")
-        .filter(|t| t.is_object())
-        .ok_or_else(|| malformed("the FxTwitter answer has no `tweet`", ""))?;
-    let mut item = parse_fx_tweet(tweet)?;
-    item.raw = body.clone();
-    Ok(item)
-}
-
-fn parse_fx_tweet(t: &Value) -> Result<ParsedItem, FetchError> {
-    let text = str_at(t, "/text");
-    let screen_name = str_at(t, "/author/screen_name");
-    if text.is_none() && screen_name.is_none() && t.get("media").is_none() {
-        return Err(malformed(
-            "the FxTwitter tweet has no text, author or media",
-            "",
-        ));
-    }
-    let mut stats = Default::default();
-    for key in [
-        "likes",
-        "retweets",
-        "replies",
-        "views",
-        "quotes",
-        "bookmarks",
-    ] {
-        stat(&mut stats, key, int_at(t, &format!("/{key}")));
-    }
-    let mut covers = Vec::new();
-    let mut images = Vec::new();
-    let mut videos = Vec::new();
-    // `media.all` keeps the tweet's order; older answers only split by type.
-    let all = array_at(t, "/media/all");
-    let listed: Vec<&Value> = if all.is_empty() {
-        array_at(t, "/media/photos")
-            .iter()
-            .chain(array_at(t, "/media/videos"))
-            .collect()
-    } else {
-        all.iter().collect()
-    };
-    for m in listed {
-        let Some(url) = str_at(m, "/url") else {
-            continue;
-        };
-        let is_photo = str_at(m, "/type").as_deref() == Some("photo");
-        let mut r = media(
-            if is_photo {
-                MediaRole::Image
-            } else {
-                MediaRole::Video
-            },
-            url,
-        );
-        r.width = u32_at(m, "/width");
-        r.height = u32_at(m, "/height");
-        if is_photo {
-            images.push(r);
-        } else {
-            r.duration_secs = f64_at(m, "/duration");
-            r.mime = str_at(m, "/format");
-            if let Some(thumb) = str_at(m, "/thumbnail_url") {
-                covers.push(media(MediaRole::Cover, thumb));
-            }
-            videos.push(r);
-        }
-    }
-    covers.truncate(1);
-    let quoted = match t.get("quote").filter(|q| q.is_object()) {
-        Some(q) => Some(Box::new(parse_fx_tweet(q)?)),
-        None => None,
-    };
-    Ok(ParsedItem {
-        kind: Some(ContentKind::Post),
-        title: None,
-        html: text.as_deref().map(html::text_to_html),
-        text,
-        author: Some(ParsedAuthor {
-            name: str_at(t, "/author/name"),
-            id: id_at(t, "/author/id").or_else(|| screen_name.clone()),
-            url: screen_name.as_ref().map(|s| format!("https://x.com/{s}")),
-            avatar_url: str_at(t, "/author/avatar_url"),
-        }),
-        published_at: int_at(t, "/created_timestamp").and_then(unix_secs),
-        stats,
-        tags: Vec::new(),
-        canonical_url: str_at(t, "/url"),
-        media: covers.into_iter().chain(images).chain(videos).collect(),
-        quoted,
-        parts: Vec::new(),
-        fields: Default::default(),
-        raw: t.clone(),
-    })
-}
-
-async fn syndication(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
+pub(super) async fn fetch(ctx: &Ctx, id: &str) -> Result<ParsedItem, FetchError> {
     let token = id
         .parse::<u64>()
         .map(syndication_token)
