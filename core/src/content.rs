@@ -93,7 +93,6 @@ pub struct ShareReceipt {
 }
 
 #[derive(Clone, Debug, Serialize)]
-
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorView {
     pub name: Option<String>,
@@ -167,7 +166,6 @@ pub struct MediaView {
 }
 
 #[derive(Clone, Debug, Serialize)]
-
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaErrorView {
     /// Stable word: `download_failed`, `not_an_image`, `image_too_large`,

@@ -196,4 +196,3 @@ fn flatten_toml(
     }
     Ok(())
 }
-
