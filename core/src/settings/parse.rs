@@ -6,8 +6,6 @@
 //! each and say what is wrong with it; the caller's key goes into the
 //! [`ConfigError`].
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use url::Url;
@@ -15,30 +13,33 @@ use url::Url;
 use super::keys;
 use super::{ConfigError, SettingsSources, redact_url};
 
-/// Typed access to the layers, one key at a time. Remembers which keys it
-/// was asked for, so a test can check that the loader reads every key of
-/// the table (and so parses every table default).
+/// Typed access to the layers, one key at a time. In tests it remembers
+/// which keys it was asked for, so a test can check that the loader reads
+/// every key of the table (and so parses every table default).
 pub(super) struct Reader<'a> {
     src: &'a SettingsSources,
-    read: RefCell<BTreeSet<String>>,
+    #[cfg(test)]
+    read: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(src: &'a SettingsSources) -> Self {
         Self {
             src,
-            read: RefCell::new(BTreeSet::new()),
+            #[cfg(test)]
+            read: Default::default(),
         }
     }
 
     /// The keys read so far.
     #[cfg(test)]
-    pub(super) fn keys_read(&self) -> BTreeSet<String> {
+    pub(super) fn keys_read(&self) -> std::collections::BTreeSet<String> {
         self.read.borrow().clone()
     }
 
     /// The value as given, even empty; the table default when unset.
     pub(super) fn raw(&self, name: &str) -> Option<&'a str> {
+        #[cfg(test)]
         self.read.borrow_mut().insert(name.to_owned());
         self.src.get(name)
     }
