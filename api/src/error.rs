@@ -4,12 +4,59 @@
 //! Server-side failures are logged here, once, with their cause chain; the
 //! client gets the code and a message that leaks nothing internal.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::DbErr;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use vaultstream_core::{ErrorCode, UserError};
+
+/// Every failure: a 4xx/5xx status and this body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    #[schema(value_type = ErrorCodeSchema)]
+    pub code: ErrorCode,
+    /// For people; may change between versions. Match on `code`.
+    pub message: String,
+}
+
+/// The `ErrorCode` schema: a string enum of every [`ErrorCode::ALL`], with
+/// the HTTP status each is answered with (generated, so it cannot drift).
+pub struct ErrorCodeSchema;
+
+impl PartialSchema for ErrorCodeSchema {
+    fn schema() -> RefOr<Schema> {
+        let table: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|c| format!("- `{}`: {}", c.as_str(), c.http_status()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!(
+                "A stable, machine-readable word. Each code is always answered \
+                 with the same HTTP status:\n{}",
+                table.join("\n")
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCodeSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -81,7 +128,12 @@ impl IntoResponse for ApiError {
         if let Some(source) = &self.source {
             tracing::error!(error.code = %self.code, error = ?source, "request failed");
         }
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(ErrorResponse {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        });
         let mut resp = (status, body).into_response();
         if let Some(v) = self
             .retry_after_secs

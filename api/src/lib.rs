@@ -3,9 +3,14 @@
 //! Layout:
 //! - [`error`]: the `{"error": {"code", "message"}}` envelope.
 //! - [`extract`]: body/query extractors that answer in that envelope.
-//! - [`routes`]: one file per route group (shares, contents, operator, health).
+//! - [`routes`]: one file per route group (shares, contents, operator,
+//!   push targets, pushed records, health, blobs), each answering with the
+//!   typed bodies it declares; [`routes::api`] lists every route once, for
+//!   the router and the document alike.
+//! - [`openapi`]: assembles the OpenAPI document; Swagger UI.
 //! - [`metrics`]: `GET /metrics` (Prometheus) and the HTTP metrics middleware.
 //! - [`auth`]: API keys, roles and rate limits, one middleware for all routes.
+//! - `admin`: the operator's web page.
 //!
 //! [`router`] builds the whole app from an [`AppState`]; [`serve`] runs it
 //! until a shutdown signal. Tests build the same router on port 0.
@@ -27,7 +32,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -57,44 +61,9 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let api = Router::new()
-        .route("/shares", post(routes::shares::create))
-        .route("/contents", get(routes::contents::list))
-        .route("/contents/{id}", get(routes::contents::get_one))
-        .route(
-            "/contents/{id}/retry",
-            post(routes::operator::retry_content),
-        )
-        .route("/dead-letters", get(routes::operator::list_dead_letters))
-        .route(
-            "/dead-letters/retry",
-            post(routes::operator::retry_dead_letters),
-        )
-        .route(
-            "/dead-letters/{id}/retry",
-            post(routes::operator::retry_dead_letter),
-        )
-        .route(
-            "/push-targets",
-            get(routes::push::list_targets).post(routes::push::create_target),
-        )
-        .route(
-            "/push-targets/{id}",
-            get(routes::push::get_target)
-                .patch(routes::push::update_target)
-                .delete(routes::push::delete_target),
-        )
-        .route("/pushed-records", get(routes::push::list_records))
-        .route(
-            "/pushed-records/{id}/resend",
-            post(routes::push::resend_record),
-        )
-        .route("/health", get(routes::health::health));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/blobs/sha256/{*rest}", get(routes::blobs::get_blob))
-        .merge(openapi::routes())
-        .route("/metrics", get(metrics::scrape))
+    // The documented routes and their document come from one list.
+    let (api, doc) = openapi::api();
+    api.merge(openapi::docs(doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

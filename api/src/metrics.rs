@@ -56,6 +56,18 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 /// `GET /metrics`: refresh the gauges, then every metric of this process.
+/// Also served by `worker` and `bot` processes on their own address.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text exposition format",
+            content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let body = metrics::scrape(&state.db, state.queue.as_ref()).await;
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()

@@ -10,7 +10,8 @@ use crate::db::entities::{content, content_source};
 use crate::platform::UnknownName;
 
 /// `unprocessed` → `processing` → `pulled` | `failed`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Unprocessed,
@@ -54,7 +55,8 @@ impl FromStr for Status {
 }
 
 /// Where a submission came in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Api,
@@ -73,23 +75,25 @@ impl Channel {
 }
 
 /// The answer to a submission (`POST /shares`, `vaultstream submit`).
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareReceipt {
     pub content_id: i64,
     /// True when this submission created the item; false when it was known.
     pub created: bool,
-    #[schema(value_type = crate::platform::Platform)]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::platform::Platform))]
     pub platform: String,
     pub platform_id: String,
     pub canonical_url: String,
-    #[schema(value_type = crate::platform::ContentKind)]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::platform::ContentKind))]
     pub kind: String,
-    #[schema(value_type = Status)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Status))]
     pub status: String,
     pub source_id: i64,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorView {
     pub name: Option<String>,
     pub id: Option<String>,
@@ -97,10 +101,11 @@ pub struct AuthorView {
 }
 
 /// One submission of an item.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceView {
     pub id: i64,
-    #[schema(value_type = Channel)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Channel))]
     pub channel: String,
     pub raw_text: String,
     pub submitted_url: String,
@@ -131,7 +136,8 @@ impl From<content_source::Model> for SourceView {
 }
 
 /// One media file of an item as the API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaView {
     pub id: i64,
     pub position: i32,
@@ -159,7 +165,8 @@ pub struct MediaView {
     pub error: Option<MediaErrorView>,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaErrorView {
     /// Stable word: `download_failed`, `not_an_image`, `image_too_large`,
     /// `corrupt_image`, `too_large`, `ytdlp_failed`, `store_failed`, …
@@ -209,22 +216,23 @@ impl From<crate::db::entities::media::Model> for MediaView {
 
 /// An item as the API shows it. `sources` and `media` are filled on the
 /// detail route only; `media_status` sums up the media on every route.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentView {
     pub id: i64,
-    #[schema(value_type = crate::platform::Platform)]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::platform::Platform))]
     pub platform: String,
     pub platform_id: String,
     pub canonical_url: String,
-    #[schema(value_type = crate::platform::ContentKind)]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::platform::ContentKind))]
     pub kind: String,
-    #[schema(value_type = Status)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Status))]
     pub status: String,
     pub title: Option<String>,
     pub text: Option<String>,
     pub author: Option<AuthorView>,
     pub published_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub stats: Option<serde_json::Value>,
     pub tags: Vec<String>,
     pub failure_count: i32,

@@ -10,19 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A source platform. `Web` is any page no platform adapter claims.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Bilibili,
@@ -86,7 +75,8 @@ impl FromStr for Platform {
 
 /// What kind of thing a piece of content is. Decided from the link at
 /// submission time and refined by the adapter when it parses the item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ContentKind {
     /// A video page (Bilibili video, YouTube, Douyin video).

@@ -14,20 +14,38 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use vaultstream_core::ErrorCode;
 use vaultstream_core::blob::BlobKey;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponse};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The bytes of an archived file.
+pub struct Binary;
+
+impl PartialSchema for Binary {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream")
+            .into()
+    }
+}
+
+impl ToSchema for Binary {}
 
 /// An archived media file by its key (`ab/cd/<sha256>.<ext>`, the `url`
 /// of a media file). Local disk: the bytes, with `ETag`, `If-None-Match`,
 /// single `Range` requests and immutable caching. S3: a `302` to the object.
 #[utoipa::path(
     method(get, head),
-    path = "/blobs/sha256/{rest}",
+    // axum's catch-all (the key holds `/`); the document spells it `{rest}`.
+    path = "/blobs/sha256/{*rest}",
     operation_id = "get_blob",
     tag = "blobs",
     params(
@@ -37,20 +55,20 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
         ("If-Range" = Option<String>, Header, description = "Serve the range only while the `ETag` matches"),
     ),
     responses(
-        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = crate::openapi::Binary,
+        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = Binary,
             headers(
                 ("ETag" = String, description = "The SHA-256, quoted"),
                 ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
                 ("Accept-Ranges" = String, description = "`bytes`"),
             )),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = crate::openapi::Binary,
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Binary,
             headers(("Content-Range" = String, description = "`bytes start-end/size`"))),
         (status = 302, description = "S3: the object's public or presigned URL",
             headers(("Location" = String, description = "Where the bytes are"))),
         (status = 304, description = "Not modified (`If-None-Match` matched)"),
-        (status = 404, description = "`not_found`: no such blob, or a malformed key", body = crate::openapi::ErrorResponse),
-        (status = 416, description = "`range_not_satisfiable`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`: the blob store cannot be read", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "`not_found`: no such blob, or a malformed key", body = ErrorResponse),
+        (status = 416, description = "`range_not_satisfiable`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`: the blob store cannot be read", body = ErrorResponse),
     )
 )]
 pub async fn get_blob(

@@ -5,18 +5,15 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde::Serialize;
-use vaultstream_core::ErrorCode;
+use utoipa::IntoParams;
 use vaultstream_core::content::{ContentView, Status};
-use vaultstream_core::db::contents::{self, Cursor, ListFilter};
+use vaultstream_core::db::contents::{self, ListFilter};
 use vaultstream_core::platform::Platform;
 
+use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paged, cursor_param, limit_param};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::extract::{param, query_pairs, text_param};
-
-pub const DEFAULT_LIMIT: u64 = 50;
-pub const MAX_LIMIT: u64 = 200;
 
 /// Parse an id from the path: a positive integer, in plain ASCII digits
 /// only (no sign, no white space: `%0A1` or `+1` is not item 1). `what`
@@ -54,9 +51,9 @@ pub fn content_id(path: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
     params(("id" = i64, Path, minimum = 1, description = "Content id")),
     responses(
         (status = 200, description = "The item, with `media` and `sources`", body = ContentView),
-        (status = 400, description = "`invalid_parameter`: the id is not a positive integer", body = crate::openapi::ErrorResponse),
-        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 400, description = "`invalid_parameter`: the id is not a positive integer", body = ErrorResponse),
+        (status = 404, description = "`not_found`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn get_one(
@@ -102,11 +99,29 @@ pub fn public_base(headers: &HeaderMap) -> Option<String> {
     ok.then(|| format!("{scheme}://{host}"))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ListResponse {
-    pub items: Vec<ContentView>,
-    /// Pass as `cursor` to get the next page; null on the last page.
-    pub next_cursor: Option<String>,
+/// A page of items (the name predates the generic [`Page`]).
+pub type ContentPage = Page<ContentView>;
+
+impl Paged for ContentView {
+    const PAGE_NAME: &'static str = "ListResponse";
+}
+
+/// The query of `GET /contents` (read by hand from the raw query, so every
+/// message names its parameter; this describes it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContentListQuery {
+    pub status: Option<Status>,
+    pub platform: Option<Platform>,
+    /// Items with this tag (a leading `#` is ignored; case-insensitive).
+    pub tag: Option<String>,
+    /// Text search in title and text, at most 200 characters.
+    pub q: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Items, newest first, filtered; page with `next_cursor`.
@@ -115,17 +130,17 @@ pub struct ListResponse {
     path = "/api/v1/contents",
     operation_id = "list_contents",
     tag = "contents",
-    params(crate::openapi::ContentListQuery),
+    params(ContentListQuery),
     responses(
-        (status = 200, description = "A page of items (without `media` and `sources`)", body = ListResponse),
-        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 200, description = "A page of items (without `media` and `sources`)", body = ContentPage),
+        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<ListResponse>> {
+) -> ApiResult<Json<ContentPage>> {
     let pairs = query_pairs(raw.as_deref());
     let filter = ListFilter {
         status: param(&pairs, "status")
@@ -160,31 +175,11 @@ pub async fn list(
                 }
             })
             .transpose()?,
-        limit: match param(&pairs, "limit") {
-            None => DEFAULT_LIMIT,
-            Some(l) => l
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(format!(
-                        "limit `{l}` is not a whole number from 1 to {MAX_LIMIT}"
-                    ))
-                })?,
-        },
-        cursor: param(&pairs, "cursor")
-            .map(|c| {
-                Cursor::decode(c).ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidCursor,
-                        "`cursor` is not one this server handed out",
-                    )
-                })
-            })
-            .transpose()?,
+        limit: limit_param(&pairs, DEFAULT_LIMIT, MAX_LIMIT)?,
+        cursor: cursor_param(&pairs)?,
     };
     let page = contents::list(&state.db, &filter).await?;
-    Ok(Json(ListResponse {
+    Ok(Json(Page {
         items: page.items,
         next_cursor: page.next_cursor.map(|c| c.encode()),
     }))

@@ -5,10 +5,65 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 use vaultstream_core::db;
 
 use crate::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when a dependency is failing (the status is 503
+    /// only when the database is).
+    pub status: &'static str,
+    pub version: &'static str,
+    pub checks: HealthChecks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthChecks {
+    pub database: DependencyCheck,
+    pub blobs: DependencyCheck,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyCheck {
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// e.g. `sqlite`, `postgres`, `local`, `s3`.
+    pub backend: &'static str,
+    /// Present when `status` is `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Present when `status` is `error`: `unreachable`, `unavailable` or
+    /// `timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+impl DependencyCheck {
+    fn ok(backend: &'static str, started: Instant) -> Self {
+        Self {
+            status: "ok",
+            backend,
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            error: None,
+        }
+    }
+
+    fn failed(backend: &'static str, error: &'static str) -> Self {
+        Self {
+            status: "error",
+            backend,
+            latency_ms: None,
+            error: Some(error),
+        }
+    }
+
+    fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
 
 /// Liveness and the state of each dependency. No key needed.
 #[utoipa::path(
@@ -17,48 +72,43 @@ use crate::AppState;
     operation_id = "health",
     tag = "health",
     responses(
-        (status = 200, description = "The database answers (`status` is `degraded` when the blob store does not)", body = crate::openapi::Health),
-        (status = 503, description = "The database does not answer", body = crate::openapi::Health),
+        (status = 200, description = "The database answers (`status` is `degraded` when the blob store does not)", body = Health),
+        (status = 503, description = "The database does not answer", body = Health),
     )
 )]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let started = Instant::now();
+    let backend = db::backend_name(&state.db);
     let database = match db::ping(&state.db).await {
-        Ok(()) => json!({
-            "status": "ok",
-            "backend": db::backend_name(&state.db),
-            "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
-        }),
+        Ok(()) => DependencyCheck::ok(backend, started),
         Err(e) => {
             tracing::warn!(error = %e, "health: database unreachable");
-            json!({"status": "error", "backend": db::backend_name(&state.db), "error": "unreachable"})
+            DependencyCheck::failed(backend, "unreachable")
         }
     };
     let started = Instant::now();
     let check = tokio::time::timeout(Duration::from_secs(5), state.blobs.check()).await;
+    let backend = state.blobs.backend();
     let blobs = match check {
-        Ok(Ok(())) => json!({
-            "status": "ok",
-            "backend": state.blobs.backend(),
-            "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
-        }),
+        Ok(Ok(())) => DependencyCheck::ok(backend, started),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health: blob store unavailable");
-            json!({"status": "error", "backend": state.blobs.backend(), "error": "unavailable"})
+            DependencyCheck::failed(backend, "unavailable")
         }
-        Err(_) => json!({"status": "error", "backend": state.blobs.backend(), "error": "timeout"}),
+        Err(_) => DependencyCheck::failed(backend, "timeout"),
     };
     // Only the database decides liveness: without the blob store, items
     // are still accepted and parsed (media jobs wait and retry).
-    let healthy = database["status"] == "ok";
-    let body = json!({
-        "status": if healthy && blobs["status"] == "ok" { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "checks": {
-            "database": database,
-            "blobs": blobs,
+    let healthy = database.is_ok();
+    let body = Health {
+        status: if healthy && blobs.is_ok() {
+            "ok"
+        } else {
+            "degraded"
         },
-    });
+        version: env!("CARGO_PKG_VERSION"),
+        checks: HealthChecks { database, blobs },
+    };
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -10,20 +10,21 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use vaultstream_core::ErrorCode;
-use vaultstream_core::db::contents::Cursor;
 use vaultstream_core::db::entities::dead_letter;
 use vaultstream_core::db::jobs::{self, DeadLetterFilter, RetryRefusal};
 use vaultstream_core::parsed::ErrorClass;
 use vaultstream_core::platform::Platform;
 
-use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, content_id, path_id};
+use super::contents::{content_id, path_id};
+use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paged, cursor_param, limit_param};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::extract::{param, query_pairs};
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterView {
     pub id: i64,
     pub content_id: i64,
@@ -64,6 +65,82 @@ impl From<dead_letter::Model> for DeadLetterView {
             media_id: m.media_id,
         }
     }
+}
+
+/// A page of dead letters.
+pub type DeadLetterPage = Page<DeadLetterView>;
+
+impl Paged for DeadLetterView {
+    const PAGE_NAME: &'static str = "DeadLetterList";
+}
+
+/// Which dead letters: `open` (waiting for an operator, the default),
+/// `retried`, or `all`.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DeadLetterState {
+    Open,
+    Retried,
+    All,
+}
+
+/// The query of `GET /dead-letters` (read by hand: see
+/// [`dead_letter_filter`]; this describes it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    pub platform: Option<Platform>,
+    pub error_type: Option<ErrorClass>,
+    pub state: Option<DeadLetterState>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The query of `POST /dead-letters/retry`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterRetryQuery {
+    pub platform: Option<Platform>,
+    pub error_type: Option<ErrorClass>,
+    /// At most this many dead letters per call.
+    #[param(minimum = 1, maximum = 10000, default = 1000)]
+    pub limit: Option<u64>,
+}
+
+/// `202`: the item is queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentRetried {
+    pub content_id: i64,
+    /// `unprocessed` (the item is parsed again) or `pulled` (the item is
+    /// kept; its failed media files are retried).
+    pub status: &'static str,
+    /// The media files queued again, when `status` is `pulled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ids: Option<Vec<i64>>,
+}
+
+/// `202`: the dead letter's job is queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterRetried {
+    pub dead_letter_id: i64,
+    pub content_id: i64,
+    /// `unprocessed` (a parse job) or `pending` (media jobs).
+    pub status: &'static str,
+    /// The media files queued again, for a media dead letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ids: Option<Vec<i64>>,
+}
+
+/// `202`: every matching open dead letter is queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLettersRetried {
+    /// How many jobs were queued (items plus media files).
+    pub retried: u64,
+    pub content_ids: Vec<i64>,
+    pub media_ids: Vec<i64>,
 }
 
 const ERROR_TYPES: [ErrorClass; 4] = [
@@ -107,28 +184,8 @@ fn dead_letter_filter(raw: Option<&str>, max_limit: u64) -> ApiResult<DeadLetter
             )));
         }
     };
-    let limit = match param(&pairs, "limit") {
-        None => DEFAULT_LIMIT.min(max_limit),
-        Some(l) => l
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=max_limit).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_parameter(format!(
-                    "limit `{l}` is not a whole number from 1 to {max_limit}"
-                ))
-            })?,
-    };
-    let before_id = param(&pairs, "cursor")
-        .map(|c| {
-            Cursor::decode(c).map(|c| c.before_id).ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidCursor,
-                    "`cursor` is not one this server handed out",
-                )
-            })
-        })
-        .transpose()?;
+    let limit = limit_param(&pairs, DEFAULT_LIMIT.min(max_limit), max_limit)?;
+    let before_id = cursor_param(&pairs)?.map(|c| c.before_id);
     Ok(DeadLetterFilter {
         platform,
         error_type,
@@ -144,24 +201,20 @@ fn dead_letter_filter(raw: Option<&str>, max_limit: u64) -> ApiResult<DeadLetter
     path = "/api/v1/dead-letters",
     operation_id = "list_dead_letters",
     tag = "operator",
-    params(crate::openapi::DeadLetterQuery),
+    params(DeadLetterQuery),
     responses(
-        (status = 200, description = "Dead letters, newest first", body = crate::openapi::DeadLetterList),
-        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 200, description = "Dead letters, newest first", body = DeadLetterPage),
+        (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn list_dead_letters(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeadLetterPage>> {
     let filter = dead_letter_filter(raw.as_deref(), MAX_LIMIT)?;
     let rows = jobs::list_dead_letters(&state.db, &filter).await?;
-    let next_cursor = (rows.len() as u64 == filter.limit)
-        .then(|| rows.last().map(|r| Cursor { before_id: r.id }.encode()))
-        .flatten();
-    let items: Vec<DeadLetterView> = rows.into_iter().map(DeadLetterView::from).collect();
-    Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
+    Ok(Json(Page::keyset(rows, filter.limit, |r| r.id)))
 }
 
 /// `POST /dead-letters/{id}/retry`: queue the dead letter's job again.
@@ -172,16 +225,16 @@ pub async fn list_dead_letters(
     tag = "operator",
     params(("id" = i64, Path, minimum = 1, description = "Dead letter id")),
     responses(
-        (status = 202, description = "Queued again", body = crate::openapi::DeadLetterRetried),
-        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
-        (status = 404, description = "`not_found`: no open dead letter with this id", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 202, description = "Queued again", body = DeadLetterRetried),
+        (status = 400, description = "`invalid_parameter`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no open dead letter with this id", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn retry_dead_letter(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeadLetterRetried>)> {
     let id = path_id(path, "dead letter")?;
     let Some((content, requeued)) = jobs::retry_dead_letter(&state.db, id).await? else {
         return Err(ApiError::not_found(format!(
@@ -194,10 +247,16 @@ pub async fn retry_dead_letter(
         content.id = content,
         "dead letter retried"
     );
-    let body = if requeued.items.is_empty() {
-        json!({"dead_letter_id": id, "content_id": content, "media_ids": requeued.media, "status": "pending"})
+    let (status, media_ids) = if requeued.items.is_empty() {
+        ("pending", Some(requeued.media))
     } else {
-        json!({"dead_letter_id": id, "content_id": content, "status": "unprocessed"})
+        ("unprocessed", None)
+    };
+    let body = DeadLetterRetried {
+        dead_letter_id: id,
+        content_id: content,
+        status,
+        media_ids,
     };
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
@@ -209,17 +268,17 @@ pub async fn retry_dead_letter(
     path = "/api/v1/dead-letters/retry",
     operation_id = "retry_dead_letters",
     tag = "operator",
-    params(crate::openapi::DeadLetterRetryQuery),
+    params(DeadLetterRetryQuery),
     responses(
-        (status = 202, description = "Queued again", body = crate::openapi::DeadLettersRetried),
-        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 202, description = "Queued again", body = DeadLettersRetried),
+        (status = 400, description = "`invalid_parameter`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn retry_dead_letters(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeadLettersRetried>)> {
     let has_limit = query_pairs(raw.as_deref())
         .iter()
         .any(|(k, _)| k == "limit");
@@ -233,11 +292,11 @@ pub async fn retry_dead_letters(
     tracing::info!(count, "dead letters retried in bulk");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "retried": count,
-            "content_ids": requeued.items,
-            "media_ids": requeued.media,
-        })),
+        Json(DeadLettersRetried {
+            retried: count as u64,
+            content_ids: requeued.items,
+            media_ids: requeued.media,
+        }),
     ))
 }
 
@@ -249,27 +308,32 @@ pub async fn retry_dead_letters(
     tag = "operator",
     params(("id" = i64, Path, minimum = 1, description = "Content id")),
     responses(
-        (status = 202, description = "Queued again", body = crate::openapi::ContentRetried),
-        (status = 400, description = "`invalid_parameter`", body = crate::openapi::ErrorResponse),
-        (status = 404, description = "`not_found`", body = crate::openapi::ErrorResponse),
-        (status = 409, description = "`conflict`: the item is neither failed nor stale, nor pulled with failed media", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 202, description = "Queued again", body = ContentRetried),
+        (status = 400, description = "`invalid_parameter`", body = ErrorResponse),
+        (status = 404, description = "`not_found`", body = ErrorResponse),
+        (status = 409, description = "`conflict`: the item is neither failed nor stale, nor pulled with failed media", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn retry_content(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ContentRetried>)> {
     let id = content_id(path)?;
     let requeue_after = std::time::Duration::from_millis(state.settings.requeue_after_ms);
     match jobs::retry_content(&state.db, id, requeue_after).await? {
         Ok(requeued) => {
             requeued.enqueue(state.queue.as_ref()).await;
-            let body = if requeued.items.is_empty() {
+            let (status, media_ids) = if requeued.items.is_empty() {
                 // A pulled item: its failed media files are retried.
-                json!({"content_id": id, "status": "pulled", "media_ids": requeued.media})
+                ("pulled", Some(requeued.media))
             } else {
-                json!({"content_id": id, "status": "unprocessed"})
+                ("unprocessed", None)
+            };
+            let body = ContentRetried {
+                content_id: id,
+                status,
+                media_ids,
             };
             Ok((StatusCode::ACCEPTED, Json(body)))
         }

@@ -1,15 +1,15 @@
 //! `POST /api/v1/shares`: submit a link or a whole share text.
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use vaultstream_adapters::intake::{self, IntakeError, Share};
 use vaultstream_core::content::{Channel, ShareReceipt};
 
+use super::located;
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::extract::JsonBody;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -39,11 +39,11 @@ pub struct ShareRequest {
             headers(("Location" = String, description = "`/api/v1/contents/{id}`"))),
         (status = 200, description = "The item was already known", body = ShareReceipt,
             headers(("Location" = String, description = "`/api/v1/contents/{id}`"))),
-        (status = 400, description = "`empty_input`, `no_link_found`, `unsupported_scheme`, `invalid_url` or `invalid_json`", body = crate::openapi::ErrorResponse),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorResponse),
-        (status = 415, description = "`unsupported_media_type`", body = crate::openapi::ErrorResponse),
-        (status = 422, description = "`forbidden_target`, `short_link_unresolved`, `invalid_tag`, `url_too_long` or `invalid_body`", body = crate::openapi::ErrorResponse),
-        (status = 503, description = "`service_unavailable`", body = crate::openapi::ErrorResponse),
+        (status = 400, description = "`empty_input`, `no_link_found`, `unsupported_scheme`, `invalid_url` or `invalid_json`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorResponse),
+        (status = 422, description = "`forbidden_target`, `short_link_unresolved`, `invalid_tag`, `url_too_long` or `invalid_body`", body = ErrorResponse),
+        (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -73,9 +73,6 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    let mut resp = (status, Json(&receipt)).into_response();
-    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/contents/{}", receipt.content_id)) {
-        resp.headers_mut().insert(header::LOCATION, loc);
-    }
-    Ok(resp)
+    let location = format!("/api/v1/contents/{}", receipt.content_id);
+    Ok(located(status, receipt, &location))
 }

@@ -33,7 +33,8 @@ const SNIPPET_CHARS: usize = 160;
 
 /// One hit: the item as lists show it, its rank (higher is better) and
 /// where the query matched.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hit {
     pub item: ContentView,
     pub rank: f64,

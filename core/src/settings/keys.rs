@@ -1,8 +1,11 @@
 //! Every setting VaultStream reads: its key, default and meaning.
 //!
-//! This table is the single list of settings. The loader accepts exactly
-//! these keys (plus `COOKIES_<PLATFORM>`), `.env.example` documents exactly
-//! these keys (a test compares them), and `doctor` prints them.
+//! This table is the single list of settings and the only place a default
+//! is written. The loader accepts exactly these keys (plus
+//! `COOKIES_<PLATFORM>`) and takes an unset key's default from here (a test
+//! checks that it reads every key and that every default parses);
+//! `.env.example` documents exactly these keys with these defaults (a test
+//! compares them), and `doctor` prints them.
 
 /// One setting. `name` is the key without the `VAULTSTREAM_` prefix; in a
 /// TOML file it is written in lower case (`bind = "..."`), or as a table
@@ -10,7 +13,8 @@
 #[derive(Debug, Clone, Copy)]
 pub struct KeyDef {
     pub name: &'static str,
-    /// The default as written in `.env.example`; `None` means unset.
+    /// The value an unset key takes (also shown in `.env.example`); `None`:
+    /// unset, or computed by the loader (e.g. from the number of cores).
     pub default: Option<&'static str>,
     pub secret: bool,
     pub help: &'static str,

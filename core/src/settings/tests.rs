@@ -143,7 +143,55 @@ fn auth_auto_depends_on_bind() {
     assert!(!s.auth_required());
 }
 
-/// `.env.example` documents exactly the keys the loader reads.
+/// Each default is written once, in the key table: the loader reads every
+/// key through it, so every table default is parsed by its key's own
+/// parser (S3 is switched on so that its keys are read too).
+#[test]
+fn every_table_default_is_read_and_parses() {
+    let src = env(&[
+        ("VAULTSTREAM_S3_ENDPOINT", "http://127.0.0.1:3900"),
+        ("VAULTSTREAM_S3_ACCESS_KEY", "AK"),
+        ("VAULTSTREAM_S3_SECRET_KEY", "SK"),
+    ]);
+    let reader = Reader::new(&src);
+    let loaded = Settings::read(&reader);
+    assert!(loaded.is_ok(), "a table default does not parse: {loaded:?}");
+    let read = reader.keys_read();
+    for k in KEYS {
+        assert!(read.contains(k.name), "the loader never reads {}", k.name);
+    }
+    let s3 = loaded.unwrap().s3.unwrap();
+    assert_eq!((s3.bucket.as_str(), s3.presign_secs), ("vaultstream", 3600));
+}
+
+/// An empty value means the table default, except for booleans (an empty
+/// value is not one) and the keys S3 needs.
+#[test]
+fn empty_values_fall_back_to_the_table_default() {
+    let s = Settings::load(&env(&[
+        ("VAULTSTREAM_BIND", ""),
+        ("VAULTSTREAM_MAX_ATTEMPTS", " "),
+        ("VAULTSTREAM_LOG_LEVEL", ""),
+        ("VAULTSTREAM_TELEGRAM_API_URL", ""),
+    ]))
+    .unwrap();
+    assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!((s.max_attempts, s.log_level.as_str()), (3, "info"));
+    assert!(s.telegram.api_url.is_none());
+    let err = Settings::load(&env(&[("VAULTSTREAM_ARCHIVE_MEDIA", "")])).unwrap_err();
+    assert_eq!(err.key, "VAULTSTREAM_ARCHIVE_MEDIA");
+    let err = Settings::load(&env(&[
+        ("VAULTSTREAM_S3_ENDPOINT", "http://127.0.0.1:3900"),
+        ("VAULTSTREAM_S3_BUCKET", ""),
+        ("VAULTSTREAM_S3_ACCESS_KEY", "AK"),
+        ("VAULTSTREAM_S3_SECRET_KEY", "SK"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.key, "VAULTSTREAM_S3_BUCKET");
+}
+
+/// `.env.example` documents exactly the keys the loader reads, each key
+/// that has a default with the table's default.
 #[test]
 fn env_example_lists_every_key() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example");
@@ -163,6 +211,14 @@ fn env_example_lists_every_key() {
     }
     expected.insert(format!("{ENV_PREFIX}CONFIG"));
     assert_eq!(documented, expected);
+    for k in KEYS {
+        let Some(default) = k.default else { continue };
+        let line = format!("# {ENV_PREFIX}{}={default}", k.name);
+        assert!(
+            text.lines().any(|l| l.trim_end() == line),
+            ".env.example does not show the default: {line}"
+        );
+    }
 }
 
 /// The deployment files use only settings the program reads.
