@@ -42,12 +42,11 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use url::Url;
 use vaultstream_core::parsed::FetchError;
 
-use crate::fetch::FetchConfig;
-use crate::fetch::client::{
-    Get, HttpClient, declared_length, read_capped, retry_after, transport_error,
-};
+use crate::config::FetchConfig;
 use crate::http::UpstreamOverrides;
-use crate::links::target;
+use crate::http::client::{Get, HttpClient, declared_length, read_capped, transport_error};
+use crate::http::guard;
+use crate::http::status::retry_after;
 use crate::ytdlp::YtDlp;
 
 /// Longest wait for the next bytes of a media response (its head, then each
@@ -283,8 +282,7 @@ impl MediaFetcher {
             .host_str()
             .is_some_and(|h| self.inner.overrides.overrides_host(h));
         if !overridden && !self.inner.allow_private_targets {
-            target::check(&logical)
-                .map_err(|e| FetchError::permanent(format!("refused to fetch: {}", e.message)))?;
+            guard::check_url(&logical)?;
         }
         let wire = self
             .inner

@@ -14,9 +14,9 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::{Get, Response};
 use super::value::{array_at, first_str, id_at, int_at, stat, str_at, u32_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media, unsupported};
+use crate::http::client::{Get, Response};
 
 pub(crate) struct Bilibili;
 
@@ -53,7 +53,7 @@ fn checked(resp: &Response, what: &str) -> Result<Value, FetchError> {
         // precondition failure: back off.
         return Err(FetchError::rate_limited(
             "Bilibili risk control blocked the request (HTTP 412)",
-            super::client::retry_after(&resp.headers),
+            crate::http::status::retry_after(&resp.headers),
         ));
     }
     resp.check_status(ErrorClass::AuthRequired)?;
@@ -61,7 +61,7 @@ fn checked(resp: &Response, what: &str) -> Result<Value, FetchError> {
     let Some(code) = body.get("code").and_then(Value::as_i64) else {
         return Err(malformed(
             &format!("{what} has no `code`"),
-            super::value::excerpt(&resp.body),
+            crate::http::status::excerpt(&resp.body),
         ));
     };
     if code == 0 {

@@ -13,11 +13,11 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::value::{
     array_at, f64_at, first_str, id_at, int_at, parse_iso, stat, str_at, u32_at, unix_secs,
 };
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
+use crate::http::client::Get;
 
 pub(crate) struct Twitter;
 

@@ -19,9 +19,9 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::value::{parse_iso, str_at};
 use super::{Adapter, Ctx, FetchRequest, html, malformed, media};
+use crate::http::client::Get;
 
 pub(crate) struct Web;
 

@@ -11,9 +11,9 @@ use serde_json::Value;
 use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRole, ParsedAuthor, ParsedItem};
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::{Get, IPHONE_UA, Response};
 use super::value::{first_str, id_at, int_at, stat, str_at, u32_at};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
+use crate::http::client::{Get, IPHONE_UA, Response};
 
 pub(crate) struct Weibo;
 
@@ -95,7 +95,7 @@ fn checked(resp: &Response) -> Result<Value, FetchError> {
         }
         None => Err(malformed(
             "the Weibo answer has no `ok`",
-            super::value::excerpt(&resp.body),
+            crate::http::status::excerpt(&resp.body),
         )),
     }
 }

@@ -12,9 +12,9 @@ use serde_json::Value;
 use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRole, ParsedAuthor, ParsedItem};
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::value::{f64_at, first_str, id_at, int_at, stat, str_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media, unsupported};
+use crate::http::client::Get;
 
 pub(crate) struct Zhihu;
 
