@@ -106,7 +106,7 @@ async fn video(ctx: &Ctx, bvid: &str) -> Result<ParsedItem, FetchError> {
             Err(e) => tracing::info!(
                 content.platform_id = bvid,
                 error.class = %e.class,
-                error.message = %e.message,
+                error = %e.report(),
                 "Bilibili play URL unavailable for {bvid}; archiving without the video"
             ),
         }

@@ -62,7 +62,7 @@ pub(crate) fn router_data(page: &str) -> Result<Value, FetchError> {
     let mut stream = serde_json::Deserializer::from_str(rest[..end].trim()).into_iter::<Value>();
     match stream.next() {
         Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(malformed("_ROUTER_DATA is not JSON", e.to_string())),
+        Some(Err(e)) => Err(malformed("_ROUTER_DATA is not JSON", e.to_string()).with_source(e)),
         None => Err(malformed("_ROUTER_DATA is empty", "")),
     }
 }

@@ -130,7 +130,7 @@ impl Fetcher {
                 content.platform_id = %id.platform_id,
                 duration_ms,
                 error.class = %e.class,
-                error.message = %e.message,
+                error = %e.report(),
                 "fetch of {} {} failed", id.platform, id.platform_id
             ),
         }
@@ -166,6 +166,7 @@ pub(crate) fn media(
 /// A URL we build ourselves from constants and an id we validated; a parse
 /// failure is still reported, never unwrapped.
 pub(crate) fn build_url(s: &str) -> Result<url::Url, FetchError> {
-    url::Url::parse(s)
-        .map_err(|e| FetchError::permanent(format!("cannot build the URL `{s}`: {e}")))
+    url::Url::parse(s).map_err(|e| {
+        FetchError::permanent(format!("cannot build the URL `{s}`: {e}")).with_source(e)
+    })
 }

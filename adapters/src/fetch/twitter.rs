@@ -41,7 +41,7 @@ impl Adapter for Twitter {
                 tracing::info!(
                     content.platform_id = id,
                     error.class = %first.class,
-                    error.message = %first.message,
+                    error = %first.report(),
                     "FxTwitter failed for {id}; trying the syndication endpoint"
                 );
                 // If the fallback fails too, its error is the one to act on

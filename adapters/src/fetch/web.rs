@@ -36,8 +36,9 @@ impl Adapter for Web {
         } else {
             &req.identity.canonical_url
         };
-        let url = Url::parse(raw_url)
-            .map_err(|e| FetchError::permanent(format!("`{raw_url}` is not a URL: {e}")))?;
+        let url = Url::parse(raw_url).map_err(|e| {
+            FetchError::permanent(format!("`{raw_url}` is not a URL: {e}")).with_source(e)
+        })?;
         let mut get = Get::new(url, Platform::Web).html();
         get.guarded = true;
         get.only_documents = true;

@@ -45,7 +45,7 @@ impl Adapter for Weibo {
                 Ok(None) => {}
                 Err(e) => tracing::info!(
                     content.platform_id = id,
-                    error.message = %e.message,
+                    error = %e.report(),
                     "Weibo long text unavailable for {id}; keeping the cut text"
                 ),
             }

@@ -110,7 +110,8 @@ pub(crate) fn initial_state(page: &str) -> Result<Value, FetchError> {
         Some(Err(e)) => Err(malformed(
             "the note page's __INITIAL_STATE__ is not JSON",
             e.to_string(),
-        )),
+        )
+        .with_source(e)),
         None => Err(malformed("the note page's __INITIAL_STATE__ is empty", "")),
     }
 }

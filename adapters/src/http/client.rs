@@ -20,7 +20,7 @@ use reqwest::header::{
 };
 use url::Url;
 use vaultstream_core::Platform;
-use vaultstream_core::parsed::{ErrorClass, FetchError};
+use vaultstream_core::parsed::{Chain, ErrorClass, FetchError};
 use vaultstream_core::settings::Secret;
 
 use super::UpstreamOverrides;
@@ -137,6 +137,7 @@ impl Response {
                     excerpt(&self.body)
                 ),
             )
+            .with_source(e)
         })
     }
 
@@ -288,7 +289,7 @@ impl HttpClient {
             let response = builder
                 .send()
                 .await
-                .map_err(|e| transport_error(&current, &e))?;
+                .map_err(|e| transport_error(&current, e))?;
             let status = response.status();
             tracing::debug!(
                 url = %current,
@@ -313,6 +314,7 @@ impl HttpClient {
                 // override never leaks into the next hop.
                 let next = current.join(location).map_err(|e| {
                     FetchError::permanent(format!("{current} redirects to a bad URL: {e}"))
+                        .with_source(e)
                 })?;
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::permanent(format!(
@@ -390,7 +392,7 @@ pub(crate) async fn read_capped(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(e) => return Err(transport_error(url, &e)),
+            Err(e) => return Err(transport_error(url, e)),
         }
     }
 }
@@ -416,9 +418,11 @@ fn is_document(headers: &HeaderMap) -> bool {
         || ct.starts_with("text/")
 }
 
-pub(crate) fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
-    if let Some(refused) = guard::forbidden_in(e) {
-        return FetchError::permanent(format!("refused to fetch {url}: {refused}"));
+/// A request that got no usable answer; the reqwest error is kept as the
+/// source.
+pub(crate) fn transport_error(url: &Url, e: reqwest::Error) -> FetchError {
+    if let Some(refused) = guard::forbidden_in(&e) {
+        return FetchError::permanent(format!("refused to fetch {url}: {refused}")).with_source(e);
     }
     let host = url.host_str().unwrap_or_default();
     let message = if e.is_timeout() {
@@ -430,16 +434,8 @@ pub(crate) fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
     };
     // The chain names the cause (DNS, TLS, reset) for operators; reqwest's
     // messages hold the URL but never headers.
-    FetchError::retryable(message).with_detail(error_chain(e))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    let detail = Chain::of(&e).to_string();
+    FetchError::retryable(message)
+        .with_detail(detail)
+        .with_source(e)
 }

@@ -75,33 +75,30 @@ impl MediaFetcher {
         let temp = tempfile::Builder::new()
             .prefix("vaultstream-media-")
             .tempfile_in(dir)
-            .map_err(|e| file_error(dir, &e))?;
-        let std_file = temp
-            .as_file()
-            .try_clone()
-            .map_err(|e| file_error(dir, &e))?;
+            .map_err(|e| file_error(dir, e))?;
+        let std_file = temp.as_file().try_clone().map_err(|e| file_error(dir, e))?;
         let mut file = tokio::fs::File::from_std(std_file);
         let mut hashing = Hashing::default();
         loop {
             let chunk = match response.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(e) => return Err(transport_error(&final_url, &e)),
+                Err(e) => return Err(transport_error(&final_url, e)),
             };
             if !hashing.update(&chunk, max_bytes) {
                 return Err(too_large(format!("more than {max_bytes}")));
             }
             file.write_all(&chunk)
                 .await
-                .map_err(|e| file_error(dir, &e))?;
+                .map_err(|e| file_error(dir, e))?;
         }
-        file.flush().await.map_err(|e| file_error(dir, &e))?;
-        file.sync_all().await.map_err(|e| file_error(dir, &e))?;
+        file.flush().await.map_err(|e| file_error(dir, e))?;
+        file.sync_all().await.map_err(|e| file_error(dir, e))?;
         drop(file);
         let path = temp
             .into_temp_path()
             .keep()
-            .map_err(|e| file_error(dir, &e.error))?;
+            .map_err(|e| file_error(dir, e.error))?;
         let (bytes, sha256, head) = hashing.finish();
         tracing::debug!(
             url = %final_url,

@@ -148,8 +148,9 @@ impl MediaFetcher {
 }
 
 fn parse_media_url(url: &str) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url.trim())
-        .map_err(|e| FetchError::permanent(format!("`{url}` is not a media URL: {e}")))?;
+    let parsed = Url::parse(url.trim()).map_err(|e| {
+        FetchError::permanent(format!("`{url}` is not a media URL: {e}")).with_source(e)
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::permanent(format!(
             "`{}:` media URLs cannot be downloaded",
@@ -163,9 +164,10 @@ fn host_of(url: &Url) -> &str {
     url.host_str().unwrap_or("the media host")
 }
 
-fn file_error(dir: &Path, e: &std::io::Error) -> FetchError {
+fn file_error(dir: &Path, e: std::io::Error) -> FetchError {
     FetchError::retryable(format!(
         "cannot write the media file in {}: {e}",
         dir.display()
     ))
+    .with_source(e)
 }

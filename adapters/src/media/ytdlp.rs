@@ -71,7 +71,7 @@ impl MediaFetcher {
         let work = tempfile::Builder::new()
             .prefix(".vaultstream-ytdlp-")
             .tempdir_in(dir)
-            .map_err(|e| file_error(dir, &e))?;
+            .map_err(|e| file_error(dir, e))?;
         let mut args: Vec<OsString> = vec![
             "--no-playlist".into(),
             "--no-mtime".into(),
@@ -151,7 +151,7 @@ impl MediaFetcher {
         }
         let Some((bytes, sha256, head)) = hash_file(&produced, max_bytes)
             .await
-            .map_err(|e| file_error(dir, &e))?
+            .map_err(|e| file_error(dir, e))?
         else {
             return Err(too_large());
         };
@@ -167,10 +167,10 @@ impl MediaFetcher {
             .prefix("vaultstream-video-")
             .suffix(&suffix)
             .tempfile_in(dir)
-            .map_err(|e| file_error(dir, &e))?
+            .map_err(|e| file_error(dir, e))?
             .into_temp_path();
-        std::fs::rename(&produced, &reserved).map_err(|e| file_error(dir, &e))?;
-        let path = reserved.keep().map_err(|e| file_error(dir, &e.error))?;
+        std::fs::rename(&produced, &reserved).map_err(|e| file_error(dir, e))?;
+        let path = reserved.keep().map_err(|e| file_error(dir, e.error))?;
         drop(work);
         tracing::debug!(url = %logical, bytes, path = %path.display(), "video downloaded by yt-dlp");
         Ok(Download {
