@@ -507,10 +507,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webp_frame_count_survives_garbage() {
+    fn scan_gif_survives_garbage() {
+        use super::gif::scan_gif;
         for len in 0..64 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let _ = scan_gif(&junk);
             let _ = webp_frame_count(&junk);
         }
+        let mut gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec();
+        let _ = scan_gif(&gif);
+        gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x87]);
+        assert_eq!(scan_gif(&gif).frames, 1);
     }
 }
