@@ -1,5 +1,5 @@
 //! The image step of media archiving: decode a download safely (its format
-//! sniffed by [`super::sniff`]), apply its orientation, fit it to WebP's
+//! sniffed by `media::sniff`), apply its orientation, fit it to WebP's
 //! limits and re-encode it as WebP.
 //!
 //! Everything here is pure and CPU-bound: no I/O, no async. Callers run
@@ -31,7 +31,7 @@
 //! # Animations
 //!
 //! - An **animated GIF** becomes an **animated WebP** at the same
-//!   quality/method as stills ([`super::gif`]: frame delays, loop count).
+//!   quality/method as stills (`media::gif`: frame delays, loop count).
 //! - Memory is bounded: all frames are held decoded at once, so when
 //!   `frames × width × height × 4` would exceed
 //!   [`ImageOptions::max_alloc_bytes`], or the canvas is wider/taller than
