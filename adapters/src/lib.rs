@@ -12,16 +12,14 @@
 //! - [`http`]: everything outbound HTTP — upstream overrides (platform hosts
 //!   pointed at a local server for tests and staging), the one HTTP client
 //!   (hand-followed redirects, body cap, status → error class), the SSRF
-//!   guard (host literal, then every resolved address) and the guard proxy
-//!   yt-dlp goes through.
-//! - [`config`]: [`config::FetchConfig`], what `fetch`, `media` and `ytdlp`
-//!   need from the settings.
+//!   guard (host literal, then every resolved address), the guard proxy
+//!   yt-dlp goes through, and [`fetch::FetchConfig`], the configuration of
+//!   all of it.
 //! - [`media`]: downloading the media files an item refers to (images into
 //!   memory, videos streamed to disk and hashed, or through yt-dlp).
 //! - [`ytdlp`]: the one yt-dlp driver (guard proxy, time limit, stderr
 //!   tail, error classification) for the YouTube adapter and media.
 
-pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod intake;

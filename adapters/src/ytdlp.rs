@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::ChildStdout;
 use vaultstream_core::parsed::FetchError;
 
-use crate::config::FetchConfig;
+use crate::http::config::FetchConfig;
 use crate::http::proxy::{GuardProxy, ProxyPolicy};
 
 /// How much of yt-dlp's stderr we keep (its end: the `ERROR:` line is last).

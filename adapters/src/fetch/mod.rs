@@ -36,7 +36,7 @@ use vaultstream_core::{Identity, Platform};
 use crate::http::client::HttpClient;
 use crate::ytdlp::YtDlp;
 
-pub use crate::config::FetchConfig;
+pub use crate::http::config::FetchConfig;
 /// Every adapter reports an unreadable answer this way.
 pub(crate) use crate::http::status::malformed;
 pub use twitter::syndication_token;

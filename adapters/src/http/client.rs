@@ -24,9 +24,9 @@ use vaultstream_core::parsed::{Chain, ErrorClass, FetchError};
 use vaultstream_core::settings::Secret;
 
 use super::UpstreamOverrides;
+use super::config::FetchConfig;
 use super::guard::{self, PublicOnlyResolver};
 use super::status::{excerpt, malformed, status_error};
-use crate::config::FetchConfig;
 
 /// What we send when neither the platform nor the operator names a UA.
 pub(crate) const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \

@@ -4,6 +4,9 @@
 //! Layout:
 //! - upstream overrides (this module): send requests meant for one host to
 //!   another base URL;
+//! - `config`: `FetchConfig`, what the client, the fetchers, the media
+//!   downloader and the yt-dlp driver need from the settings (public as
+//!   `fetch::FetchConfig`);
 //! - `client`: the one HTTP client of the adapters and the media downloader
 //!   (overrides, hand-followed redirects, the SSRF guard, a body cap);
 //! - `status`: what an upstream's answer means as a `FetchError` (HTTP
@@ -27,6 +30,7 @@
 use url::Url;
 
 pub(crate) mod client;
+pub(crate) mod config;
 pub(crate) mod guard;
 pub mod proxy;
 pub mod resolve;

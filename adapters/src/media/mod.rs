@@ -47,9 +47,9 @@ use std::time::Duration;
 use url::Url;
 use vaultstream_core::parsed::FetchError;
 
-use crate::config::FetchConfig;
 use crate::http::UpstreamOverrides;
 use crate::http::client::HttpClient;
+use crate::http::config::FetchConfig;
 use crate::ytdlp::YtDlp;
 
 pub use headers::default_media_headers;

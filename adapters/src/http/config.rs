@@ -1,7 +1,8 @@
 //! [`FetchConfig`]: what the fetchers, the media downloader and the
-//! yt-dlp driver need from the settings. It sits below all three (and below
-//! the HTTP client they share) so none of them reaches up into another for
-//! its configuration.
+//! yt-dlp driver need from the settings — all of it about reaching
+//! upstreams: the client's limits, cookies and User-Agent, the guard's
+//! rules, and the yt-dlp program that runs behind the guard proxy. It sits
+//! here, below all three, so none of them reaches up into another for it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,8 +10,8 @@ use std::time::Duration;
 use vaultstream_core::Platform;
 use vaultstream_core::settings::Secret;
 
-use crate::http::UpstreamOverrides;
-use crate::http::resolve::Resolver;
+use super::UpstreamOverrides;
+use super::resolve::Resolver;
 
 /// Everything the adapters need from the settings, as one value tests can
 /// build by hand.
