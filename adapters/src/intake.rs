@@ -116,10 +116,12 @@ pub async fn accept(
     // An archived item's search document holds its tags and notes: a new
     // submission that adds some refreshes it (new items are indexed when
     // the worker stores them).
-    if !receipt.created && adds_words && receipt.status == "pulled" {
-        if let Err(e) = search::index_item(db, receipt.content_id).await {
-            tracing::warn!(content.id = receipt.content_id, error = %e, "could not refresh the search index; `vaultstream search reindex` repairs it");
-        }
+    if !receipt.created
+        && adds_words
+        && receipt.status == "pulled"
+        && let Err(e) = search::index_item(db, receipt.content_id).await
+    {
+        tracing::warn!(content.id = receipt.content_id, error = %e, "could not refresh the search index; `vaultstream search reindex` repairs it");
     }
     if receipt.created
         && let Some(queue) = queue

@@ -3,15 +3,18 @@
 //!
 //! Layout:
 //! - [`links`]: from a pasted share text to the identity of one piece of
-//!   content — link extraction, per-platform URL recognition, the SSRF target
-//!   guard, generic URL normalisation and short-link resolution ([`links::Linker`]).
+//!   content — link extraction, per-platform URL recognition, generic URL
+//!   normalisation and short-link resolution ([`links::Linker`]).
 //! - [`fetch`]: from an identity to a normalised parsed item — one adapter
-//!   per platform behind [`fetch::Fetcher`], sharing one HTTP client with
-//!   overrides, hand-followed redirects, the SSRF guard and a body cap.
+//!   per platform behind [`fetch::Fetcher`].
 //! - [`intake`]: one submission from any channel → stored item + parse
 //!   job, with the same checks and error codes everywhere.
-//! - [`http`]: upstream overrides, which point platform hosts at a local
-//!   server for tests and staging.
+//! - [`http`]: everything outbound HTTP — upstream overrides (platform hosts
+//!   pointed at a local server for tests and staging), the one HTTP client
+//!   (hand-followed redirects, body cap, status → error class), the SSRF
+//!   guard (host literal, then every resolved address), the guard proxy
+//!   yt-dlp goes through, and [`fetch::FetchConfig`], the configuration of
+//!   all of it.
 //! - [`media`]: downloading the media files an item refers to (images into
 //!   memory, videos streamed to disk and hashed, or through yt-dlp).
 //! - [`ytdlp`]: the one yt-dlp driver (guard proxy, time limit, stderr

@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::ChildStdout;
 use vaultstream_core::parsed::FetchError;
 
-use crate::fetch::FetchConfig;
+use crate::http::config::FetchConfig;
 use crate::http::proxy::{GuardProxy, ProxyPolicy};
 
 /// How much of yt-dlp's stderr we keep (its end: the `ERROR:` line is last).
@@ -96,9 +96,9 @@ impl YtDlp {
         F: FnOnce(ChildStdout) -> Fut,
         Fut: Future<Output = (T, bool)>,
     {
-        let proxy = GuardProxy::start(self.policy.clone())
-            .await
-            .map_err(|e| FetchError::retryable(format!("cannot start the guard proxy: {e}")))?;
+        let proxy = GuardProxy::start(self.policy.clone()).await.map_err(|e| {
+            FetchError::retryable(format!("cannot start the guard proxy: {e}")).with_source(e)
+        })?;
         let mut command = tokio::process::Command::new(&self.program);
         command
             .arg("--no-config")
@@ -123,6 +123,7 @@ impl YtDlp {
                 format!("cannot be started ({e})")
             };
             FetchError::permanent(format!("yt-dlp (`{program}`, VAULTSTREAM_YTDLP) {why}"))
+                .with_source(e)
         })?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(FetchError::retryable("yt-dlp's output pipes are missing"));
@@ -136,10 +137,9 @@ impl YtDlp {
                 out
             };
             let (out, err_tail) = tokio::join!(read, read_tail(stderr, STDERR_TAIL_BYTES));
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| FetchError::retryable(format!("waiting for yt-dlp failed: {e}")))?;
+            let status = child.wait().await.map_err(|e| {
+                FetchError::retryable(format!("waiting for yt-dlp failed: {e}")).with_source(e)
+            })?;
             Ok::<_, FetchError>((status, out, err_tail))
         };
         let (status, out, err_tail) = match tokio::time::timeout(limit, run).await {

@@ -140,6 +140,40 @@ async fn body_cap_redirect_limit_and_connect_errors() {
 }
 
 #[tokio::test]
+async fn failures_keep_their_source_for_the_logs() {
+    // A refused connection: reqwest's error is the source, and the report
+    // says the message, then each cause once.
+    let cfg = FetchConfig {
+        overrides: vaultstream_adapters::http::UpstreamOverrides::parse(
+            "api.bilibili.com=http://127.0.0.1:9",
+        )
+        .expect("overrides"),
+        ..FetchConfig::default()
+    };
+    let req = request(Platform::Bilibili, "BV117411r7R1", ContentKind::Video);
+    let err = Fetcher::new(cfg).fetch(&req).await.expect_err("refused");
+    let source = std::error::Error::source(&err).expect("the transport error is kept");
+    assert!(source.is::<reqwest::Error>(), "{source:?}");
+    let report = err.report().to_string();
+    assert!(report.starts_with(&err.message), "{report}");
+    assert_eq!(report.matches("os error").count(), 1, "{report}");
+    assert!(report.contains(&format!(": {source}")), "{report}");
+
+    // A body that is not JSON: serde's error is the source.
+    let server = Replay::start(&["api.bilibili.com"]).await;
+    server.route(
+        "api.bilibili.com/x/web-interface/view",
+        Reply::json("{not json"),
+    );
+    let err = fetch_err(&server, &req).await;
+    assert!(err.message.contains("is not JSON"), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the JSON error is kept");
+    assert!(source.is::<serde_json::Error>(), "{source:?}");
+    // The message already quotes serde's text: the report does not repeat it.
+    assert_eq!(err.report().to_string(), err.message);
+}
+
+#[tokio::test]
 async fn slow_upstreams_time_out_as_retryable() {
     let server = Replay::start(&["api.bilibili.com"]).await;
     server.route(

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -147,8 +148,12 @@ impl fmt::Display for ErrorClass {
 }
 
 /// A classified failure from an adapter.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{class}: {message}")]
+///
+/// `class`, `message` and `detail` are what is stored (dead letters, media
+/// rows) and shown; `source` is the lower-level error it was made from (a
+/// transport, I/O or JSON error), for logs only: never stored, never in an
+/// API answer. Print the whole story once with [`FetchError::report`].
+#[derive(Clone, Debug)]
 pub struct FetchError {
     pub class: ErrorClass,
     /// One line for people: what went wrong.
@@ -157,6 +162,34 @@ pub struct FetchError {
     pub detail: Option<String>,
     /// For `RateLimited`: the upstream's Retry-After, if it gave one.
     pub retry_after: Option<Duration>,
+    /// The error this one was made from, if any (an `Arc`, so the error
+    /// stays `Clone`).
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+/// Written by hand: `source()` must be the kept error itself (so callers
+/// can downcast it), not the `Arc` around it.
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+/// Two failures are the same when they say the same; where they came from
+/// (`source`, which has no equality) is left out.
+impl PartialEq for FetchError {
+    fn eq(&self, other: &Self) -> bool {
+        self.class == other.class
+            && self.message == other.message
+            && self.detail == other.detail
+            && self.retry_after == other.retry_after
+    }
 }
 
 impl FetchError {
@@ -166,6 +199,7 @@ impl FetchError {
             message: message.into(),
             detail: None,
             retry_after: None,
+            source: None,
         }
     }
 
@@ -191,5 +225,111 @@ impl FetchError {
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
+    }
+
+    /// Keep the lower-level error this failure was made from.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The message and its chain of sources, for a log line:
+    /// `error = %err.report()`.
+    pub fn report(&self) -> Chain<'_> {
+        Chain {
+            head: &self.message,
+            source: self
+                .source
+                .as_deref()
+                .map(|s| s as &(dyn std::error::Error + 'static)),
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated, each said once: a source whose
+/// text the line already holds (a message written as `"…: {e}"`, or a
+/// wrapper that repeats its cause) is not printed again.
+pub struct Chain<'a> {
+    head: &'a str,
+    source: Option<&'a (dyn std::error::Error + 'static)>,
+}
+
+impl<'a> Chain<'a> {
+    /// `err`'s own text, then its sources.
+    pub fn of(err: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+        Chain {
+            head: "",
+            source: Some(err),
+        }
+    }
+}
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = self.head.to_owned();
+        let mut next = self.source;
+        while let Some(err) = next {
+            let text = err.to_string();
+            if line.is_empty() {
+                line = text;
+            } else if !text.is_empty() && !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            next = err.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Layer(&'static str, #[source] Option<Box<Layer>>);
+
+    #[test]
+    fn the_source_is_kept_and_reported_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+        let err = FetchError::retryable("request to example.com failed")
+            .with_detail("HTTP detail")
+            .with_source(io);
+        assert_eq!(
+            err.report().to_string(),
+            "request to example.com failed: connection reset"
+        );
+        let source = std::error::Error::source(&err).expect("a source");
+        assert_eq!(source.to_string(), "connection reset");
+        assert!(
+            source.is::<std::io::Error>(),
+            "the kept error itself, not its Arc"
+        );
+        // Stored fields and equality are what they were.
+        assert_eq!(err.message, "request to example.com failed");
+        assert_eq!(err.detail.as_deref(), Some("HTTP detail"));
+        assert_eq!(
+            err.clone(),
+            FetchError::retryable("request to example.com failed").with_detail("HTTP detail")
+        );
+        assert!(FetchError::permanent("gone").report().to_string() == "gone");
+    }
+
+    #[test]
+    fn repeated_text_is_said_once() {
+        let inner = Layer("Connection refused (os error 111)", None);
+        let middle = Layer(
+            "tcp connect error: Connection refused (os error 111)",
+            Some(Box::new(inner)),
+        );
+        let outer = Layer("client error (Connect)", Some(Box::new(middle)));
+        assert_eq!(
+            Chain::of(&outer).to_string(),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        let err = FetchError::permanent("`x` is not JSON (expected value)")
+            .with_source(Layer("expected value", None));
+        assert_eq!(err.report().to_string(), "`x` is not JSON (expected value)");
     }
 }

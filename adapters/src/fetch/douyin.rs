@@ -23,10 +23,10 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::{Get, IPHONE_UA};
 use super::live::LivePhotos;
 use super::value::{array_at, first_str, int_at, stat, str_at, u32_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
+use crate::http::client::{Get, IPHONE_UA};
 
 pub(crate) struct Douyin;
 

@@ -2,9 +2,6 @@
 //! platform behind one [`Fetcher`].
 //!
 //! Layout:
-//! - `client`: the one HTTP client every adapter shares —
-//!   upstream overrides, hand-followed redirects, the SSRF guard, body cap and
-//!   the status → [`ErrorClass`] mapping.
 //! - `value`, `html`: small helpers to read upstream JSON and HTML leniently.
 //! - `live`: live photos (a still and its motion clip) as media and
 //!   `fields.live_photos`, the same for every platform.
@@ -13,11 +10,15 @@
 //!   (video, dynamic, article, season), `twitter`, `weibo` and `web` are
 //!   folders with their parts.
 //!
+//! Every adapter talks to its platform through the one shared HTTP client of
+//! [`crate::http`] (overrides, hand-followed redirects, the SSRF guard, body
+//! cap, the status → error class mapping) and is configured by
+//! [`FetchConfig`].
+//!
 //! Adapters never panic on upstream data: a body that does not have the shape
 //! we expect is a `Permanent` error whose detail says what was missing.
 
 mod bilibili;
-pub(crate) mod client;
 mod douyin;
 mod html;
 mod live;
@@ -32,18 +33,17 @@ mod zhihu;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use vaultstream_core::parsed::{ErrorClass, FetchError, ParsedItem};
-use vaultstream_core::settings::Secret;
+use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::{Identity, Platform};
 
-use crate::http::UpstreamOverrides;
-use crate::http::resolve::Resolver;
+use crate::http::client::HttpClient;
 use crate::ytdlp::YtDlp;
 
-use client::HttpClient;
+pub use crate::http::config::FetchConfig;
+/// Every adapter reports an unreadable answer this way.
+pub(crate) use crate::http::status::malformed;
 pub use twitter::syndication_token;
 
 /// What the worker asks for: one piece of content.
@@ -59,66 +59,6 @@ impl FetchRequest {
         Self {
             identity,
             source_url: None,
-        }
-    }
-}
-
-/// Everything the adapters need from the settings, as one value tests can
-/// build by hand.
-#[derive(Clone, Debug)]
-pub struct FetchConfig {
-    pub overrides: UpstreamOverrides,
-    /// Replaces our default browser User-Agent where a platform does not
-    /// need a specific one (Weibo and Douyin need a phone, the Twitter
-    /// syndication endpoint answers Googlebot).
-    pub user_agent: Option<String>,
-    /// A `Cookie` header value per platform. Sent only to the host the
-    /// adapter asked for, never logged.
-    pub cookies: BTreeMap<Platform, Secret<String>>,
-    /// Let generic pages point at loopback/private addresses (development).
-    pub allow_private_targets: bool,
-    /// The yt-dlp program (a name on PATH or a path).
-    pub ytdlp: String,
-    pub connect_timeout: Duration,
-    /// Whole request, headers and body, per hop.
-    pub request_timeout: Duration,
-    /// Whole yt-dlp run; the process is killed when it is exceeded.
-    pub ytdlp_timeout: Duration,
-    /// Largest response body read; more is a `Permanent` "too large".
-    pub max_body_bytes: usize,
-    pub max_redirects: usize,
-    /// How the guard proxy in front of yt-dlp resolves names (the system
-    /// resolver; tests add fixed answers).
-    pub resolver: Resolver,
-}
-
-impl Default for FetchConfig {
-    fn default() -> Self {
-        Self {
-            overrides: UpstreamOverrides::default(),
-            user_agent: None,
-            cookies: BTreeMap::new(),
-            allow_private_targets: false,
-            ytdlp: "yt-dlp".to_owned(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            ytdlp_timeout: Duration::from_secs(120),
-            max_body_bytes: 8 * 1024 * 1024,
-            max_redirects: 5,
-            resolver: Resolver::system(),
-        }
-    }
-}
-
-impl FetchConfig {
-    pub fn from_settings(settings: &vaultstream_core::Settings) -> Self {
-        Self {
-            overrides: UpstreamOverrides::from_pairs(settings.upstream_overrides.clone()),
-            user_agent: settings.user_agent.clone(),
-            cookies: settings.cookies.clone(),
-            allow_private_targets: settings.allow_private_targets,
-            ytdlp: settings.ytdlp.clone(),
-            ..Self::default()
         }
     }
 }
@@ -198,21 +138,12 @@ impl Fetcher {
                 content.platform_id = %id.platform_id,
                 duration_ms,
                 error.class = %e.class,
-                error.message = %e.message,
+                error = %e.report(),
                 "fetch of {} {} failed", id.platform, id.platform_id
             ),
         }
         outcome
     }
-}
-
-/// `Permanent`: the upstream answered, but not with what we can read.
-pub(crate) fn malformed(what: &str, detail: impl Into<String>) -> FetchError {
-    FetchError::new(
-        ErrorClass::Permanent,
-        format!("malformed upstream response: {what}"),
-    )
-    .with_detail(detail)
 }
 
 /// A media reference with nothing known but its role and URL.
@@ -235,6 +166,7 @@ pub(crate) fn media(
 /// A URL we build ourselves from constants and an id we validated; a parse
 /// failure is still reported, never unwrapped.
 pub(crate) fn build_url(s: &str) -> Result<url::Url, FetchError> {
-    url::Url::parse(s)
-        .map_err(|e| FetchError::permanent(format!("cannot build the URL `{s}`: {e}")))
+    url::Url::parse(s).map_err(|e| {
+        FetchError::permanent(format!("cannot build the URL `{s}`: {e}")).with_source(e)
+    })
 }

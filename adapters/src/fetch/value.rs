@@ -141,12 +141,6 @@ pub(crate) fn array_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
         .unwrap_or_default()
 }
 
-/// A short, single-line excerpt of a body for error details.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

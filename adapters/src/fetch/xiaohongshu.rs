@@ -25,10 +25,10 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::live::LivePhotos;
 use super::value::{array_at, as_int, first_int, first_str, stat, u32_at, unix_millis};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
+use crate::http::client::Get;
 
 pub(crate) struct Xiaohongshu;
 

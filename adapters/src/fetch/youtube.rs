@@ -42,8 +42,10 @@ impl Adapter for Youtube {
                 "`{id}` is not a YouTube video id"
             )));
         }
-        let logical = Url::parse(&format!("https://www.youtube.com/watch?v={id}"))
-            .map_err(|e| FetchError::permanent(format!("cannot build the watch URL: {e}")))?;
+        let logical =
+            Url::parse(&format!("https://www.youtube.com/watch?v={id}")).map_err(|e| {
+                FetchError::permanent(format!("cannot build the watch URL: {e}")).with_source(e)
+            })?;
         let url = ctx.http.overrides().rewrite(&logical).unwrap_or(logical);
         // yt-dlp reads cookies from a Netscape file, not a header: write the
         // operator's cookie to a private temporary file for this run only
@@ -109,6 +111,7 @@ async fn run_json(
             &format!("yt-dlp's -J output is not JSON ({e})"),
             run.detail(),
         )
+        .with_source(e)
     })
 }
 

@@ -18,9 +18,9 @@ use serde_json::Value;
 use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRole, ParsedAuthor, ParsedItem};
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::value::{f64_at, first_str, id_at, int_at, stat, str_at, unix_secs};
 use super::{Adapter, Ctx, FetchRequest, build_url, html, malformed, media};
+use crate::http::client::Get;
 
 pub(crate) struct Zhihu;
 
@@ -277,7 +277,7 @@ pub(crate) fn parse_pin(b: &Value) -> Result<ParsedItem, FetchError> {
         .and_then(|origin| match parse_pin(origin) {
             Ok(item) => Some(Box::new(item)),
             Err(e) => {
-                tracing::info!(error.message = %e.message, "the reposted Zhihu pin is unreadable; kept without it");
+                tracing::info!(error = %e.report(), "the reposted Zhihu pin is unreadable; kept without it");
                 None
             }
         });

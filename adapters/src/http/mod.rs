@@ -1,6 +1,21 @@
-//! Outbound HTTP plumbing shared by the fetchers:
+//! Outbound HTTP plumbing shared by the fetchers, the media downloader and
+//! the short-link resolver.
+//!
+//! Layout:
 //! - upstream overrides (this module): send requests meant for one host to
 //!   another base URL;
+//! - `config`: `FetchConfig`, what the client, the fetchers, the media
+//!   downloader and the yt-dlp driver need from the settings (public as
+//!   `fetch::FetchConfig`);
+//! - `client`: the one HTTP client of the adapters and the media downloader
+//!   (overrides, hand-followed redirects, the SSRF guard, a body cap);
+//! - `status`: what an upstream's answer means as a `FetchError` (HTTP
+//!   status → error class, `Retry-After`, unreadable bodies);
+//! - `target`: the SSRF guard on a URL's host literal (also applied to
+//!   every pasted link);
+//! - `guard`: the SSRF guard at connection time (every resolved address
+//!   must be public), shared by the client, the proxy and the short-link
+//!   resolver;
 //! - [`proxy`]: the guarding forward proxy that programs making their own
 //!   connections (yt-dlp) must go through;
 //! - [`resolve`]: name resolution for that proxy (with a fixed table for
@@ -14,8 +29,13 @@
 
 use url::Url;
 
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod guard;
 pub mod proxy;
 pub mod resolve;
+pub(crate) mod status;
+pub(crate) mod target;
 
 /// `VAULTSTREAM_UPSTREAM_OVERRIDES`: host=base-url pairs; every outbound
 /// request to `host` goes to base-url instead, path and query kept.

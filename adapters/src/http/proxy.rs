@@ -32,9 +32,9 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use super::UpstreamOverrides;
+use super::guard::check_resolved;
 use super::resolve::Resolver;
-use crate::fetch::client::check_resolved;
-use crate::links::target;
+use super::target;
 
 /// Largest request head we read (request line + headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;

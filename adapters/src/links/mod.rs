@@ -2,20 +2,20 @@
 //!
 //! Layout:
 //! - [`extract`](fn@extract): find link candidates in free text (pure).
-//! - `target`: refuse loopback/private/metadata hosts by their literal (pure).
 //! - one file per platform (`bilibili`, `twitter`, ...): recognise a URL's
 //!   host and path and spell the platform id one canonical way (pure).
 //! - `web`: normalise any other URL into a generic page identity (pure).
 //! - `resolve`: [`Linker`], which follows short links over the network.
 //!
 //! Everything but `resolve` is pure so the identity contract can be tested
-//! exhaustively without a network.
+//! exhaustively without a network. Hosts are refused by the SSRF target
+//! guard of [`crate::http`] (the literal here, every resolved address when
+//! a name is looked up).
 
 mod bilibili;
 mod douyin;
 mod extract;
 mod resolve;
-pub(crate) mod target;
 mod twitter;
 mod web;
 mod weibo;
@@ -174,7 +174,7 @@ fn recognise_at_depth(
     // An overridden host is the operator's own choice (tests point b23.tv at
     // 127.0.0.1); everything else must be a public target.
     if !policy.allow_private_targets && !policy.overrides.overrides_host(raw_host) {
-        target::check(url)?;
+        crate::http::target::check(url)?;
     }
     let host = host_key(raw_host);
     let found = bilibili::recognise(&host, url)

@@ -122,7 +122,7 @@ impl Linker {
             return Ok(());
         };
         let addrs: Vec<std::net::SocketAddr> = addrs.collect();
-        crate::fetch::client::check_resolved(host, &addrs).map_err(|f| {
+        crate::http::guard::check_resolved(host, &addrs).map_err(|f| {
             UserError::new(
                 ErrorCode::ForbiddenTarget,
                 format!(

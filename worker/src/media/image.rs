@@ -1,5 +1,6 @@
-//! The image step of media archiving: sniff what a download really is, decode
-//! it safely, and re-encode it as WebP.
+//! The image step of media archiving: decode a download safely (its format
+//! sniffed by `media::sniff`), apply its orientation, fit it to WebP's
+//! limits and re-encode it as WebP.
 //!
 //! Everything here is pure and CPU-bound: no I/O, no async. Callers run
 //! [`transcode`] inside `tokio::task::spawn_blocking` and parallelise across
@@ -8,8 +9,7 @@
 //! # What goes in, what comes out
 //!
 //! - The format is decided from **magic bytes only** ([`sniff`]), never from a
-//!   `Content-Type` header: servers send HTML error pages, JSON and videos
-//!   with `image/*` types. HTML, JSON, empty bodies, videos and unknown bytes
+//!   `Content-Type` header. HTML, JSON, empty bodies, videos and unknown bytes
 //!   are [`ImageError::NotAnImage`]; SVG, HEIC/AVIF, TIFF and the other
 //!   formats the `image` crate can recognise but we do not decode are
 //!   [`ImageError::Unsupported`].
@@ -26,19 +26,12 @@
 //!   stripped.
 //! - WebP cannot exceed 16383 pixels on either side: larger images (a long
 //!   1080×30000 screenshot) are downscaled to fit, keeping the aspect ratio,
-//!   with Lanczos3. The `image` resizer keeps a `width × new_height` RGBA f32
-//!   intermediate (16 bytes a pixel); when that would exceed
-//!   [`ImageOptions::max_alloc_bytes`] the cheaper area-averaging
-//!   `thumbnail` resampler (no intermediate buffer) is used instead.
+//!   within [`ImageOptions::max_alloc_bytes`] (`super::encode`).
 //!
 //! # Animations
 //!
-//! - An **animated GIF** becomes an **animated WebP** (libwebp's `WebPAnimEncoder`
-//!   through `webp::AnimEncoder`), at the same quality/method as stills. Frame
-//!   delays of 10 ms or less become 100 ms, as browsers play them. The loop
-//!   count comes from the GIF's NETSCAPE2.0 extension (absent: play once).
-//!   A limitation of `webp` 0.3: the last frame's duration is the average of
-//!   the others (exact for the usual constant-delay GIF).
+//! - An **animated GIF** becomes an **animated WebP** at the same
+//!   quality/method as stills (`media::gif`: frame delays, loop count).
 //! - Memory is bounded: all frames are held decoded at once, so when
 //!   `frames × width × height × 4` would exceed
 //!   [`ImageOptions::max_alloc_bytes`], or the canvas is wider/taller than
@@ -75,15 +68,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use image::codecs::gif::GifDecoder;
 use image::codecs::webp::WebPDecoder;
-use image::imageops::FilterType;
 use image::metadata::Orientation;
-use image::{
-    AnimationDecoder, DynamicImage, GenericImageView, ImageDecoder, ImageFormat, ImageReader,
-    Limits,
-};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
-/// WebP's largest width or height.
-pub const WEBP_MAX_DIMENSION: u32 = 16383;
+/// Sniffing has its own module (the media job uses it for videos too); the
+/// image step's callers know it by this path as well.
+pub use super::sniff::{Sniffed, sniff};
+use super::sniff::{is_heif, looks_like_svg};
+use super::{encode, gif};
 
 /// Head room on top of the decoded pixel buffer for decoder working memory.
 const DECODER_SLACK_BYTES: u64 = 64 << 20;
@@ -127,211 +119,6 @@ fn alloc_bound(max_pixels: u64) -> u64 {
     max_pixels
         .saturating_mul(MAX_DECODED_BYTES_PER_PIXEL)
         .saturating_add(DECODER_SLACK_BYTES)
-}
-
-/// What a body is, judged from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sniffed {
-    /// Any format `image` recognises (including ones [`transcode`] refuses,
-    /// such as TIFF or AVIF).
-    Image(ImageFormat),
-    /// A video container, by file extension: mp4, webm, mkv, mov, flv, ts.
-    Video(&'static str),
-    Html,
-    Json,
-    Empty,
-    Unknown,
-}
-
-/// Classify a body from its magic bytes (pass at least the first 512 bytes
-/// for best results; MPEG-TS needs 189). Never looks at a `Content-Type`.
-pub fn sniff(head: &[u8]) -> Sniffed {
-    if head.is_empty() {
-        return Sniffed::Empty;
-    }
-    // Box-structured video first: a QuickTime `moov` box of size 256 starts
-    // with ICO's magic. MPEG-TS's single sync byte comes after the images
-    // ("GIF8" starts with 0x47 too).
-    if let Some(v) = sniff_video(head) {
-        return v;
-    }
-    if let Some(f) = sniff_image(head) {
-        return Sniffed::Image(f);
-    }
-    if sniff_mpeg_ts(head) {
-        return Sniffed::Video("ts");
-    }
-    let text = skip_bom_and_space(head);
-    if text.is_empty() {
-        return Sniffed::Empty;
-    }
-    if looks_like_html(text) {
-        return Sniffed::Html;
-    }
-    if looks_like_json(text) {
-        return Sniffed::Json;
-    }
-    Sniffed::Unknown
-}
-
-fn sniff_image(head: &[u8]) -> Option<ImageFormat> {
-    // `image` does not know HEIF; an AVIF with an unusual ftyp box size is
-    // missed by its mask, so check the brand ourselves.
-    if let Some(brand) = ftyp_brand(head) {
-        return is_avif(head, brand).then_some(ImageFormat::Avif);
-    }
-    let format = image::guess_format(head).ok()?;
-    match format {
-        // "BM" and "P1".."P7" are also the start of plenty of text.
-        ImageFormat::Bmp if head.len() >= 18 => {
-            let dib = u32::from_le_bytes([head[14], head[15], head[16], head[17]]);
-            matches!(dib, 12 | 16 | 40 | 52 | 56 | 64 | 108 | 124).then_some(format)
-        }
-        ImageFormat::Pnm => head
-            .get(2)
-            .is_some_and(|b| b.is_ascii_whitespace())
-            .then_some(format),
-        _ => Some(format),
-    }
-}
-
-/// The major brand of an ISO-BMFF `ftyp` box at the start.
-fn ftyp_brand(head: &[u8]) -> Option<&[u8]> {
-    (head.len() >= 12 && &head[4..8] == b"ftyp").then(|| &head[8..12])
-}
-
-const HEIF_BRANDS: [&[u8]; 9] = [
-    b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avci",
-];
-
-fn is_avif(head: &[u8], brand: &[u8]) -> bool {
-    if brand == b"avif" || brand == b"avis" {
-        return true;
-    }
-    // A generic HEIF brand with "avif" among the compatible brands.
-    HEIF_BRANDS.contains(&brand) && compatible_brands(head).any(|b| b == b"avif" || b == b"avis")
-}
-
-fn is_heif(head: &[u8]) -> bool {
-    ftyp_brand(head).is_some_and(|b| HEIF_BRANDS.contains(&b))
-}
-
-fn compatible_brands(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let size = head
-        .get(0..4)
-        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize);
-    let end = size.clamp(16, head.len().max(16)).min(head.len());
-    head.get(16..end).unwrap_or(&[]).chunks_exact(4)
-}
-
-fn sniff_video(head: &[u8]) -> Option<Sniffed> {
-    if let Some(brand) = ftyp_brand(head) {
-        if is_avif(head, brand) || HEIF_BRANDS.contains(&brand) || brand == b"crx " {
-            return None; // still images in an ISO-BMFF box
-        }
-        let ext = if brand == b"qt  " { "mov" } else { "mp4" };
-        return Some(Sniffed::Video(ext));
-    }
-    // Old QuickTime files start with a bare moov/mdat/wide atom.
-    if head.len() >= 8 && matches!(&head[4..8], b"moov" | b"mdat" | b"wide" | b"pnot") {
-        return Some(Sniffed::Video("mov"));
-    }
-    if head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
-        // The EBML header carries a DocType of "webm" or "matroska".
-        let window = &head[..head.len().min(64)];
-        let webm = window.windows(4).any(|w| w == b"webm");
-        return Some(Sniffed::Video(if webm { "webm" } else { "mkv" }));
-    }
-    if head.starts_with(b"FLV\x01") {
-        return Some(Sniffed::Video("flv"));
-    }
-    None
-}
-
-/// MPEG-TS: 188-byte packets, each starting with the 0x47 sync byte; M2TS
-/// (Blu-ray) prefixes each packet with a 4-byte timestamp. Two sync bytes a
-/// packet apart are required, and a third when the head is long enough.
-fn sniff_mpeg_ts(head: &[u8]) -> bool {
-    [(0usize, 188usize), (4, 192)]
-        .iter()
-        .any(|&(first, stride)| {
-            let third = head.get(first + 2 * stride);
-            head.get(first) == Some(&0x47)
-                && head.get(first + stride) == Some(&0x47)
-                && (third.is_none() || third == Some(&0x47))
-        })
-}
-
-fn skip_bom_and_space(head: &[u8]) -> &[u8] {
-    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
-    let start = head
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(head.len());
-    &head[start..]
-}
-
-fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
-    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-fn contains_ignore_case(text: &[u8], needle: &[u8]) -> bool {
-    text.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-fn looks_like_svg(head: &[u8]) -> bool {
-    let text = skip_bom_and_space(head);
-    text.first() == Some(&b'<') && contains_ignore_case(&text[..text.len().min(4096)], b"<svg")
-}
-
-fn looks_like_html(text: &[u8]) -> bool {
-    const TAGS: [&[u8]; 17] = [
-        b"<!doctype html",
-        b"<html",
-        b"<head",
-        b"<body",
-        b"<meta",
-        b"<title",
-        b"<script",
-        b"<style",
-        b"<link",
-        b"<div",
-        b"<p>",
-        b"<br",
-        b"<h1",
-        b"<table",
-        b"<iframe",
-        b"<noscript",
-        b"<center",
-    ];
-    if TAGS.iter().any(|t| starts_with_ignore_case(text, t)) {
-        return true;
-    }
-    let window = &text[..text.len().min(4096)];
-    if starts_with_ignore_case(text, b"<!--") {
-        return !contains_ignore_case(window, b"<svg");
-    }
-    if starts_with_ignore_case(text, b"<?xml") {
-        return contains_ignore_case(window, b"<html");
-    }
-    false
-}
-
-fn looks_like_json(text: &[u8]) -> bool {
-    let (open, rest) = match text.split_first() {
-        Some((&b, rest)) if b == b'{' || b == b'[' => (b, rest),
-        _ => return false,
-    };
-    let next = rest.iter().find(|b| !b.is_ascii_whitespace());
-    match (open, next) {
-        (_, None) => true,
-        (b'{', Some(&c)) => c == b'"' || c == b'}',
-        (_, Some(&c)) => matches!(
-            c,
-            b'{' | b'[' | b'"' | b']' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
-        ),
-    }
 }
 
 /// The result of [`transcode`].
@@ -581,32 +368,15 @@ fn jpeg_is_truncated(b: &[u8]) -> bool {
     }
 }
 
+/// Encode a decoded still (see [`encode::encode_still`]).
 fn encode_still(
     img: DynamicImage,
     source_format: &'static str,
     opts: &ImageOptions,
 ) -> Result<Transcoded, ImageError> {
-    let img = to_8bit(img);
-    let img = fit_webp_dimensions(img, opts);
-    let (width, height) = img.dimensions();
-    let config = webp_config(opts)?;
-    let converted;
-    let encoder = match &img {
-        DynamicImage::ImageRgb8(buf) => webp::Encoder::from_rgb(buf.as_raw(), width, height),
-        DynamicImage::ImageRgba8(buf) => webp::Encoder::from_rgba(buf.as_raw(), width, height),
-        other => {
-            // Not reached: `to_8bit` returns RGB8 or RGBA8.
-            converted = other.to_rgba8();
-            webp::Encoder::from_rgba(converted.as_raw(), width, height)
-        }
-    };
-    let encoded = encoder
-        .encode_advanced(&config)
-        .map_err(|e| ImageError::Encode(format!("{e:?}")))?;
-    let bytes = encoded.to_vec();
-    if bytes.is_empty() {
-        return Err(ImageError::Encode("libwebp produced no output".into()));
-    }
+    let (bytes, width, height) =
+        encode::encode_still(img, opts.quality, opts.method, opts.max_alloc_bytes)
+            .map_err(ImageError::Encode)?;
     Ok(Transcoded {
         bytes,
         ext: "webp",
@@ -617,65 +387,6 @@ fn encode_still(
         source_format,
         frames: 1,
     })
-}
-
-/// 8-bit RGBA when there is an alpha channel, 8-bit RGB otherwise.
-fn to_8bit(img: DynamicImage) -> DynamicImage {
-    match img {
-        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => img,
-        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.into_rgba8()),
-        other => DynamicImage::ImageRgb8(other.into_rgb8()),
-    }
-}
-
-/// Target size fitting `WEBP_MAX_DIMENSION`, keeping the aspect ratio.
-fn fitted_size(width: u32, height: u32) -> (u32, u32) {
-    let long = width.max(height);
-    if long <= WEBP_MAX_DIMENSION {
-        return (width, height);
-    }
-    let scale = |side: u32| -> u32 {
-        let scaled = (u64::from(side) * u64::from(WEBP_MAX_DIMENSION) + u64::from(long) / 2)
-            / u64::from(long);
-        u32::try_from(scaled)
-            .unwrap_or(WEBP_MAX_DIMENSION)
-            .clamp(1, WEBP_MAX_DIMENSION)
-    };
-    (scale(width), scale(height))
-}
-
-fn fit_webp_dimensions(img: DynamicImage, opts: &ImageOptions) -> DynamicImage {
-    let (width, height) = img.dimensions();
-    let (new_w, new_h) = fitted_size(width, height);
-    if (new_w, new_h) == (width, height) {
-        return img;
-    }
-    // `imageops::resize` samples vertically first into an RGBA f32 buffer of
-    // width × new_height.
-    let intermediate = u64::from(width) * u64::from(new_h) * 16;
-    if intermediate <= opts.max_alloc_bytes {
-        img.resize_exact(new_w, new_h, FilterType::Lanczos3)
-    } else {
-        img.thumbnail_exact(new_w, new_h)
-    }
-}
-
-fn webp_config(opts: &ImageOptions) -> Result<webp::WebPConfig, ImageError> {
-    let mut config = webp::WebPConfig::new()
-        .map_err(|()| ImageError::Encode("libwebp could not initialise a config".into()))?;
-    let quality = opts.quality.min(100);
-    config.method = i32::from(opts.method.min(6));
-    config.thread_level = 0;
-    if quality == 100 {
-        config.lossless = 1;
-        // For lossless, `quality` is the compression effort (cwebp's default).
-        config.quality = 75.0;
-    } else {
-        config.lossless = 0;
-        config.quality = f32::from(quality);
-        config.alpha_compression = 1;
-    }
-    Ok(config)
 }
 
 // ---------------------------------------------------------------- WebP input
@@ -722,71 +433,8 @@ fn webp_frame_count(bytes: &[u8]) -> u32 {
 
 // ----------------------------------------------------------------- GIF input
 
-/// What a walk over the GIF block structure found (no LZW decoding).
-#[derive(Debug, Default)]
-struct GifScan {
-    frames: u32,
-    /// From the NETSCAPE2.0 / ANIMEXTS1.0 application extension.
-    loop_count: Option<u16>,
-}
-
-fn scan_gif(b: &[u8]) -> GifScan {
-    let mut scan = GifScan::default();
-    let Some(&packed) = b.get(10) else {
-        return scan;
-    };
-    let mut pos = 13usize;
-    if packed & 0x80 != 0 {
-        pos += 3 << ((packed & 7) + 1);
-    }
-    // Skip a chain of data sub-blocks starting at `pos`; None when truncated.
-    let skip_sub_blocks = |mut pos: usize| -> Option<usize> {
-        loop {
-            let len = usize::from(*b.get(pos)?);
-            pos = pos.checked_add(1 + len)?;
-            if len == 0 {
-                return Some(pos);
-            }
-        }
-    };
-    loop {
-        match b.get(pos) {
-            Some(0x21) => {
-                let Some(&label) = b.get(pos + 1) else { break };
-                let body = pos + 2;
-                if label == 0xFF
-                    && b.get(body) == Some(&11)
-                    && matches!(b.get(body + 1..body + 12), Some(id) if id == b"NETSCAPE2.0" || id == b"ANIMEXTS1.0")
-                    && b.get(body + 12) == Some(&3)
-                    && b.get(body + 13) == Some(&1)
-                    && let Some(lc) = b.get(body + 14..body + 16)
-                {
-                    scan.loop_count = Some(u16::from_le_bytes([lc[0], lc[1]]));
-                }
-                match skip_sub_blocks(body) {
-                    Some(next) => pos = next,
-                    None => break,
-                }
-            }
-            Some(0x2C) => {
-                let Some(&local) = b.get(pos + 9) else { break };
-                scan.frames = scan.frames.saturating_add(1);
-                let mut next = pos + 10;
-                if local & 0x80 != 0 {
-                    next += 3 << ((local & 7) + 1);
-                }
-                // LZW minimum code size, then the image data sub-blocks.
-                match skip_sub_blocks(next + 1) {
-                    Some(after) => pos = after,
-                    None => break,
-                }
-            }
-            _ => break, // trailer (0x3B), garbage or end of data
-        }
-    }
-    scan
-}
-
+/// A GIF of one frame is a still; an animated one becomes an animated WebP
+/// ([`super::gif`]) within the memory bound, or is kept as it is.
 fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageError> {
     let mut decoder =
         GifDecoder::new(Cursor::new(bytes)).map_err(|e| map_image_error(e, (0, 0), opts))?;
@@ -795,7 +443,7 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
         .set_limits(limits(opts))
         .map_err(|e| map_image_error(e, (width, height), opts))?;
     check_dimensions(width, height, opts)?;
-    let scan = scan_gif(bytes);
+    let scan = gif::scan_gif(bytes);
     if scan.frames <= 1 {
         let img = DynamicImage::from_decoder(decoder)
             .map_err(|e| map_image_error(e, (width, height), opts))?;
@@ -814,33 +462,16 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
     let frame_bytes = u64::from(width) * u64::from(height) * 4;
     let budget_frames = opts.max_alloc_bytes / frame_bytes.max(1);
     if u64::from(scan.frames) > budget_frames
-        || width > WEBP_MAX_DIMENSION
-        || height > WEBP_MAX_DIMENSION
+        || width > encode::MAX_DIMENSION
+        || height > encode::MAX_DIMENSION
     {
         return Ok(keep());
     }
-
-    let mut frames: Vec<(image::RgbaImage, u32)> = Vec::new();
-    for frame in decoder.into_frames() {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(e) if frames.is_empty() => return Err(map_image_error(e, (width, height), opts)),
-            // A damaged tail: browsers play what they can; so does the original.
-            Err(_) => return Ok(keep()),
-        };
-        // The block walk may undercount a malformed file: re-check the budget.
-        if frames.len() as u64 >= budget_frames {
-            return Ok(keep());
-        }
-        let (num, den) = frame.delay().numer_denom_ms();
-        let delay_ms = num.checked_div(den).unwrap_or(0);
-        let delay_ms = if delay_ms <= 10 { 100 } else { delay_ms };
-        let buffer = frame.into_buffer();
-        if buffer.dimensions() != (width, height) {
-            return Ok(keep());
-        }
-        frames.push((buffer, delay_ms));
-    }
+    let mut frames = match gif::decode_frames(decoder, width, height, budget_frames) {
+        Ok(gif::Frames::Decoded(frames)) => frames,
+        Ok(gif::Frames::Keep) => return Ok(keep()),
+        Err(e) => return Err(map_image_error(e, (width, height), opts)),
+    };
     match frames.len() {
         0 => Err(ImageError::Corrupt("the GIF has no decodable frame".into())),
         1 => {
@@ -849,7 +480,12 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
         }
         n => {
             let loop_count = scan.loop_count.map_or(1, i32::from);
-            match encode_animation(&frames, width, height, loop_count, opts) {
+            let encoded = encode::config(opts.quality, opts.method)
+                .ok()
+                .and_then(|config| {
+                    gif::encode_animation(&frames, width, height, loop_count, &config)
+                });
+            match encoded {
                 Some(bytes) => Ok(Transcoded {
                     bytes,
                     ext: "webp",
@@ -866,51 +502,13 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
     }
 }
 
-/// Animated WebP from full-canvas RGBA frames; None on any encoder failure.
-fn encode_animation(
-    frames: &[(image::RgbaImage, u32)],
-    width: u32,
-    height: u32,
-    loop_count: i32,
-    opts: &ImageOptions,
-) -> Option<Vec<u8>> {
-    let config = webp_config(opts).ok()?;
-    let mut encoder = webp::AnimEncoder::new(width, height, &config);
-    encoder.set_loop_count(loop_count);
-    let expected_len = usize::try_from(u64::from(width) * u64::from(height) * 4).ok()?;
-    let mut timestamp: i32 = 0;
-    for (buffer, delay_ms) in frames {
-        // `webp::AnimEncoder` imports `width × height × 4` bytes per frame
-        // without checking the slice: make sure they are there.
-        if buffer.as_raw().len() != expected_len {
-            return None;
-        }
-        encoder.add_frame(webp::AnimFrame::from_rgba(
-            buffer.as_raw(),
-            width,
-            height,
-            timestamp,
-        ));
-        timestamp = timestamp.saturating_add(i32::try_from(*delay_ms).unwrap_or(i32::MAX));
-    }
-    let encoded = encoder.try_encode().ok()?;
-    let bytes = encoded.to_vec();
-    (bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP").then_some(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn fitted_size_keeps_aspect() {
-        assert_eq!(fitted_size(1000, 20000), (819, 16383));
-        assert_eq!(fitted_size(30000, 1), (16383, 1));
-        assert_eq!(fitted_size(16383, 16383), (16383, 16383));
-    }
-
-    #[test]
     fn scan_gif_survives_garbage() {
+        use super::gif::scan_gif;
         for len in 0..64 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             let _ = scan_gif(&junk);
@@ -920,19 +518,5 @@ mod tests {
         let _ = scan_gif(&gif);
         gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0x87]);
         assert_eq!(scan_gif(&gif).frames, 1);
-    }
-
-    #[test]
-    fn sniff_text_and_bmp_false_positives() {
-        assert_eq!(
-            sniff(b"BMW is a car maker and this text is long"),
-            Sniffed::Unknown
-        );
-        assert_eq!(sniff(b"P1ease"), Sniffed::Unknown);
-        assert_eq!(sniff(b"  \n"), Sniffed::Empty);
-        assert_eq!(
-            sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
-            Sniffed::Unknown
-        );
     }
 }

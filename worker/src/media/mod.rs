@@ -1,10 +1,19 @@
 //! The media step: archive an item's images and videos.
 //!
-//! - [`image`]: sniffing and WebP transcoding (pure, CPU-bound);
+//! - `sniff`: what a downloaded file really is, from its magic bytes (pure;
+//!   images and videos);
+//! - [`image`]: the image step — decode within limits, orient, and keep or
+//!   re-encode as WebP (pure, CPU-bound);
+//! - `gif`: animated GIF → animated WebP, for `image`;
+//! - `encode`: writing WebP (settings, 8-bit pixels, the 16383-pixel limit),
+//!   for `image`;
 //! - [`job`]: the media job — download, transcode, store content-addressed,
 //!   record, retry or dead-letter.
 
+mod encode;
+mod gif;
 pub mod image;
 pub mod job;
+mod sniff;
 
 pub use job::{MediaCtx, MediaOutcome, handle_media, process_media};

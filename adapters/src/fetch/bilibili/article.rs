@@ -24,8 +24,9 @@ use vaultstream_core::parsed::{FetchError, MediaRole, ParsedItem};
 use super::rich::{self, Rich};
 use super::{absolute, api, author, get, send, with_referer};
 use crate::fetch::live::LivePhotos;
-use crate::fetch::value::{array_at, excerpt, first_str, id_at, int_at, stat, str_at, unix_secs};
+use crate::fetch::value::{array_at, first_str, id_at, int_at, stat, str_at, unix_secs};
 use crate::fetch::{Ctx, html, malformed, media};
+use crate::http::status::excerpt;
 
 /// What the opus detail API needs to render every article (`htmlNewStyle`;
 /// the documented browser set).

@@ -34,9 +34,9 @@ use serde_json::Value;
 use vaultstream_core::Platform;
 use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRef, ParsedAuthor, ParsedItem};
 
-use super::client::{Get, Response};
 use super::value::{id_at, str_at};
 use super::{Adapter, Ctx, FetchRequest, build_url, malformed};
+use crate::http::client::{Get, Response};
 
 pub(crate) struct Bilibili;
 
@@ -96,7 +96,7 @@ fn checked(resp: &Response, what: &str) -> Result<Value, FetchError> {
         // precondition failure: back off.
         return Err(FetchError::rate_limited(
             "Bilibili risk control blocked the request (HTTP 412)",
-            super::client::retry_after(&resp.headers),
+            crate::http::status::retry_after(&resp.headers),
         ));
     }
     resp.check_status(ErrorClass::AuthRequired)?;
@@ -104,7 +104,7 @@ fn checked(resp: &Response, what: &str) -> Result<Value, FetchError> {
     let Some(code) = body.get("code").and_then(Value::as_i64) else {
         return Err(malformed(
             &format!("{what} has no `code`"),
-            super::value::excerpt(&resp.body),
+            crate::http::status::excerpt(&resp.body),
         ));
     };
     if code == 0 {

@@ -55,7 +55,7 @@ pub(super) async fn fetch(
             Err(e) => tracing::info!(
                 content.platform_id = bvid,
                 error.class = %e.class,
-                error.message = %e.message,
+                error = %e.report(),
                 "Bilibili play URL unavailable for {bvid}; archiving without the video"
             ),
         }

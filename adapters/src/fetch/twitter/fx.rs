@@ -9,9 +9,9 @@ use serde_json::Value;
 use vaultstream_core::parsed::{ErrorClass, FetchError, MediaRef, MediaRole, ParsedAuthor};
 use vaultstream_core::{ContentKind, Platform};
 
-use super::super::client::Get;
 use super::super::value::{array_at, f64_at, id_at, int_at, stat, str_at, u32_at, unix_secs};
 use super::super::{Ctx, build_url, html, malformed, media};
+use crate::http::client::Get;
 use vaultstream_core::parsed::ParsedItem;
 
 /// Which FxTwitter API a status came from (the reply-chain walk asks the

@@ -61,7 +61,7 @@ impl Adapter for Twitter {
                 tracing::info!(
                     content.platform_id = id,
                     error.class = %v2.class,
-                    error.message = %v2.message,
+                    error = %v2.report(),
                     "FxTwitter v2 failed for {id}; trying its v1 API"
                 );
                 match fx::get(ctx, Api::V1, &format!("status/{id}")).await {
@@ -74,7 +74,7 @@ impl Adapter for Twitter {
         tracing::info!(
             content.platform_id = id,
             error.class = %first.class,
-            error.message = %first.message,
+            error = %first.report(),
             "FxTwitter failed for {id}; trying the syndication endpoint"
         );
         // If the fallback fails too, its error is the one to act on unless

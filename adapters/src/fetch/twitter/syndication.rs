@@ -8,9 +8,9 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::super::client::Get;
 use super::super::value::{array_at, first_str, id_at, int_at, parse_iso, stat, str_at, u32_at};
 use super::super::{Ctx, build_url, html, malformed, media};
+use crate::http::client::Get;
 
 /// yt-dlp uses this UA for the syndication endpoint.
 const GOOGLEBOT: &str = "Googlebot";

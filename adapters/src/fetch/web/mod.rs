@@ -23,9 +23,9 @@ use vaultstream_core::parsed::{
 };
 use vaultstream_core::{ContentKind, Platform};
 
-use super::client::Get;
 use super::value::{parse_iso, str_at};
 use super::{Adapter, Ctx, FetchRequest, html, malformed, media};
+use crate::http::client::Get;
 
 mod charset;
 mod readable;
@@ -43,8 +43,9 @@ impl Adapter for Web {
         } else {
             &req.identity.canonical_url
         };
-        let url = Url::parse(raw_url)
-            .map_err(|e| FetchError::permanent(format!("`{raw_url}` is not a URL: {e}")))?;
+        let url = Url::parse(raw_url).map_err(|e| {
+            FetchError::permanent(format!("`{raw_url}` is not a URL: {e}")).with_source(e)
+        })?;
         let mut get = Get::new(url, Platform::Web).html();
         get.guarded = true;
         get.only_documents = true;

@@ -32,9 +32,9 @@ use serde_json::Value;
 use vaultstream_core::Platform;
 use vaultstream_core::parsed::{ErrorClass, FetchError, ParsedItem};
 
-use super::client::{Get, IPHONE_UA, Response};
 use super::value::str_at;
 use super::{Adapter, Ctx, FetchRequest, build_url, malformed};
+use crate::http::client::{Get, IPHONE_UA, Response};
 use visitor::Cookies;
 
 pub(crate) struct Weibo;
@@ -158,7 +158,7 @@ fn checked(resp: &Response) -> Result<Value, FetchError> {
         }
         None => Err(malformed(
             "the Weibo answer has no `ok`",
-            super::value::excerpt(&resp.body),
+            crate::http::status::excerpt(&resp.body),
         )),
     }
 }
@@ -188,7 +188,7 @@ async fn complete_long_texts(
             Err(e) => {
                 tracing::info!(
                     content.platform_id = %mid,
-                    error.message = %e.message,
+                    error = %e.report(),
                     "Weibo long text unavailable for {mid}; keeping the cut text"
                 );
                 None

@@ -25,9 +25,10 @@ use tokio::sync::Mutex;
 use vaultstream_core::Platform;
 use vaultstream_core::parsed::{ErrorClass, FetchError};
 
-use super::super::client::{Get, IPHONE_UA};
-use super::super::value::{excerpt, int_at, str_at};
+use super::super::value::{int_at, str_at};
 use super::super::{Ctx, build_url};
+use crate::http::client::{Get, IPHONE_UA};
+use crate::http::status::excerpt;
 
 /// How long a set of visitor cookies is used before a fresh one is asked
 /// for (sooner when Weibo shows the login wall).
@@ -82,7 +83,7 @@ async fn fill(slot: &mut (u64, Option<Cookies>), ctx: &Ctx) -> Result<Cookies, F
         Err(first) => {
             tracing::info!(
                 error.class = %first.class,
-                error.message = %first.message,
+                error = %first.report(),
                 "Weibo genvisitor2 failed; trying the older visitor flow"
             );
             incarnate(ctx).await.map_err(|second| {

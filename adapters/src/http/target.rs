@@ -7,9 +7,9 @@
 //! fullwidth digits — into a parsed address, so checking `Url::host()` covers
 //! them; the tests pin that down.
 //!
-//! This is only the literal check at submission time. A public name that
-//! *resolves* to a private address (DNS rebinding) must be refused again by
-//! the fetcher when it connects.
+//! This is only the literal check (at submission, and before every guarded
+//! request). A public name that *resolves* to a private address (DNS
+//! rebinding) is refused again when we connect: [`super::guard`].
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -39,7 +39,7 @@ pub(crate) fn check(url: &Url) -> Result<(), UserError> {
 }
 
 fn is_public_name(name: &str) -> bool {
-    let name = super::host_key(name);
+    let name = super::normalise_host(name);
     // A single-label name (`metadata`, `intranet`, `router`) is completed by
     // the resolver's search domains: always someone's local network.
     if !name.contains('.') {

@@ -2,32 +2,31 @@
 //!
 //! Redirects are followed by hand (at most `max_redirects`) so that every hop
 //! is rewritten by the upstream overrides and, for user-supplied pages,
-//! checked by the SSRF guard: the host literal first (the same check links
-//! get at submission), then the addresses its name resolves to (a resolver
-//! that refuses private answers, so a public name rebinding to 127.0.0.1
-//! between check and connect is still refused). Hosts the operator overrides
-//! skip the guard: pointing them at a local server is the point.
+//! checked by the SSRF guard ([`super::guard`]): the host literal first (the
+//! same check links get at submission), then the addresses its name resolves
+//! to (a resolver that refuses private answers, so a public name rebinding to
+//! 127.0.0.1 between check and connect is still refused). Hosts the operator
+//! overrides skip the guard: pointing them at a local server is the point.
 //!
 //! Nothing here logs headers: a request may carry a platform's cookie.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
-    RETRY_AFTER, USER_AGENT,
+    USER_AGENT,
 };
 use url::Url;
 use vaultstream_core::Platform;
-use vaultstream_core::parsed::{ErrorClass, FetchError};
+use vaultstream_core::parsed::{Chain, ErrorClass, FetchError};
 use vaultstream_core::settings::Secret;
 
-use super::FetchConfig;
-use super::value::excerpt;
-use crate::http::UpstreamOverrides;
-use crate::links::target;
+use super::UpstreamOverrides;
+use super::config::FetchConfig;
+use super::guard::{self, PublicOnlyResolver};
+use super::status::{excerpt, malformed, status_error};
 
 /// What we send when neither the platform nor the operator names a UA.
 pub(crate) const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
@@ -140,7 +139,7 @@ impl Response {
     /// The body as JSON, or a `Permanent` error quoting its start.
     pub fn json(&self, what: &str) -> Result<serde_json::Value, FetchError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            super::malformed(
+            malformed(
                 &format!("{what} is not JSON ({e})"),
                 format!(
                     "HTTP {} from {}: {}",
@@ -149,6 +148,7 @@ impl Response {
                     excerpt(&self.body)
                 ),
             )
+            .with_source(e)
         })
     }
 
@@ -166,44 +166,6 @@ impl Response {
             ))),
         }
     }
-}
-
-/// Status → error class. `None` for success.
-pub(crate) fn status_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    forbidden: ErrorClass,
-) -> Option<FetchError> {
-    let code = status.as_u16();
-    Some(match code {
-        200..=299 => return None,
-        429 => FetchError::rate_limited(
-            format!("the upstream is rate limiting us (HTTP {code})"),
-            retry_after(headers),
-        ),
-        401 => FetchError::auth_required(format!("the upstream wants a login (HTTP {code})")),
-        403 => FetchError::new(
-            forbidden,
-            format!("the upstream refused access (HTTP {code})"),
-        ),
-        404 | 410 => FetchError::permanent(format!("not found or deleted upstream (HTTP {code})")),
-        408 | 500..=599 => FetchError {
-            retry_after: retry_after(headers),
-            ..FetchError::retryable(format!("the upstream failed (HTTP {code})"))
-        },
-        _ => FetchError::permanent(format!("the upstream answered HTTP {code}")),
-    })
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
-    let wait = at.timestamp() - chrono::Utc::now().timestamp();
-    Some(Duration::from_secs(wait.max(0) as u64))
 }
 
 /// Cheap to clone. Two reqwest clients: the plain one for platform APIs and
@@ -318,9 +280,7 @@ impl HttpClient {
                 .is_some_and(|h| self.overrides.overrides_host(h));
             let guard = req.guarded && !self.allow_private_targets && !overridden;
             if guard {
-                target::check(&current).map_err(|e| {
-                    FetchError::permanent(format!("refused to fetch: {}", e.message))
-                })?;
+                guard::check_url(&current)?;
             }
             let client = if guard { &self.guarded } else { &self.plain };
             let Some(client) = client else {
@@ -347,7 +307,7 @@ impl HttpClient {
             let response = builder
                 .send()
                 .await
-                .map_err(|e| transport_error(&current, &e))?;
+                .map_err(|e| transport_error(&current, e))?;
             let status = response.status();
             tracing::debug!(
                 url = %current,
@@ -372,6 +332,7 @@ impl HttpClient {
                 // override never leaks into the next hop.
                 let next = current.join(location).map_err(|e| {
                     FetchError::permanent(format!("{current} redirects to a bad URL: {e}"))
+                        .with_source(e)
                 })?;
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::permanent(format!(
@@ -450,7 +411,7 @@ pub(crate) async fn read_capped(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(e) => return Err(transport_error(url, &e)),
+            Err(e) => return Err(transport_error(url, e)),
         }
     }
 }
@@ -476,9 +437,11 @@ fn is_document(headers: &HeaderMap) -> bool {
         || ct.starts_with("text/")
 }
 
-pub(crate) fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
-    if let Some(refused) = find_source::<ForbiddenAddress>(e) {
-        return FetchError::permanent(format!("refused to fetch {url}: {refused}"));
+/// A request that got no usable answer; the reqwest error is kept as the
+/// source.
+pub(crate) fn transport_error(url: &Url, e: reqwest::Error) -> FetchError {
+    if let Some(refused) = guard::forbidden_in(&e) {
+        return FetchError::permanent(format!("refused to fetch {url}: {refused}")).with_source(e);
     }
     let host = url.host_str().unwrap_or_default();
     let message = if e.is_timeout() {
@@ -490,122 +453,8 @@ pub(crate) fn transport_error(url: &Url, e: &reqwest::Error) -> FetchError {
     };
     // The chain names the cause (DNS, TLS, reset) for operators; reqwest's
     // messages hold the URL but never headers.
-    FetchError::retryable(message).with_detail(error_chain(e))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-fn find_source<'a, T: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if let Some(found) = err.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = err.source();
-    }
-    None
-}
-
-/// A name resolved to an address we must not connect to.
-#[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to {ip}, which is not a public address")]
-pub(crate) struct ForbiddenAddress {
-    host: String,
-    pub(crate) ip: IpAddr,
-}
-
-/// Resolves with the system resolver and refuses the whole answer if any
-/// address is private: a name with one private record is hostile or
-/// misconfigured either way.
-struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            check_resolved(&host, &addrs)?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-pub(crate) fn check_resolved(host: &str, addrs: &[SocketAddr]) -> Result<(), ForbiddenAddress> {
-    match addrs.iter().map(SocketAddr::ip).find(|ip| !is_public(*ip)) {
-        None => Ok(()),
-        Some(ip) => Err(ForbiddenAddress {
-            host: host.to_owned(),
-            ip,
-        }),
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => target::is_public_v4(v4),
-        IpAddr::V6(v6) => target::is_public_v6(v6),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolved_private_addresses_are_refused() {
-        let ok: Vec<SocketAddr> = vec!["93.184.216.34:0".parse().expect("addr")];
-        assert!(check_resolved("example.com", &ok).is_ok());
-        for bad in ["127.0.0.1:0", "10.0.0.7:0", "169.254.169.254:0", "[::1]:0"] {
-            let addrs: Vec<SocketAddr> = vec![ok[0], bad.parse().expect("addr")];
-            let err = check_resolved("rebind.example", &addrs).expect_err("refused");
-            assert!(err.to_string().contains("not a public address"), "{err}");
-        }
-    }
-
-    #[test]
-    fn statuses_map_to_classes() {
-        let h = HeaderMap::new();
-        let class = |code: u16| {
-            status_error(
-                StatusCode::from_u16(code).expect("status"),
-                &h,
-                ErrorClass::AuthRequired,
-            )
-            .map(|e| e.class)
-        };
-        assert_eq!(class(200), None);
-        assert_eq!(class(404), Some(ErrorClass::Permanent));
-        assert_eq!(class(410), Some(ErrorClass::Permanent));
-        assert_eq!(class(401), Some(ErrorClass::AuthRequired));
-        assert_eq!(class(403), Some(ErrorClass::AuthRequired));
-        assert_eq!(class(429), Some(ErrorClass::RateLimited));
-        assert_eq!(class(503), Some(ErrorClass::Retryable));
-        assert_eq!(class(400), Some(ErrorClass::Permanent));
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-    }
+    let detail = Chain::of(&e).to_string();
+    FetchError::retryable(message)
+        .with_detail(detail)
+        .with_source(e)
 }
