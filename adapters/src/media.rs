@@ -188,7 +188,7 @@ impl MediaFetcher {
         let (mut response, final_url) = self.inner.http.send(&get).await?;
         check_status(response.status(), response.headers(), &final_url)?;
         let too_large = |size: String| {
-            FetchError::permanent(format!(
+            FetchError::too_large(format!(
                 "the media at {} is too large ({size} bytes, limit {max_bytes})",
                 host_of(&final_url)
             ))
@@ -292,7 +292,7 @@ impl MediaFetcher {
             .rewrite(&logical)
             .unwrap_or_else(|| logical.clone());
         let too_large = || {
-            FetchError::permanent(format!(
+            FetchError::too_large(format!(
                 "the video at {} is too large (limit {max_bytes} bytes)",
                 host_of(&logical)
             ))

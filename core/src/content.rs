@@ -8,10 +8,13 @@ use serde::Serialize;
 
 use crate::db::entities::{content, content_source};
 use crate::platform::UnknownName;
+use crate::status::MediaStatus;
 
 /// `unprocessed` → `processing` → `pulled` | `failed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
 pub enum Status {
     Unprocessed,
     Processing,
@@ -141,7 +144,8 @@ pub struct MediaView {
     pub quoted: bool,
     /// `pending`, `processing`, `archived`, `failed` or `skipped`
     /// (media archiving off).
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: MediaStatus,
     pub original_url: String,
     pub blob_key: Option<String>,
     pub sha256: Option<String>,
@@ -175,14 +179,14 @@ pub struct MediaErrorView {
 impl From<crate::db::entities::media::Model> for MediaView {
     fn from(m: crate::db::entities::media::Model) -> Self {
         let error = m.error_message.clone().map(|message| MediaErrorView {
-            code: m.error_code.clone().unwrap_or_else(|| "failed".to_owned()),
+            code: m.error_code.map_or("failed", |c| c.as_str()).to_owned(),
             error_type: m.error_type.clone().unwrap_or_default(),
             message,
             detail: m.error_detail.clone(),
             failure_count: m.failure_count,
             at: m.last_error_at,
         });
-        let archived = m.status == "archived";
+        let archived = m.status == MediaStatus::Archived;
         MediaView {
             id: m.id,
             position: m.position,
@@ -259,7 +263,7 @@ impl ContentView {
             platform_id: m.platform_id,
             canonical_url: m.canonical_url,
             kind: m.kind,
-            status: m.status,
+            status: m.status.to_string(),
             title: m.title,
             text: m.text,
             author,
@@ -282,15 +286,15 @@ impl ContentView {
 }
 
 /// The item-level summary of its media rows' statuses.
-pub fn media_status<'a>(statuses: impl IntoIterator<Item = &'a str>) -> &'static str {
+pub fn media_status(statuses: impl IntoIterator<Item = MediaStatus>) -> &'static str {
     let (mut n, mut archived, mut failed, mut skipped) = (0, 0, 0, 0);
     for s in statuses {
         n += 1;
         match s {
-            "archived" => archived += 1,
-            "failed" => failed += 1,
-            "skipped" => skipped += 1,
-            _ => {}
+            MediaStatus::Archived => archived += 1,
+            MediaStatus::Failed => failed += 1,
+            MediaStatus::Skipped => skipped += 1,
+            MediaStatus::Pending | MediaStatus::Processing => {}
         }
     }
     match () {

@@ -156,6 +156,8 @@ pub struct FetchError {
     pub detail: Option<String>,
     /// For `RateLimited`: the upstream's Retry-After, if it gave one.
     pub retry_after: Option<Duration>,
+    /// The response was over a size limit (a media file: `too_large`).
+    pub too_large: bool,
 }
 
 impl FetchError {
@@ -165,6 +167,7 @@ impl FetchError {
             message: message.into(),
             detail: None,
             retry_after: None,
+            too_large: false,
         }
     }
 
@@ -174,6 +177,14 @@ impl FetchError {
 
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::new(ErrorClass::Permanent, message)
+    }
+
+    /// Over a size limit: permanent, and marked [`FetchError::too_large`].
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            too_large: true,
+            ..Self::permanent(message)
+        }
     }
 
     pub fn auth_required(message: impl Into<String>) -> Self {

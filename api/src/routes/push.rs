@@ -21,6 +21,7 @@ use vaultstream_core::ErrorCode;
 use vaultstream_core::db::contents::Cursor;
 use vaultstream_core::db::entities::{push_target, pushed_record};
 use vaultstream_core::db::push::{self, NewTarget, RecordFilter, TargetError, TargetPatch};
+use vaultstream_core::status::RecordStatus;
 
 use super::contents::{DEFAULT_LIMIT, MAX_LIMIT, path_id};
 use crate::AppState;
@@ -98,7 +99,7 @@ impl From<pushed_record::Model> for RecordView {
             id: m.id,
             target_id: m.target_id,
             content_id: m.content_id,
-            status: m.status,
+            status: m.status.to_string(),
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
             message_ids,
@@ -421,17 +422,14 @@ fn record_filter(raw: Option<&str>) -> ApiResult<RecordFilter> {
     let content_id = positive_param(&pairs, "content_id")?;
     let status = param(&pairs, "status")
         .map(|s| {
-            push::STATUSES
-                .iter()
-                .find(|k| **k == s)
-                .map(|k| (*k).to_owned())
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(format!(
-                        "status `{}` is not one of {}",
-                        s.escape_debug(),
-                        push::STATUSES.join(", ")
-                    ))
-                })
+            s.parse::<RecordStatus>().map_err(|_| {
+                let known: Vec<&str> = RecordStatus::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::invalid_parameter(format!(
+                    "status `{}` is not one of {}",
+                    s.escape_debug(),
+                    known.join(", ")
+                ))
+            })
         })
         .transpose()?;
     let limit = match param(&pairs, "limit") {
@@ -541,7 +539,7 @@ pub async fn resend_record(
         StatusCode::ACCEPTED,
         Json(json!({
             "id": id,
-            "status": push::PENDING,
+            "status": RecordStatus::Pending,
             "record": record.map(RecordView::from),
         })),
     ))

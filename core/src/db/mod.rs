@@ -3,14 +3,27 @@
 //!
 //! Layout:
 //! - [`entities`]: sea-orm entities mirroring the `migrations` crate.
+//! - [`work`]: queued work — due, claim, lease, retry, reconciler queries —
+//!   written once for every table below that jobs work on.
 //! - [`contents`]: submissions, items, lists.
+//! - [`items`]: an item's parse transitions (claim, store, retry, fail).
+//! - [`media`]: media rows and their transitions.
+//! - [`blobs`]: the blob registry and source hashes.
+//! - [`dead_letters`]: jobs that failed for good.
+//! - [`retry`]: an operator's retry of items, files and dead letters.
+//! - [`push`]: push targets and pushed records.
+//! - [`keys`]: API keys.
 
+pub mod blobs;
 pub mod contents;
+pub mod dead_letters;
 pub mod entities;
-pub mod jobs;
+pub mod items;
 pub mod keys;
 pub mod media;
 pub mod push;
+pub mod retry;
+pub mod work;
 
 use std::path::PathBuf;
 use std::time::Duration;

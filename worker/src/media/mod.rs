@@ -1,10 +1,11 @@
 //! The media step: archive an item's images and videos.
 //!
 //! - [`image`]: sniffing and WebP transcoding (pure, CPU-bound);
-//! - [`job`]: the media job — download, transcode, store content-addressed,
-//!   record, retry or dead-letter.
+//! - [`archive`]: one file — reuse, download, transcode, store
+//!   content-addressed; staging files;
+//! - [`job`]: the media job kind — claim, archive, record, retry or
+//!   dead-letter (through the leased-job executor).
 
+pub mod archive;
 pub mod image;
 pub mod job;
-
-pub use job::{MediaCtx, MediaOutcome, handle_media, process_media};
