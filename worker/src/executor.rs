@@ -176,41 +176,40 @@ async fn attempt<J: LeasedJob>(
         Err(f) => f,
     };
     outcome::failure(kind, J::platform(claim), f.err.class);
-    let code = f.code.map(MediaErrorCode::as_str);
-    if f.err.class.is_retryable() && (lease.attempt as u32) < ctx.max_attempts {
-        let delay = backoff::delay(ctx.backoff_base_ms, lease.attempt as u32, &f.err);
-        let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        if !job.fail_retry(ctx, claim, &f, next_at).await? {
-            return Ok(Outcome::LeaseLost);
+    let retry = f.err.class.is_retryable() && (lease.attempt as u32) < ctx.max_attempts;
+    let delay = retry.then(|| backoff::delay(ctx.backoff_base_ms, lease.attempt as u32, &f.err));
+    let stored = match delay {
+        Some(delay) => {
+            let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            job.fail_retry(ctx, claim, &f, next_at).await?
         }
-        warn!(
-            duration_ms,
-            error.class = %f.err.class,
-            error.code = code,
-            error = %f.err.message,
-            attempt = lease.attempt,
-            retry_in_ms = delay.as_millis() as u64,
-            "{kind} failed; retrying later"
-        );
-        // If the push fails, the reconciler finds the row once it is due.
-        if let Err(e) = job.clone().enqueue(ctx.queue.as_ref(), Some(delay)).await {
-            warn!(error = %e, "could not queue the {kind} retry; the reconciler will");
+        None => {
+            let payload = serde_json::to_value(job)?;
+            job.fail_dead(ctx, claim, &f, payload).await?
         }
-        return Ok(Outcome::Retrying { delay });
-    }
-    let payload = serde_json::to_value(job)?;
-    if !job.fail_dead(ctx, claim, &f, payload).await? {
+    };
+    if !stored {
         return Ok(Outcome::LeaseLost);
     }
     warn!(
         duration_ms,
         error.class = %f.err.class,
-        error.code = code,
+        error.code = f.code.map(MediaErrorCode::as_str),
         error = %f.err.message,
         attempt = lease.attempt,
-        "{kind} failed for good: dead-lettered"
+        retry_in_ms = delay.map(|d| d.as_millis() as u64),
+        "{kind} failed{}",
+        if retry { "; retrying later" } else { " for good: dead-lettered" }
     );
-    Ok(Outcome::DeadLettered)
+    let Some(delay) = delay else {
+        return Ok(Outcome::DeadLettered);
+    };
+    // A delayed message: no worker slot waits. If the push fails, the
+    // reconciler finds the row once it is due.
+    if let Err(e) = job.clone().enqueue(ctx.queue.as_ref(), Some(delay)).await {
+        warn!(error = %e, "could not queue the {kind} retry; the reconciler will");
+    }
+    Ok(Outcome::Retrying { delay })
 }
 
 /// A lease heartbeat task, stopped when this is dropped: also when the job

@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait, UpdateMany,
 };
 
 use super::entities::dead_letter;
@@ -28,7 +28,26 @@ pub(crate) struct NewDeadLetter<'a> {
     pub err: &'a FetchError,
 }
 
-pub(crate) async fn insert<C: ConnectionTrait>(
+/// Fail a row for good (`update`, which names the worker's lease) and
+/// record its dead letter, in one transaction. False: the update matched
+/// nothing (the lease was lost): nothing was written.
+pub(crate) async fn fail_with_letter<T: EntityTrait>(
+    db: &DatabaseConnection,
+    update: UpdateMany<T>,
+    letter: NewDeadLetter<'_>,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    if update.exec(&txn).await?.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    insert(&txn, letter, now).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+async fn insert<C: ConnectionTrait>(
     db: &C,
     letter: NewDeadLetter<'_>,
     now: DateTime<Utc>,

@@ -17,27 +17,12 @@ use sea_orm::{
 
 use super::dead_letters::{self, NewDeadLetter};
 use super::entities::content;
-use super::work::{self, Failures, Lease, Leased, Queued};
+use super::work::{self, Failures, Lease};
 use crate::content::Status;
 use crate::parsed::{FetchError, ParsedItem};
 use crate::queue::JobKind;
 
-impl Queued for content::Entity {
-    type Status = Status;
-    const ID: content::Column = content::Column::Id;
-    const STATUS: content::Column = content::Column::Status;
-    const ATTEMPTS: content::Column = content::Column::Attempts;
-    const NEXT_ATTEMPT_AT: content::Column = content::Column::NextAttemptAt;
-    const ENQUEUED_AT: content::Column = content::Column::EnqueuedAt;
-    const UPDATED_AT: content::Column = content::Column::UpdatedAt;
-    const WAITING: Status = Status::Unprocessed;
-    const WORKING: Status = Status::Processing;
-}
-
-impl Leased for content::Entity {
-    const LEASE_UNTIL: content::Column = content::Column::LeaseUntil;
-    const LEASE_TOKEN: content::Column = content::Column::LeaseToken;
-}
+work::queued_table!(content: Status, waiting = Status::Unprocessed, working = Status::Processing, leased);
 
 impl Failures for content::Entity {
     const FAILURE_COUNT: content::Column = content::Column::FailureCount;
@@ -140,17 +125,13 @@ pub async fn fail_dead(
     err: &FetchError,
     payload: serde_json::Value,
 ) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let failed = work::failure(work::released(content::Entity::update_many()), err, now);
-    let res = work::finished(failed, Status::Failed)
-        .filter(work::owned::<content::Entity>(&claim.lease))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        txn.rollback().await?;
-        return Ok(false);
-    }
+    let failed = work::failure(
+        work::released(content::Entity::update_many()),
+        err,
+        Utc::now(),
+    );
+    let update =
+        work::finished(failed, Status::Failed).filter(work::owned::<content::Entity>(&claim.lease));
     let letter = NewDeadLetter {
         content_id: claim.item.id,
         media_id: None,
@@ -160,9 +141,7 @@ pub async fn fail_dead(
         attempts: claim.lease.attempt,
         err,
     };
-    dead_letters::insert(&txn, letter, now).await?;
-    txn.commit().await?;
-    Ok(true)
+    dead_letters::fail_with_letter(db, update, letter).await
 }
 
 /// An operator's retry: these items start a fresh round, queued now.

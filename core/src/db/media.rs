@@ -14,35 +14,20 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 
 use super::blobs::Archived;
 use super::dead_letters::{self, NewDeadLetter};
 use super::entities::{content, media};
-use super::work::{self, Failures, Lease, Leased, Queued, chrono_dur};
+use super::work::{self, Failures, Lease, chrono_dur};
 use crate::error::MediaErrorCode;
 use crate::parsed::{FetchError, MediaRef, MediaRole, ParsedItem};
 use crate::queue::JobKind;
 use crate::status::MediaStatus;
 
-impl Queued for media::Entity {
-    type Status = MediaStatus;
-    const ID: media::Column = media::Column::Id;
-    const STATUS: media::Column = media::Column::Status;
-    const ATTEMPTS: media::Column = media::Column::Attempts;
-    const NEXT_ATTEMPT_AT: media::Column = media::Column::NextAttemptAt;
-    const ENQUEUED_AT: media::Column = media::Column::EnqueuedAt;
-    const UPDATED_AT: media::Column = media::Column::UpdatedAt;
-    const WAITING: MediaStatus = MediaStatus::Pending;
-    const WORKING: MediaStatus = MediaStatus::Processing;
-}
-
-impl Leased for media::Entity {
-    const LEASE_UNTIL: media::Column = media::Column::LeaseUntil;
-    const LEASE_TOKEN: media::Column = media::Column::LeaseToken;
-}
+work::queued_table!(media: MediaStatus, waiting = MediaStatus::Pending, working = MediaStatus::Processing, leased);
 
 impl Failures for media::Entity {
     const FAILURE_COUNT: media::Column = media::Column::FailureCount;
@@ -310,16 +295,8 @@ pub async fn fail_dead(
     code: MediaErrorCode,
     payload: serde_json::Value,
 ) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let res = work::finished(failure(err, code, now), MediaStatus::Failed)
-        .filter(work::owned::<media::Entity>(&claim.lease))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        txn.rollback().await?;
-        return Ok(false);
-    }
+    let update = work::finished(failure(err, code, Utc::now()), MediaStatus::Failed)
+        .filter(work::owned::<media::Entity>(&claim.lease));
     let letter = NewDeadLetter {
         content_id: claim.media.content_id,
         media_id: Some(claim.media.id),
@@ -329,9 +306,7 @@ pub async fn fail_dead(
         attempts: claim.lease.attempt,
         err,
     };
-    dead_letters::insert(&txn, letter, now).await?;
-    txn.commit().await?;
-    Ok(true)
+    dead_letters::fail_with_letter(db, update, letter).await
 }
 
 /// Make failed (or skipped, or stale) media rows pending again with a

@@ -66,6 +66,35 @@ pub trait Leased: Queued {
     const LEASE_TOKEN: Self::Column;
 }
 
+/// Implements [`Queued`] — and [`Leased`] with `leased` — for the entity of
+/// table module `$table`, whose bookkeeping columns have the usual names
+/// (`id`, `status`, `attempts`, `next_attempt_at`, `enqueued_at`,
+/// `updated_at`; `lease_until`, `lease_token`), as every table with queued
+/// work has them.
+macro_rules! queued_table {
+    ($table:ident: $status:ty, waiting = $waiting:expr, working = $working:expr) => {
+        impl $crate::db::work::Queued for $table::Entity {
+            type Status = $status;
+            const ID: $table::Column = $table::Column::Id;
+            const STATUS: $table::Column = $table::Column::Status;
+            const ATTEMPTS: $table::Column = $table::Column::Attempts;
+            const NEXT_ATTEMPT_AT: $table::Column = $table::Column::NextAttemptAt;
+            const ENQUEUED_AT: $table::Column = $table::Column::EnqueuedAt;
+            const UPDATED_AT: $table::Column = $table::Column::UpdatedAt;
+            const WAITING: $status = $waiting;
+            const WORKING: $status = $working;
+        }
+    };
+    ($table:ident: $status:ty, waiting = $waiting:expr, working = $working:expr, leased) => {
+        $crate::db::work::queued_table!($table: $status, waiting = $waiting, working = $working);
+        impl $crate::db::work::Leased for $table::Entity {
+            const LEASE_UNTIL: $table::Column = $table::Column::LeaseUntil;
+            const LEASE_TOKEN: $table::Column = $table::Column::LeaseToken;
+        }
+    };
+}
+pub(crate) use queued_table;
+
 /// A table that records each failed attempt, under its own column names.
 pub trait Failures: Queued {
     const FAILURE_COUNT: Self::Column;

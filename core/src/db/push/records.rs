@@ -26,20 +26,11 @@ use sea_orm::{
 use super::targets::matching_targets;
 use crate::content::Status;
 use crate::db::entities::{content, content_tag, media, pushed_record};
-use crate::db::work::{self, Queued, chrono_dur};
+use crate::db::work::{self, chrono_dur};
 use crate::status::{MediaStatus, RecordStatus};
 
-impl Queued for pushed_record::Entity {
-    type Status = RecordStatus;
-    const ID: pushed_record::Column = pushed_record::Column::Id;
-    const STATUS: pushed_record::Column = pushed_record::Column::Status;
-    const ATTEMPTS: pushed_record::Column = pushed_record::Column::Attempts;
-    const NEXT_ATTEMPT_AT: pushed_record::Column = pushed_record::Column::NextAttemptAt;
-    const ENQUEUED_AT: pushed_record::Column = pushed_record::Column::EnqueuedAt;
-    const UPDATED_AT: pushed_record::Column = pushed_record::Column::UpdatedAt;
-    const WAITING: RecordStatus = RecordStatus::Pending;
-    const WORKING: RecordStatus = RecordStatus::Sending;
-}
+// At most once: no lease (see `db::work`).
+work::queued_table!(pushed_record: RecordStatus, waiting = RecordStatus::Pending, working = RecordStatus::Sending);
 
 /// A new `pending` record for (target, item), inserted unless the pair has
 /// one already. Returns its id when this call created it.
