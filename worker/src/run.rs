@@ -165,36 +165,18 @@ struct Pools<'a> {
 
 impl PerKind for Pools<'_> {
     fn kind<J: Job>(&mut self) {
-        let name = format!("{}-{}", self.name, J::KIND);
-        let pool = Pool {
-            ctx: self.ctx.clone(),
-            stop: self.stop.clone(),
-            poll: self.poll,
-            concurrency: J::concurrency(self.settings),
-        };
-        let transport = J::transport(self.queue).clone();
-        self.running.push(pool.start::<J>(transport, name));
+        let pool = self.start::<J>();
+        self.running.push(pool);
     }
 }
 
-/// What every pool is started with.
-struct Pool {
-    ctx: Arc<WorkerCtx>,
-    stop: watch::Receiver<bool>,
-    poll: Duration,
-    concurrency: usize,
-}
-
-impl Pool {
-    /// The same worker on each backend; the storages differ in type only.
-    fn start<J: Job>(self, transport: Transport<J>, name: String) -> Running {
-        let Pool {
-            ctx,
-            stop,
-            poll,
-            concurrency,
-        } = self;
-        let kind = J::KIND.as_str();
+impl Pools<'_> {
+    /// Kind `J`'s pool: the same worker on each backend (the storages
+    /// differ in type only), supervised.
+    fn start<J: Job>(&self) -> Running {
+        let name = format!("{}-{}", self.name, J::KIND);
+        let (ctx, stop, poll) = (self.ctx.clone(), self.stop.clone(), self.poll);
+        let concurrency = J::concurrency(self.settings);
         macro_rules! supervise {
             ($storage:expr) => {{
                 let (storage, stop_worker) = ($storage, stop.clone());
@@ -208,10 +190,10 @@ impl Pool {
                             .run_until(stopped(stop_worker.clone())),
                     )
                 };
-                Box::pin(supervised(kind, name, stop, start)) as Running
+                Box::pin(supervised(J::KIND.as_str(), name, stop, start)) as Running
             }};
         }
-        match transport {
+        match J::transport(self.queue).clone() {
             Transport::Redis { storage, .. } => supervise!(storage),
             Transport::Sqlite { storage, .. } => supervise!(storage),
             Transport::Postgres { storage, .. } => supervise!(storage),
