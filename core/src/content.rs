@@ -1,60 +1,11 @@
 //! The life of an item and the shapes it is shown in.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::entities::{content, content_source};
-use crate::platform::UnknownName;
 use crate::status::MediaStatus;
-
-/// `unprocessed` → `processing` → `pulled` | `failed`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[derive(sea_orm::DeriveValueType)]
-#[sea_orm(value_type = "String")]
-pub enum Status {
-    Unprocessed,
-    Processing,
-    Pulled,
-    Failed,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Unprocessed,
-        Status::Processing,
-        Status::Pulled,
-        Status::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Unprocessed => "unprocessed",
-            Status::Processing => "processing",
-            Status::Pulled => "pulled",
-            Status::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
-    }
-}
+pub use crate::status::Status;
 
 /// Where a submission came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -376,13 +327,5 @@ mod tests {
             assert_eq!(err.code, crate::ErrorCode::InvalidTag, "{bad:?}");
         }
         assert!(normalise_tags(&vec!["t".to_string(); 33]).is_err());
-    }
-
-    #[test]
-    fn statuses_round_trip() {
-        for s in Status::ALL {
-            assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
-        }
-        assert!("done".parse::<Status>().is_err());
     }
 }

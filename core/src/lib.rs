@@ -2,9 +2,10 @@
 //!
 //! Layout:
 //! - [`platform`]: platforms, content kinds and the identity of an item.
-//! - [`content`]: item statuses, submission channels, API views, tag rules.
-//! - [`status`]: statuses of rows with queued work, dead-letter states (the
-//!   words stored as text, as enums).
+//! - [`content`]: submission channels, API views, tag rules (and the item
+//!   `Status`, re-exported from `status`).
+//! - [`status`]: statuses of items, media files and pushed records,
+//!   dead-letter states: the words stored as text, as enums.
 //! - [`error`]: the stable error codes of the API contract; per-media error
 //!   codes.
 //! - [`parsed`]: what platform adapters produce, and their error classes.

@@ -1,5 +1,7 @@
 //! The closed sets of words the database stores as text: statuses of rows
-//! with queued work, dead-letter states, job kinds, per-media error codes.
+//! with queued work (items, media files, pushed records) and dead-letter
+//! states here; job kinds (`queue`) and per-media error codes (`error`)
+//! beside their subjects.
 //!
 //! Each is an enum whose variants name their stored word once
 //! ([`string_enum!`]); entities hold the enum, so sea-orm converts at the
@@ -64,6 +66,18 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 string_enum! {
+    /// `unprocessed` → `processing` → `pulled` | `failed`.
+    #[derive(utoipa::ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Status {
+        Unprocessed = "unprocessed",
+        Processing = "processing",
+        Pulled = "pulled",
+        Failed = "failed",
+    }
+}
+
+string_enum! {
     /// A media file: `pending` → `processing` → `archived` | `failed`;
     /// `skipped` when media archiving is off (the row still lists the
     /// original URL).
@@ -105,6 +119,14 @@ string_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), *s);
+        }
+        assert!("done".parse::<Status>().is_err());
+    }
 
     #[test]
     fn words_round_trip() {

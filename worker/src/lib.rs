@@ -11,6 +11,8 @@
 //!   after-hook.
 //! - [`parse`], [`media`], [`publish`]: the job kinds — fetch and store an
 //!   item; archive one media file; push one item to one Telegram chat.
+//! - [`pushes`]: an item's pushes, scheduled once it has settled (after a
+//!   parse or a media job).
 //! - [`backoff`]: when the next attempt runs. [`limits`]: per-upstream
 //!   concurrency.
 //! - [`queue`]: the apalis transport — Redis when `VAULTSTREAM_REDIS_URL`
@@ -33,6 +35,7 @@ pub mod media;
 pub mod outcome;
 pub mod parse;
 pub mod publish;
+pub mod pushes;
 pub mod queue;
 pub mod reconcile;
 pub mod run;

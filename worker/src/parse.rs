@@ -164,7 +164,7 @@ impl LeasedJob for ParseJob {
     /// Pulled: schedule the item's pushes (once no file is pending).
     async fn after(&self, ctx: &WorkerCtx, c: &Claimed, outcome: &Outcome) {
         if *outcome == Outcome::Done {
-            crate::publish::schedule(ctx, c.claim.item.id).await;
+            crate::pushes::schedule(ctx, c.claim.item.id).await;
         }
     }
 }

@@ -1,9 +1,5 @@
-//! The publish job: push one pulled item to one Telegram target.
-//!
-//! Scheduling: once an item is `pulled` and none of its media files is
-//! still pending, [`schedule`] creates one pushed record per matching push
-//! target (UNIQUE per target and item, so a second call creates nothing)
-//! and queues a `PublishJob` for each. The job itself is
+//! The publish job: push one pulled item to one Telegram target (one
+//! pushed record, created by [`crate::pushes::schedule`]). The job is
 //! `vaultstream_bot::publish::Publisher::publish`: claim, send, complete —
 //! at most once, so it has no lease and does not go through the leased-job
 //! executor. Publishing runs on its own queue and pool: a Telegram outage
@@ -15,7 +11,7 @@ use tracing::{Span, warn};
 use vaultstream_bot::publish::PublishOutcome;
 use vaultstream_core::Settings;
 use vaultstream_core::db::entities::pushed_record;
-use vaultstream_core::db::{media, push};
+use vaultstream_core::db::push;
 use vaultstream_core::metrics;
 use vaultstream_core::queue::{JobKind, Payload, PublishJob};
 
@@ -113,36 +109,6 @@ fn published(started: Instant, res: anyhow::Result<PublishOutcome>) -> anyhow::R
         metrics::push_outcome(push);
     }
     outcome
-}
-
-/// After an item's parse or one of its media jobs ended: when the item is
-/// pulled and no media file is still on its way, create its pushed records
-/// and queue them. Failures are logged: an item left unscheduled (this
-/// failed, or the process died before it) is found by the reconciler
-/// ([`push::unscheduled`]) and scheduled then.
-pub async fn schedule(ctx: &WorkerCtx, content_id: i64) {
-    if ctx.publisher.is_none() {
-        return;
-    }
-    let run = async {
-        let rows = media::for_content(&ctx.db, content_id).await?;
-        if rows.iter().any(|m| m.status.is_open()) {
-            return Ok::<_, anyhow::Error>(());
-        }
-        vaultstream_core::failpoint::hit(vaultstream_core::failpoint::BEFORE_PUSH_SCHEDULE);
-        let ids = push::schedule(&ctx.db, content_id).await?;
-        for record_id in ids {
-            let job = PublishJob { record_id };
-            if let Err(e) = job.enqueue(ctx.queue.as_ref(), None).await {
-                warn!(error = %e, "could not queue a publish job; the reconciler will");
-                break;
-            }
-        }
-        Ok(())
-    };
-    if let Err(e) = run.await {
-        warn!(content.id = content_id, error = %e, "could not schedule pushes");
-    }
 }
 
 #[cfg(test)]

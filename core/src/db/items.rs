@@ -18,9 +18,9 @@ use sea_orm::{
 use super::dead_letters::{self, NewDeadLetter};
 use super::entities::content;
 use super::work::{self, Failures, Lease};
-use crate::content::Status;
 use crate::parsed::{FetchError, ParsedItem};
 use crate::queue::JobKind;
+use crate::status::Status;
 
 work::queued_table!(content: Status, waiting = Status::Unprocessed, working = Status::Processing, leased);
 

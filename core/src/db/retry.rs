@@ -15,9 +15,9 @@ use super::dead_letters::{self, DeadLetterFilter};
 use super::entities::{content, dead_letter};
 use super::work::chrono_dur;
 use super::{items, media};
-use crate::content::Status;
 use crate::queue::{JobQueue, MediaJob, ParseJob, Payload};
 use crate::status::DeadLetterState;
+use crate::status::Status;
 
 /// Why an item could not be re-queued by an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -144,7 +144,7 @@ impl LeasedJob for MediaJob {
     /// `pulled`): schedule the item's pushes once none is pending.
     async fn after(&self, ctx: &WorkerCtx, claim: &MediaClaim, outcome: &Outcome) {
         if matches!(outcome, Outcome::Done | Outcome::DeadLettered) {
-            crate::publish::schedule(ctx, claim.media.content_id).await;
+            crate::pushes::schedule(ctx, claim.media.content_id).await;
         }
     }
 }

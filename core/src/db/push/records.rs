@@ -24,9 +24,9 @@ use sea_orm::{
 };
 
 use super::targets::matching_targets;
-use crate::content::Status;
 use crate::db::entities::{content, content_tag, media, pushed_record};
 use crate::db::work::{self, chrono_dur};
+use crate::status::Status;
 use crate::status::{MediaStatus, RecordStatus};
 
 // At most once: no lease (see `db::work`).
