@@ -16,8 +16,7 @@ use super::entities::{content, dead_letter};
 use super::work::chrono_dur;
 use super::{items, media};
 use crate::queue::{JobQueue, MediaJob, ParseJob, Payload};
-use crate::status::DeadLetterState;
-use crate::status::Status;
+use crate::status::{DeadLetterState, Status};
 
 /// Why an item could not be re-queued by an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]

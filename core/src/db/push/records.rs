@@ -26,8 +26,7 @@ use sea_orm::{
 use super::targets::matching_targets;
 use crate::db::entities::{content, content_tag, media, pushed_record};
 use crate::db::work::{self, chrono_dur};
-use crate::status::Status;
-use crate::status::{MediaStatus, RecordStatus};
+use crate::status::{MediaStatus, RecordStatus, Status};
 
 // At most once: no lease (see `db::work`).
 work::queued_table!(pushed_record: RecordStatus, waiting = RecordStatus::Pending, working = RecordStatus::Sending);
