@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use super::dead_letters::{self, DeadLetterFilter};
@@ -61,7 +61,7 @@ pub async fn retry_content(
     requeue_after: Duration,
 ) -> Result<Result<Requeued, RetryRefusal>, DbErr> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let Some(item) = content::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(Err(RetryRefusal::NotFound));
     };
@@ -108,7 +108,7 @@ pub async fn retry_dead_letter(
     id: i64,
 ) -> Result<Option<(i64, Requeued)>, DbErr> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let open = DeadLetterFilter {
         state: Some(DeadLetterState::Open),
         ..Default::default()
@@ -139,7 +139,7 @@ pub async fn retry_dead_letters(
         before_id: None,
         ..f.clone()
     };
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let letters = open
         .select()
         .order_by_asc(dead_letter::Column::Id)

@@ -20,7 +20,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
 };
 
 use super::targets::matching_targets;
@@ -113,7 +113,7 @@ async fn schedule_with(
     content_id: i64,
     targets_created_by: Option<DateTime<Utc>>,
 ) -> Result<Vec<i64>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(item) = content::Entity::find_by_id(content_id).one(&txn).await? else {
         return Ok(Vec::new());
     };
