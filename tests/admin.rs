@@ -10,12 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sea_orm::EntityTrait;
-use vaultstream_core::content::Channel;
+use vaultstream_core::content::{Channel, Status};
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::{content, dead_letter};
-use vaultstream_core::db::jobs;
+use vaultstream_core::db::items;
 use vaultstream_core::parsed::FetchError;
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
+use vaultstream_core::status::DeadLetterState;
 use vaultstream_testkit::env::{Stack, TestEnv};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -68,21 +69,15 @@ async fn seed_dead_letter(db: &sea_orm::DatabaseConnection) -> i64 {
         .expect("submit")
         .content
         .id;
-    let claim = jobs::claim(db, id, Duration::from_secs(30))
+    let claim = items::claim(db, id, Duration::from_secs(30))
         .await
         .unwrap()
         .expect("claimable");
     let err = FetchError::permanent("gone").with_detail("HTTP 404");
     assert!(
-        jobs::fail_dead(
-            db,
-            &claim,
-            &err,
-            "parse",
-            serde_json::json!({"content_id": id})
-        )
-        .await
-        .unwrap()
+        items::fail_dead(db, &claim, &err, serde_json::json!({"content_id": id}))
+            .await
+            .unwrap()
     );
     id
 }
@@ -126,10 +121,10 @@ async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
         .await
         .unwrap()
         .expect("the item");
-    assert_eq!(item.status, "unprocessed");
+    assert_eq!(item.status, Status::Unprocessed);
     let letters = dead_letter::Entity::find().all(&db).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].content_id, content_id);
-    assert_eq!(letters[0].state, "retried");
+    assert_eq!(letters[0].state, DeadLetterState::Retried);
     assert!(letters[0].retried_at.is_some());
 }

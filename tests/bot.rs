@@ -5,6 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use vaultstream_core::status::RecordStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::telegram::FakeTelegram;
 
@@ -195,10 +196,10 @@ async fn a_worker_killed_mid_push_never_posts_twice() {
         records
             .iter()
             .find(|r| r.content_id == id)
-            .map(|r| r.status.clone())
+            .map(|r| r.status)
     };
-    assert_eq!(status_of(first).as_deref(), Some("sending"), "{records:?}");
-    assert_eq!(status_of(second).as_deref(), Some("sent"), "{records:?}");
+    assert_eq!(status_of(first), Some(RecordStatus::Sending), "{records:?}");
+    assert_eq!(status_of(second), Some(RecordStatus::Sent), "{records:?}");
 }
 
 /// A worker killed right after an item's last media file settled, before
@@ -315,7 +316,7 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
     assert!(tg.sent_to("@latecomer").is_empty(), "{:?}", tg.sent());
     let records = push::list_records(&db, &no_records).await.unwrap();
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0].status, "sent");
+    assert_eq!(records[0].status, RecordStatus::Sent);
 }
 
 /// An idle bot against a Bot API that holds `getUpdates` for the requested

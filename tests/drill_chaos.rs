@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use vaultstream_core::content::Status;
 use vaultstream_core::db::entities::{content, dead_letter};
 use vaultstream_testkit::chaos::{Chaos, ChaosConfig, Fault, Outcome};
 use vaultstream_testkit::env::{Stack, TestEnv};
@@ -122,13 +123,13 @@ async fn workers_ride_out_a_faulty_upstream() {
     let log = chaos.log();
     let rows = content::Entity::find().all(&db).await.expect("rows");
     let letters = dead_letter::Entity::find().all(&db).await.expect("letters");
-    let failed: Vec<&content::Model> = rows.iter().filter(|r| r.status == "failed").collect();
+    let failed: Vec<&content::Model> = rows.iter().filter(|r| r.status == Status::Failed).collect();
     eprintln!(
         "chaos drill: {} requests in {elapsed:?}, passed {}, faults {:?}; pulled {}, failed {}, dead letters {}",
         log.len(),
         chaos.passed(),
         chaos.counts(),
-        rows.iter().filter(|r| r.status == "pulled").count(),
+        rows.iter().filter(|r| r.status == Status::Pulled).count(),
         failed.len(),
         letters.len(),
     );
@@ -179,7 +180,7 @@ async fn workers_ride_out_a_faulty_upstream() {
     let author = fixture["status"]["author"]["name"]
         .as_str()
         .expect("author");
-    for item in rows.iter().filter(|r| r.status == "pulled") {
+    for item in rows.iter().filter(|r| r.status == Status::Pulled) {
         assert_eq!(item.text.as_deref(), Some(text), "{}", item.platform_id);
         assert_eq!(item.author_name.as_deref(), Some(author));
         assert!(item.raw_metadata.is_some() && item.pulled_at.is_some());
@@ -215,7 +216,7 @@ async fn workers_ride_out_a_faulty_upstream() {
             item.last_error_detail,
         );
         without_request += item.attempts - hits.len() as i32;
-        if item.status == "pulled" {
+        if item.status == Status::Pulled {
             assert_eq!(passed, 1, "{tweet}: {hits:?}");
             assert_eq!(hits.last().map(|h| h.1), Some(Outcome::Passed));
             assert_eq!(upstream.served_ok(tweet), 1, "{tweet} fetched once");

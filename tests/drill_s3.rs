@@ -33,8 +33,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use vaultstream_core::db::entities::{blob, content, dead_letter, media};
-use vaultstream_core::db::media as dbm;
+use vaultstream_core::error::MediaErrorCode;
 use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::status::MediaStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_page};
 use vaultstream_testkit::replay::{Replay, Reply};
@@ -152,7 +153,7 @@ async fn media_rows(db: &DatabaseConnection) -> Vec<media::Model> {
     media::Entity::find().all(db).await.expect("media rows")
 }
 
-async fn count_media(db: &DatabaseConnection, status: &str) -> u64 {
+async fn count_media(db: &DatabaseConnection, status: MediaStatus) -> u64 {
     media::Entity::find()
         .filter(media::Column::Status.eq(status))
         .count(db)
@@ -220,7 +221,7 @@ async fn media_survive_a_10s_s3_outage() {
 
     // Run until some files are archived, then take S3 away.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while count_media(&db, dbm::ARCHIVED).await < ARCHIVED_BEFORE {
+    while count_media(&db, MediaStatus::Archived).await < ARCHIVED_BEFORE {
         assert!(
             Instant::now() < deadline,
             "{ARCHIVED_BEFORE} files not archived within 60 s\n{}",
@@ -231,7 +232,7 @@ async fn media_survive_a_10s_s3_outage() {
     let down_ms = now_ms();
     s3.stop().await;
     let stopped_ms = now_ms();
-    let archived_at_stop = count_media(&db, dbm::ARCHIVED).await;
+    let archived_at_stop = count_media(&db, MediaStatus::Archived).await;
     let keys_before: BTreeSet<String> = media_rows(&db)
         .await
         .into_iter()
@@ -265,7 +266,7 @@ async fn media_survive_a_10s_s3_outage() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let open = media::Entity::find()
-            .filter(media::Column::Status.is_in([dbm::PENDING, dbm::PROCESSING]))
+            .filter(media::Column::Status.is_in([MediaStatus::Pending, MediaStatus::Processing]))
             .count(&db)
             .await
             .expect("count");
@@ -293,7 +294,7 @@ async fn media_survive_a_10s_s3_outage() {
     let rows = media_rows(&db).await;
     let not_archived: Vec<String> = rows
         .iter()
-        .filter(|m| m.status != dbm::ARCHIVED)
+        .filter(|m| m.status != MediaStatus::Archived)
         .map(|m| format!("{} {} {:?}", m.original_url, m.status, m.error_message))
         .collect();
     assert!(
@@ -340,7 +341,7 @@ async fn media_survive_a_10s_s3_outage() {
     let hit: Vec<&media::Model> = rows.iter().filter(|m| m.failure_count > 0).collect();
     assert!(!hit.is_empty(), "no media attempt failed during the outage");
     for m in &hit {
-        assert_eq!(m.error_code.as_deref(), Some("store_failed"), "{m:?}");
+        assert_eq!(m.error_code, Some(MediaErrorCode::StoreFailed), "{m:?}");
         assert!(m.attempts > 1, "{m:?}");
         let at = m.last_error_at.expect("last_error_at").timestamp_millis();
         assert!(

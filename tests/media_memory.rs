@@ -14,6 +14,7 @@ use axum::routing::get;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use vaultstream_core::db::entities::media;
+use vaultstream_core::status::MediaStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::Proc;
 
@@ -150,7 +151,7 @@ async fn streams_flat(stack: Stack, extra: &[(String, String)], limit_kb: u64) {
     };
     let peak = vaultstream_testkit::proc::peak_kb(pid);
     drop(worker);
-    assert_eq!(row.status, "archived", "{row:?}");
+    assert_eq!(row.status, MediaStatus::Archived, "{row:?}");
     assert_eq!(row.bytes, Some(size() as i64));
     assert_eq!(row.sha256.as_deref(), Some(expected_sha().as_str()));
     assert!(

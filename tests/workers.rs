@@ -440,14 +440,14 @@ async fn redis_backlog_stays_bounded_and_drains() {
 async fn dlq_list_and_retry_from_the_cli() {
     let (s, _) = setup(Stack::Embedded, 2, Duration::ZERO).await;
     for id in [1i64, 2] {
-        let claim = vaultstream_core::db::jobs::claim(&s.db, id, Duration::from_secs(30))
+        let claim = vaultstream_core::db::items::claim(&s.db, id, Duration::from_secs(30))
             .await
             .unwrap()
             .expect("claim");
         let err = vaultstream_core::parsed::FetchError::permanent("gone").with_detail("HTTP 404");
         let payload = serde_json::json!({"content_id": id});
         assert!(
-            vaultstream_core::db::jobs::fail_dead(&s.db, &claim, &err, "parse", payload)
+            vaultstream_core::db::items::fail_dead(&s.db, &claim, &err, payload)
                 .await
                 .unwrap()
         );

@@ -481,27 +481,21 @@ mod operator {
     use std::time::Duration;
 
     use serde_json::json;
-    use vaultstream_core::db::jobs;
+    use vaultstream_core::db::items;
     use vaultstream_core::parsed::FetchError;
 
     use super::support::{Backend, TestApp};
 
     /// Fail an item for good the way a worker does (claim, then dead-letter).
     async fn dead_letter(app: &TestApp, content_id: i64, err: FetchError) {
-        let claim = jobs::claim(&app.db, content_id, Duration::from_secs(30))
+        let claim = items::claim(&app.db, content_id, Duration::from_secs(30))
             .await
             .unwrap()
             .expect("claimable");
         assert!(
-            jobs::fail_dead(
-                &app.db,
-                &claim,
-                &err,
-                "parse",
-                json!({"content_id": content_id})
-            )
-            .await
-            .unwrap()
+            items::fail_dead(&app.db, &claim, &err, json!({"content_id": content_id}))
+                .await
+                .unwrap()
         );
     }
 

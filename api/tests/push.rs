@@ -13,6 +13,7 @@ use vaultstream_core::content::{Channel, Status};
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::entities::content;
 use vaultstream_core::db::push::{self, NewTarget, RecordFilter};
+use vaultstream_core::status::RecordStatus;
 use vaultstream_core::{ContentKind, ErrorCode, Identity, Platform};
 
 both_backends!(
@@ -450,7 +451,7 @@ async fn pushed_records_list_and_resend(b: Backend) {
     assert_eq!(body["status"], "pending");
     assert_eq!(body["record"]["attempts"], 0);
     let r = record(&app.db, rid).await;
-    assert_eq!(r.status, push::PENDING);
+    assert_eq!(r.status, RecordStatus::Pending);
     let (s, body) = post(&app, "/api/v1/pushed-records/999999/resend", json!({})).await;
     assert_error(s, &body, 404, "not_found", "999999");
     let (s, body) = post(&app, "/api/v1/pushed-records/abc/resend", json!({})).await;
@@ -617,7 +618,7 @@ async fn schedule_twice_creates_once(b: Backend) {
     assert_eq!(first.len(), 2);
     for id in &first {
         let r = record(db, *id).await;
-        assert_eq!(r.status, push::PENDING);
+        assert_eq!(r.status, RecordStatus::Pending);
         assert!(r.enqueued_at.is_some());
         assert_eq!(r.attempts, 0);
     }
@@ -662,7 +663,7 @@ async fn claim_is_exclusive_and_sent_is_final(b: Backend) {
     let rid = push::schedule(db, item).await.unwrap()[0];
 
     let claimed = push::claim(db, rid).await.unwrap().expect("first claim");
-    assert_eq!(claimed.status, push::SENDING);
+    assert_eq!(claimed.status, RecordStatus::Sending);
     assert_eq!(claimed.attempts, 1);
     assert!(claimed.claimed_at.is_some());
     assert!(
@@ -688,7 +689,7 @@ async fn claim_is_exclusive_and_sent_is_final(b: Backend) {
 
     assert!(push::mark_sent(db, rid, &[42]).await.unwrap());
     let r = record(db, rid).await;
-    assert_eq!(r.status, push::SENT);
+    assert_eq!(r.status, RecordStatus::Sent);
     assert_eq!(r.message_ids, Some(json!([42])));
     assert!(r.sent_at.is_some());
     // Sent is final: no claim, no second mark, no retry, no failure.
@@ -701,7 +702,7 @@ async fn claim_is_exclusive_and_sent_is_final(b: Backend) {
     );
     assert!(!push::mark_failed(db, rid, "late", None).await.unwrap());
     let r = record(db, rid).await;
-    assert_eq!(r.status, push::SENT);
+    assert_eq!(r.status, RecordStatus::Sent);
     assert_eq!(r.message_ids, Some(json!([42])));
     // Scheduling again never makes a second record.
     assert!(push::schedule(db, item).await.unwrap().is_empty());
@@ -730,7 +731,7 @@ async fn release_for_retry_then_claim_again(b: Backend) {
         .unwrap()
     );
     let r = record(db, now_id).await;
-    assert_eq!(r.status, push::PENDING);
+    assert_eq!(r.status, RecordStatus::Pending);
     assert_eq!(r.error_message.as_deref(), Some("429: retry after 1"));
     let again = push::claim(db, now_id)
         .await
@@ -758,7 +759,7 @@ async fn release_for_retry_then_claim_again(b: Backend) {
         .unwrap();
     assert!(due.is_empty(), "{due:?}");
     let r = record(db, later_id).await;
-    assert_eq!(r.status, push::PENDING);
+    assert_eq!(r.status, RecordStatus::Pending);
     assert_eq!(r.attempts, 1);
 }
 
@@ -785,7 +786,7 @@ async fn resend_makes_a_record_pending_again(b: Backend) {
         .unwrap()
     );
     let r = record(db, rid).await;
-    assert_eq!(r.status, push::FAILED);
+    assert_eq!(r.status, RecordStatus::Failed);
     assert_eq!(r.error_message.as_deref(), Some("chat not found"));
     assert_eq!(
         r.error_detail.as_deref(),
@@ -795,7 +796,7 @@ async fn resend_makes_a_record_pending_again(b: Backend) {
 
     assert!(push::resend(db, rid).await.unwrap());
     let r = record(db, rid).await;
-    assert_eq!(r.status, push::PENDING);
+    assert_eq!(r.status, RecordStatus::Pending);
     assert_eq!(r.attempts, 0);
     assert!(r.enqueued_at.is_none());
     // Nobody queued it: the reconciler lists it at once, until it is marked.
@@ -820,5 +821,5 @@ async fn resend_makes_a_record_pending_again(b: Backend) {
     assert!(push::mark_sent(db, rid, &[7]).await.unwrap());
     // And a sent one, on purpose.
     assert!(push::resend(db, rid).await.unwrap());
-    assert_eq!(record(db, rid).await.status, push::PENDING);
+    assert_eq!(record(db, rid).await.status, RecordStatus::Pending);
 }

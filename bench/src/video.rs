@@ -14,6 +14,7 @@ use futures::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use vaultstream_core::db::entities::media;
 use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::status::MediaStatus;
 use vaultstream_testkit::env::Stack;
 use vaultstream_worker::ApalisQueue;
 
@@ -188,7 +189,7 @@ async fn one(opts: &Opts, base: &str, s3: &[(String, String)], size: u64) -> any
     let peak_mb = worker.peak_kb() as f64 / 1024.0;
     drop(worker);
     anyhow::ensure!(
-        row.status == "archived",
+        row.status == MediaStatus::Archived,
         "the video was not archived: {row:?}"
     );
     anyhow::ensure!(

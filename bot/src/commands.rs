@@ -24,9 +24,10 @@ use vaultstream_adapters::links::Linker;
 use vaultstream_core::Settings;
 use vaultstream_core::content::Channel;
 use vaultstream_core::db::contents;
-use vaultstream_core::db::jobs::{self, RetryRefusal};
 use vaultstream_core::db::push;
+use vaultstream_core::db::retry::{RetryRefusal, retry_content};
 use vaultstream_core::queue::JobQueue;
+use vaultstream_core::status::MediaStatus;
 
 use crate::format::escape;
 use crate::publish::{PublishOutcome, Publisher};
@@ -176,7 +177,10 @@ impl BotCtx {
         match contents::get(&self.db, id).await {
             Ok(Some(v)) => {
                 let media = v.media.as_deref().unwrap_or_default();
-                let archived = media.iter().filter(|m| m.status == "archived").count();
+                let archived = media
+                    .iter()
+                    .filter(|m| m.status == MediaStatus::Archived)
+                    .count();
                 let mut out = format!(
                     "#{id} · {} · <b>{}</b>",
                     escape(&v.platform),
@@ -212,7 +216,7 @@ impl BotCtx {
             Err(m) => return m.replace("/status", "/retry"),
         };
         let requeue_after = Duration::from_millis(self.settings.requeue_after_ms);
-        match jobs::retry_content(&self.db, id, requeue_after).await {
+        match retry_content(&self.db, id, requeue_after).await {
             Ok(Ok(r)) => {
                 r.enqueue(self.queue.as_ref()).await;
                 if r.items.is_empty() {

@@ -31,6 +31,7 @@ use tokio::sync::Mutex;
 use vaultstream_core::blob::{BlobKey, BlobStore};
 use vaultstream_core::content::{ContentView, MediaView};
 use vaultstream_core::db::{contents, push};
+use vaultstream_core::status::MediaStatus;
 
 use crate::format::{CAPTION_LIMIT, MESSAGE_LIMIT, render};
 use crate::telegram::{ChatTarget, SendError, Telegram, Upload};
@@ -119,7 +120,7 @@ enum Shape {
 }
 
 fn shape(media: &[MediaView]) -> Shape {
-    let archived = |m: &&MediaView| m.status == "archived" && m.blob_key.is_some();
+    let archived = |m: &&MediaView| m.status == MediaStatus::Archived && m.blob_key.is_some();
     if let Some(v) = media.iter().filter(archived).find(|m| {
         m.role == "video"
             && m.mime.as_deref().is_some_and(|t| t.starts_with("video/"))

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::status::string_enum;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -169,6 +171,32 @@ impl UserError {
     }
 }
 
+string_enum! {
+    /// Why one media file was not archived (`media[].error.code`): a stable
+    /// word beside the error class (`error_type`) that says whether it is
+    /// retried. README's list of per-media errors is checked against this.
+    pub enum MediaErrorCode {
+        /// The download failed (404, 403, network…).
+        DownloadFailed = "download_failed",
+        /// Larger than the media size limit.
+        TooLarge = "too_large",
+        /// Not an image (e.g. an HTML login page served as `image/jpeg`).
+        NotAnImage = "not_an_image",
+        CorruptImage = "corrupt_image",
+        /// More pixels than `VAULTSTREAM_MEDIA_MAX_PIXELS`.
+        ImageTooLarge = "image_too_large",
+        UnsupportedImage = "unsupported_image",
+        EncodeFailed = "encode_failed",
+        /// The download is not a video container we recognise.
+        NotAVideo = "not_a_video",
+        YtdlpFailed = "ytdlp_failed",
+        /// The blob store is down or refuses (retried).
+        StoreFailed = "store_failed",
+        /// Our own side failed (the database; retried).
+        Internal = "internal",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +216,30 @@ mod tests {
             let server_side = matches!(code, ErrorCode::ServiceUnavailable | ErrorCode::Internal);
             assert_eq!(status >= 500, server_side, "{code} -> {status}");
         }
+    }
+}
+
+#[cfg(test)]
+mod media_error_tests {
+    use super::MediaErrorCode;
+
+    /// README's "Per-media errors" paragraph lists exactly these codes, in
+    /// this order.
+    #[test]
+    fn readme_lists_every_media_error_code() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let start = readme
+            .find("(`media[].error.code`):")
+            .expect("README's per-media errors paragraph");
+        let rest = &readme[start + "(`media[].error.code`):".len()..];
+        let list = &rest[..rest.find("`POST").expect("the paragraph's next sentence")];
+        let listed: Vec<&str> = list
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        let codes: Vec<&str> = MediaErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, codes, "README.md, Media archive, Per-media errors");
     }
 }

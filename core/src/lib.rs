@@ -2,12 +2,17 @@
 //!
 //! Layout:
 //! - [`platform`]: platforms, content kinds and the identity of an item.
-//! - [`content`]: item statuses, submission channels, API views, tag rules.
-//! - [`error`]: the stable error codes of the API contract.
+//! - [`content`]: submission channels, API views, tag rules (and the item
+//!   `Status`, re-exported from `status`).
+//! - [`status`]: statuses of items, media files and pushed records,
+//!   dead-letter states: the words stored as text, as enums.
+//! - [`error`]: the stable error codes of the API contract; per-media error
+//!   codes.
 //! - [`parsed`]: what platform adapters produce, and their error classes.
 //! - [`settings`]: layered settings (defaults < file < env < flags).
+//! - [`blob`]: blob keys and the blob stores (local disk, S3).
 //! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL);
-//!   `db::jobs` holds the pipeline's state transitions.
+//!   `db::work` is the queued-work bookkeeping every job table shares.
 //! - [`queue`]: job payloads and the queue interface the worker implements.
 //! - [`metrics`]: the process-global Prometheus registry and its helpers.
 //! - [`failpoint`]: crash points that only tests switch on.
@@ -25,6 +30,7 @@ pub mod parsed;
 pub mod platform;
 pub mod queue;
 pub mod settings;
+pub mod status;
 
 pub use error::{ErrorCode, UserError};
 pub use platform::{ContentKind, Identity, Platform};

@@ -41,19 +41,16 @@ use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::DatabaseConnection;
 
-use crate::db::entities::{content, dead_letter};
+use crate::db::entities::{content, media};
+use crate::db::work::status_counts;
 use crate::queue::{JobKind, JobQueue};
 
 /// The content type of [`encode`]'s output.
@@ -115,6 +112,14 @@ struct StoreLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
+}
+
+impl StatusLabels {
+    fn of(status: impl std::fmt::Display) -> Self {
+        StatusLabels {
+            status: status.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -336,53 +341,15 @@ pub fn push_outcome(outcome: &'static str) {
         .inc();
 }
 
-/// How long the oldest due `unprocessed` item has waited: since it was
-/// created (first attempt) or since its retry became due. `None`: nothing waits.
-pub async fn oldest_waiting(db: &DatabaseConnection) -> Result<Option<Duration>, DbErr> {
-    let now = Utc::now();
-    // The (status, id) index: the lowest id is the oldest.
-    let fresh: Option<chrono::DateTime<Utc>> = content::Entity::find()
-        .select_only()
-        .column(content::Column::CreatedAt)
-        .filter(content::Column::Status.eq("unprocessed"))
-        .filter(content::Column::NextAttemptAt.is_null())
-        .order_by_asc(content::Column::Id)
-        .into_tuple()
-        .one(db)
-        .await?;
-    let retry: Option<chrono::DateTime<Utc>> = content::Entity::find()
-        .select_only()
-        .column(content::Column::NextAttemptAt)
-        .filter(content::Column::Status.eq("unprocessed"))
-        .filter(content::Column::NextAttemptAt.lte(now))
-        .order_by_asc(content::Column::NextAttemptAt)
-        .into_tuple()
-        .one(db)
-        .await?;
-    let since = match (fresh, retry) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    Ok(since.map(|s| (now - s).to_std().unwrap_or_default()))
-}
-
-/// Open dead letters.
-pub async fn dead_letters_open(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    dead_letter::Entity::find()
-        .filter(dead_letter::Column::State.eq("open"))
-        .count(db)
-        .await
-}
-
 async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow::Result<()> {
     let m = metrics();
-    let items = crate::db::jobs::status_counts(db).await?;
-    let media = crate::db::media::status_counts(db).await?;
-    let dead = dead_letters_open(db).await?;
-    let (blobs, bytes) = crate::db::media::blob_totals(db).await?;
-    let oldest = oldest_waiting(db).await?;
+    let items = status_counts::<content::Entity>(db).await?;
+    let media = status_counts::<media::Entity>(db).await?;
+    let dead = crate::db::dead_letters::open_count(db).await?;
+    let (blobs, bytes) = crate::db::blobs::blob_totals(db).await?;
+    let oldest = crate::db::items::oldest_waiting(db).await?;
     let mut depths = Vec::new();
-    for kind in [JobKind::Parse, JobKind::Media, JobKind::Publish] {
+    for &kind in JobKind::ALL {
         if let Some(d) = queue.depth_of(kind).await? {
             depths.push((kind.as_str(), d));
         }
@@ -391,11 +358,11 @@ async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow:
     // would mix old and new values.
     m.items.clear();
     for (status, n) in items {
-        m.items.get_or_create(&StatusLabels { status }).set(n);
+        m.items.get_or_create(&StatusLabels::of(status)).set(n);
     }
     m.media.clear();
     for (status, n) in media {
-        m.media.get_or_create(&StatusLabels { status }).set(n);
+        m.media.get_or_create(&StatusLabels::of(status)).set(n);
     }
     m.dead_letters_open.set(dead as i64);
     m.blobs.set(blobs);

@@ -162,6 +162,8 @@ pub struct FetchError {
     pub detail: Option<String>,
     /// For `RateLimited`: the upstream's Retry-After, if it gave one.
     pub retry_after: Option<Duration>,
+    /// The response was over a size limit (a media file: `too_large`).
+    pub too_large: bool,
     /// The error this one was made from, if any (an `Arc`, so the error
     /// stays `Clone`).
     pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
@@ -199,6 +201,7 @@ impl FetchError {
             message: message.into(),
             detail: None,
             retry_after: None,
+            too_large: false,
             source: None,
         }
     }
@@ -209,6 +212,14 @@ impl FetchError {
 
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::new(ErrorClass::Permanent, message)
+    }
+
+    /// Over a size limit: permanent, and marked [`FetchError::too_large`].
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            too_large: true,
+            ..Self::permanent(message)
+        }
     }
 
     pub fn auth_required(message: impl Into<String>) -> Self {

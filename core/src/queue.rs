@@ -1,7 +1,7 @@
 //! Job payloads and the queue interface.
 //!
 //! The queue is only a transport: the item's row says whether work is due
-//! (see `db::jobs`). Producers (the API, the CLI, the bot, the reconciler)
+//! (see `db::work`). Producers (the API, the CLI, the bot, the reconciler)
 //! see this trait; the `worker` crate implements it on apalis (Redis, or
 //! the embedded SQL queue).
 
@@ -32,22 +32,79 @@ pub struct PublishJob {
     pub record_id: i64,
 }
 
-/// The kinds of job, each on a queue of its own so a slow video never
-/// holds up parsing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    Parse,
-    Media,
-    Publish,
+crate::status::string_enum! {
+    /// The kinds of job, each on a queue of its own so a slow video never
+    /// holds up parsing. Stored in dead letters (`job_kind`).
+    pub enum JobKind {
+        Parse = "parse",
+        Media = "media",
+        Publish = "publish",
+    }
 }
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Parse => "parse",
-            JobKind::Media => "media",
-            JobKind::Publish => "publish",
+/// A job payload: its kind, the row it works on (the row says whether work
+/// is due), and how it is queued.
+#[async_trait::async_trait]
+pub trait Payload:
+    Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + Unpin + 'static
+{
+    const KIND: JobKind;
+
+    /// The id of the row this job works on.
+    fn row_id(&self) -> i64;
+
+    /// The job the reconciler queues for a due row (no request id).
+    fn for_row(id: i64) -> Self;
+
+    /// Queue it on its kind's queue, now or after `delay`.
+    async fn enqueue(self, queue: &dyn JobQueue, delay: Option<Duration>) -> anyhow::Result<()>;
+}
+
+#[async_trait::async_trait]
+impl Payload for ParseJob {
+    const KIND: JobKind = JobKind::Parse;
+    fn row_id(&self) -> i64 {
+        self.content_id
+    }
+    fn for_row(content_id: i64) -> Self {
+        ParseJob {
+            content_id,
+            request_id: None,
         }
+    }
+    async fn enqueue(self, queue: &dyn JobQueue, delay: Option<Duration>) -> anyhow::Result<()> {
+        queue.enqueue_parse(self, delay).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Payload for MediaJob {
+    const KIND: JobKind = JobKind::Media;
+    fn row_id(&self) -> i64 {
+        self.media_id
+    }
+    fn for_row(media_id: i64) -> Self {
+        MediaJob {
+            media_id,
+            request_id: None,
+        }
+    }
+    async fn enqueue(self, queue: &dyn JobQueue, delay: Option<Duration>) -> anyhow::Result<()> {
+        queue.enqueue_media(self, delay).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Payload for PublishJob {
+    const KIND: JobKind = JobKind::Publish;
+    fn row_id(&self) -> i64 {
+        self.record_id
+    }
+    fn for_row(record_id: i64) -> Self {
+        PublishJob { record_id }
+    }
+    async fn enqueue(self, queue: &dyn JobQueue, delay: Option<Duration>) -> anyhow::Result<()> {
+        queue.enqueue_publish(self, delay).await
     }
 }
 

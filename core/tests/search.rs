@@ -100,7 +100,7 @@ async fn seed(db: &DatabaseConnection) -> Vec<i64> {
             .unwrap()
             .unwrap();
         let mut am: content::ActiveModel = row.into();
-        am.status = Set("pulled".into());
+        am.status = Set(vaultstream_core::content::Status::Pulled);
         am.title = Set((!it.title.is_empty()).then(|| it.title.to_owned()));
         am.text = Set(Some(it.text.to_owned()));
         am.author_name = Set(Some(it.author.to_owned()));

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use vaultstream_core::Settings;
-use vaultstream_core::db::jobs::{self, DeadLetterFilter};
+use vaultstream_core::db::dead_letters::{DeadLetterFilter, list_dead_letters};
+use vaultstream_core::db::retry::{retry_dead_letter, retry_dead_letters};
+use vaultstream_core::status::DeadLetterState;
 
 use super::EXIT_RUNTIME;
 
@@ -56,11 +58,11 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             let filter = DeadLetterFilter {
                 platform: platform.clone(),
                 error_type: error_type.clone(),
-                state: (!*all).then(|| "open".to_owned()),
+                state: (!*all).then_some(DeadLetterState::Open),
                 before_id: None,
                 limit: *limit,
             };
-            let rows = match jobs::list_dead_letters(&db, &filter).await {
+            let rows = match list_dead_letters(&db, &filter).await {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("vaultstream: {e}");
@@ -104,7 +106,7 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             ..
         } => {
             let requeued = match id {
-                Some(id) => match jobs::retry_dead_letter(&db, *id).await {
+                Some(id) => match retry_dead_letter(&db, *id).await {
                     Ok(Some((_, requeued))) => requeued,
                     Ok(None) => {
                         eprintln!("vaultstream: no open dead letter with id {id}");
@@ -119,11 +121,11 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
                     let filter = DeadLetterFilter {
                         platform: platform.clone(),
                         error_type: error_type.clone(),
-                        state: Some("open".into()),
+                        state: Some(DeadLetterState::Open),
                         before_id: None,
                         limit: 100_000,
                     };
-                    match jobs::retry_dead_letters(&db, &filter).await {
+                    match retry_dead_letters(&db, &filter).await {
                         Ok(requeued) => requeued,
                         Err(e) => {
                             eprintln!("vaultstream: {e}");

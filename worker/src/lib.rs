@@ -1,28 +1,45 @@
 //! VaultStream workers: turn accepted items into archived ones.
 //!
-//! Layout:
+//! Layout (jobs sit on top; nothing below points back up into a job file):
+//! - [`ctx`]: what every job can reach (`WorkerCtx`, the media settings,
+//!   the `ItemFetcher` the platform adapters implement).
+//! - [`outcome`]: how one message ended, for every kind, and its metrics.
+//! - [`job`]: the `Job` trait every kind implements, the one list of kinds,
+//!   the apalis entry point.
+//! - [`executor`]: leased jobs, written once: permit → claim / early / stale
+//!   → heartbeat → work → complete / retry / dead-letter → metrics →
+//!   after-hook.
+//! - [`parse`], [`media`], [`publish`]: the job kinds — fetch and store an
+//!   item; archive one media file; push one item to one Telegram chat.
+//! - [`pushes`]: an item's pushes, scheduled once it has settled (after a
+//!   parse or a media job).
+//! - [`backoff`]: when the next attempt runs. [`limits`]: per-upstream
+//!   concurrency.
 //! - [`queue`]: the apalis transport — Redis when `VAULTSTREAM_REDIS_URL`
 //!   is set, otherwise the embedded SQL queue (SQLite file in the data dir,
 //!   or PostgreSQL when that is the database). Implements `core::queue::JobQueue`.
-//! - [`parse`]: the parse job: claim the item's lease, fetch it through the
-//!   platform adapter, store it, or schedule a retry / dead-letter it.
-//! - [`backoff`]: when the next attempt runs.
-//! - [`reconcile`]: the safety net that re-queues items the queue lost.
-//! - [`run`]: the worker process: pool, reconciler, graceful shutdown.
+//! - [`reconcile`]: the safety net that re-queues what the queue lost, one
+//!   pass per kind.
+//! - [`run`]: the worker process: a pool per kind, the reconciler, graceful
+//!   shutdown.
 //!
 //! The database row is the source of truth; queue messages only say "look
-//! at item N". A duplicate or stale message finds nothing to claim.
+//! at row N". A duplicate or stale message finds nothing to claim.
 
 pub mod backoff;
+pub mod ctx;
+pub mod executor;
+pub mod job;
 pub mod limits;
 pub mod media;
-pub mod metrics;
+pub mod outcome;
 pub mod parse;
 pub mod publish;
+pub mod pushes;
 pub mod queue;
 pub mod reconcile;
 pub mod run;
 
-pub use parse::{ItemFetcher, WorkerCtx};
+pub use ctx::{ItemFetcher, WorkerCtx};
 pub use queue::ApalisQueue;
 pub use run::run_workers;

@@ -1,99 +1,143 @@
-//! The publish job: push one pulled item to one Telegram target.
-//!
-//! Scheduling: once an item is `pulled` and none of its media files is
-//! still pending, [`schedule`] creates one pushed record per matching push
-//! target (UNIQUE per target and item, so a second call creates nothing)
-//! and queues a `PublishJob` for each. The job itself is
+//! The publish job: push one pulled item to one Telegram target (one
+//! pushed record, created by [`crate::pushes::schedule`]). The job is
 //! `vaultstream_bot::publish::Publisher::publish`: claim, send, complete —
-//! at most once. Publishing runs on its own queue and pool: a Telegram
-//! outage never holds up parsing or media.
+//! at most once, so it has no lease and does not go through the leased-job
+//! executor. Publishing runs on its own queue and pool: a Telegram outage
+//! never holds up parsing or media.
 
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use apalis::prelude::{BoxDynError, Data, TaskId};
-use tracing::{Instrument, warn};
+use tracing::{Span, warn};
 use vaultstream_bot::publish::PublishOutcome;
-use vaultstream_core::db::{media, push};
-use vaultstream_core::queue::{JobKind, PublishJob};
+use vaultstream_core::Settings;
+use vaultstream_core::db::entities::pushed_record;
+use vaultstream_core::db::push;
+use vaultstream_core::metrics;
+use vaultstream_core::queue::{JobKind, Payload, PublishJob};
 
-use crate::parse::WorkerCtx;
+use crate::ctx::WorkerCtx;
+use crate::job::Job;
+use crate::outcome::{self, Outcome, UNKNOWN_PLATFORM};
+use crate::queue::{ApalisQueue, Transport};
 
-/// The apalis entry point.
-pub async fn handle_publish(
-    job: PublishJob,
-    ctx: Data<Arc<WorkerCtx>>,
-    task_id: TaskId,
-) -> Result<(), BoxDynError> {
-    let span = tracing::info_span!(
-        "job",
-        job.id = %task_id,
-        job.kind = "publish",
-        record.id = job.record_id,
-    );
-    process_publish(&ctx, &job)
-        .instrument(span)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            warn!(error = ?e, "publish job hit an internal error; the queue will redeliver it");
-            BoxDynError::from(e.to_string())
-        })
-}
+#[async_trait::async_trait]
+impl Job for PublishJob {
+    type Table = pushed_record::Entity;
+    const ROWS: &'static str = "pushes";
 
-pub async fn process_publish(ctx: &WorkerCtx, job: &PublishJob) -> anyhow::Result<PublishOutcome> {
-    let Some(publisher) = &ctx.publisher else {
-        // No bot token in this process: leave the record pending for a
-        // worker that has one (the reconciler there queues it).
-        warn!("a publish job arrived but this worker has no Telegram bot token; skipping");
-        return Ok(crate::metrics::unclaimed(
-            JobKind::Publish,
-            PublishOutcome::Stale,
-        ));
-    };
-    let started = std::time::Instant::now();
-    let res = publisher.publish(job.record_id).await;
-    crate::metrics::published(started, &res);
-    let outcome = res?;
-    if let PublishOutcome::Retry { after } = &outcome
-        && let Err(e) = ctx.queue.enqueue_publish(job.clone(), Some(*after)).await
-    {
-        warn!(error = %e, "could not queue the publish retry; the reconciler will");
+    fn span(&self, task_id: &str) -> Span {
+        tracing::info_span!(
+            "job",
+            job.id = task_id,
+            job.kind = "publish",
+            record.id = self.record_id,
+        )
     }
-    Ok(outcome)
-}
 
-/// After an item's parse or one of its media jobs ended: when the item is
-/// pulled and no media file is still on its way, create its pushed records
-/// and queue them. Failures are logged: an item left unscheduled (this
-/// failed, or the process died before it) is found by the reconciler
-/// ([`push::unscheduled`]) and scheduled then.
-pub async fn schedule(ctx: &WorkerCtx, content_id: i64) {
-    if ctx.publisher.is_none() {
-        return;
+    fn transport(queue: &ApalisQueue) -> &Transport<Self> {
+        &queue.publish
     }
-    let run = async {
-        let rows = media::for_content(&ctx.db, content_id).await?;
-        if rows
-            .iter()
-            .any(|m| matches!(m.status.as_str(), "pending" | "processing"))
+
+    /// A small pool: sends are paced per chat anyway.
+    fn concurrency(_: &Settings) -> usize {
+        4
+    }
+
+    async fn run(&self, ctx: &WorkerCtx) -> anyhow::Result<Outcome> {
+        let Some(publisher) = &ctx.publisher else {
+            // No bot token in this process: leave the record pending for a
+            // worker that has one (the reconciler there queues it).
+            warn!("a publish job arrived but this worker has no Telegram bot token; skipping");
+            return Ok(outcome::unclaimed(JobKind::Publish, Outcome::Stale));
+        };
+        let started = Instant::now();
+        let res = publisher.publish(self.record_id).await;
+        let outcome = published(started, res)?;
+        if let Outcome::Retrying { delay } = &outcome
+            && let Err(e) = self.clone().enqueue(ctx.queue.as_ref(), Some(*delay)).await
         {
-            return Ok::<_, anyhow::Error>(());
+            warn!(error = %e, "could not queue the publish retry; the reconciler will");
         }
-        vaultstream_core::failpoint::hit(vaultstream_core::failpoint::BEFORE_PUSH_SCHEDULE);
-        let ids = push::schedule(&ctx.db, content_id).await?;
-        for record_id in ids {
-            if let Err(e) = ctx
-                .queue
-                .enqueue_publish(PublishJob { record_id }, None)
-                .await
-            {
-                warn!(error = %e, "could not queue a publish job; the reconciler will");
-                break;
-            }
+        Ok(outcome)
+    }
+
+    /// Items whose scheduling was lost (a crash after their last media file
+    /// settled) get their records first; then records due but not queued.
+    async fn due(ctx: &WorkerCtx, requeue_after: Duration, limit: u64) -> anyhow::Result<Vec<i64>> {
+        if ctx.publisher.is_none() {
+            return Ok(Vec::new());
         }
-        Ok(())
+        for content_id in push::unscheduled(&ctx.db, requeue_after, limit).await? {
+            let created = push::schedule_lost(&ctx.db, content_id).await?;
+            tracing::info!(
+                content.id = content_id,
+                records = created.len(),
+                "reconciler scheduled the pushes of an item whose scheduling was lost"
+            );
+            // Left unqueued: the due scan just below lists them.
+        }
+        Ok(push::due_pending(&ctx.db, requeue_after, limit).await?)
+    }
+}
+
+/// A publish attempt ended: its outcome, counted as a job and, when a send
+/// was attempted, as a push (`vaultstream_pushes_total`).
+fn published(started: Instant, res: anyhow::Result<PublishOutcome>) -> anyhow::Result<Outcome> {
+    let push = match &res {
+        Ok(PublishOutcome::Sent { .. }) => Some("sent"),
+        Ok(PublishOutcome::Retry { .. }) => Some("retry"),
+        Ok(PublishOutcome::Failed) => Some("failed"),
+        Ok(PublishOutcome::Unknown) => Some("unknown"),
+        Ok(PublishOutcome::Stale) | Err(_) => None,
     };
-    if let Err(e) = run.await {
-        warn!(content.id = content_id, error = %e, "could not schedule pushes");
+    let outcome = res.map(|o| match o {
+        PublishOutcome::Stale => Outcome::Stale,
+        PublishOutcome::Sent { .. } => Outcome::Done,
+        PublishOutcome::Retry { after } => Outcome::Retrying { delay: after },
+        PublishOutcome::Failed => Outcome::DeadLettered,
+        PublishOutcome::Unknown => Outcome::Unknown,
+    });
+    let claimed = !matches!(outcome, Ok(Outcome::Stale));
+    let elapsed = claimed.then(|| started.elapsed());
+    metrics::observe_job(
+        JobKind::Publish,
+        UNKNOWN_PLATFORM,
+        outcome::label_of(&outcome),
+        elapsed,
+    );
+    if let Some(push) = push {
+        metrics::push_outcome(push);
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_outcomes_count_jobs_and_pushes() {
+        let started = Instant::now();
+        let sent = PublishOutcome::Sent {
+            message_ids: vec![1],
+        };
+        assert_eq!(published(started, Ok(sent)).unwrap(), Outcome::Done);
+        let retry = PublishOutcome::Retry {
+            after: Duration::from_secs(1),
+        };
+        published(started, Ok(retry)).unwrap();
+        published(started, Ok(PublishOutcome::Stale)).unwrap();
+        let text = metrics::encode();
+        for line in [
+            r#"vaultstream_jobs_total{kind="publish",platform="unknown",outcome="done"} 1"#,
+            r#"vaultstream_jobs_total{kind="publish",platform="unknown",outcome="retried"} 1"#,
+            r#"vaultstream_jobs_total{kind="publish",platform="unknown",outcome="stale"} 1"#,
+            r#"vaultstream_pushes_total{outcome="sent"} 1"#,
+            r#"vaultstream_pushes_total{outcome="retry"} 1"#,
+            r#"vaultstream_job_duration_seconds_count{kind="publish",platform="unknown"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+        }
+        assert_eq!(outcome::label_of(&Err(anyhow::anyhow!("db down"))), "error");
     }
 }

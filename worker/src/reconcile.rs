@@ -1,74 +1,77 @@
-//! The safety net: items the database says are due but the queue may not
+//! The safety net: rows the database says are due but the queue may not
 //! hold — a lost enqueue (crash between commit and push), a flushed or
 //! restarted Redis, a worker killed mid-job whose lease ran out — are
-//! queued again. Duplicates are harmless: the claim fences them.
+//! queued again, one pass per job kind ([`crate::job::each_kind`]).
+//! Duplicates are harmless: the claim fences them.
 //!
 //! It also keeps the Redis backlog bounded (apalis-redis 1.0 dies fetching
-//! ~20k due jobs at once): it tops the queue up only to its high-water mark
-//! (`VAULTSTREAM_QUEUE_HIGH_WATER`), at most [`BATCH`] per pass.
+//! ~20k due jobs at once): it tops each queue up only to its high-water
+//! mark (`VAULTSTREAM_QUEUE_HIGH_WATER`), at most [`BATCH`] per pass.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
-use vaultstream_core::db::{jobs, media, push};
-use vaultstream_core::queue::{JobKind, MediaJob, ParseJob, PublishJob};
+use vaultstream_core::queue::JobKind;
 
-use crate::parse::WorkerCtx;
+use crate::ctx::WorkerCtx;
+use crate::job::{Job, PerKind, each_kind};
 
 pub const BATCH: u64 = 1_000;
 
-/// One pass over items and media files; returns how many jobs were queued.
+type Pass<'a> = Pin<Box<dyn Future<Output = anyhow::Result<usize>> + Send + 'a>>;
+
+/// One pass over every kind's table; returns how many jobs were queued.
 pub async fn pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
-    let items = items_pass(ctx, requeue_after).await?;
-    let files = if ctx.media.archive {
-        media_pass(ctx, requeue_after).await?
-    } else {
-        0
+    struct Passes<'a> {
+        ctx: &'a WorkerCtx,
+        requeue_after: Duration,
+        passes: Vec<Pass<'a>>,
+    }
+    impl<'a> PerKind for Passes<'a> {
+        fn kind<J: Job>(&mut self) {
+            self.passes
+                .push(Box::pin(pass_of::<J>(self.ctx, self.requeue_after)));
+        }
+    }
+    let mut all = Passes {
+        ctx,
+        requeue_after,
+        passes: Vec::new(),
     };
-    let pushes = publish_pass(ctx, requeue_after).await?;
-    Ok(items + files + pushes)
+    each_kind(&mut all);
+    let mut queued = 0;
+    for pass in all.passes {
+        queued += pass.await?;
+    }
+    Ok(queued)
 }
 
-async fn publish_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
-    if ctx.publisher.is_none() {
-        return Ok(0);
-    }
-    let room = room(ctx, JobKind::Publish).await?;
+/// Queue the due rows of one kind, up to the room its queue has.
+async fn pass_of<J: Job>(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
+    let room = room(ctx, J::KIND).await?;
     if room == 0 {
         return Ok(0);
     }
-    // Items whose scheduling was lost (a crash after their last media file
-    // settled): create their records now; they are due below.
-    for content_id in push::unscheduled(&ctx.db, requeue_after, room).await? {
-        let created = push::schedule_lost(&ctx.db, content_id).await?;
-        info!(
-            content.id = content_id,
-            records = created.len(),
-            "reconciler scheduled the pushes of an item whose scheduling was lost"
-        );
-        // Left unqueued: the due scan just below queues them.
-    }
-    let ids = push::due_pending(&ctx.db, requeue_after, room).await?;
+    let ids = J::due(ctx, requeue_after, room).await?;
     let mut queued = Vec::with_capacity(ids.len());
-    for record_id in ids {
-        match ctx
-            .queue
-            .enqueue_publish(PublishJob { record_id }, None)
-            .await
-        {
-            Ok(()) => queued.push(record_id),
+    for id in ids {
+        match J::for_row(id).enqueue(ctx.queue.as_ref(), None).await {
+            Ok(()) => queued.push(id),
             Err(e) => {
-                warn!(error = %e, "reconciler could not queue a push; will try next pass");
+                warn!(error = %e, kind = %J::KIND, "reconciler could not queue; will try next pass");
                 break;
             }
         }
     }
-    push::mark_enqueued(&ctx.db, &queued).await?;
+    J::mark_enqueued(ctx, &queued).await?;
     if !queued.is_empty() {
         info!(
             count = queued.len(),
-            "reconciler queued pushes that were due"
+            "reconciler queued {} that were due",
+            J::ROWS
         );
     }
     Ok(queued.len())
@@ -80,66 +83,6 @@ async fn room(ctx: &WorkerCtx, kind: JobKind) -> anyhow::Result<u64> {
         room = room.min(high.saturating_sub(depth));
     }
     Ok(room)
-}
-
-async fn media_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
-    let room = room(ctx, JobKind::Media).await?;
-    if room == 0 {
-        return Ok(0);
-    }
-    let ids = media::due_for_enqueue(&ctx.db, requeue_after, room).await?;
-    let mut queued = Vec::with_capacity(ids.len());
-    for id in ids {
-        let job = MediaJob {
-            media_id: id,
-            request_id: None,
-        };
-        match ctx.queue.enqueue_media(job, None).await {
-            Ok(()) => queued.push(id),
-            Err(e) => {
-                warn!(error = %e, "reconciler could not queue media; will try next pass");
-                break;
-            }
-        }
-    }
-    media::mark_enqueued(&ctx.db, &queued).await?;
-    if !queued.is_empty() {
-        info!(
-            count = queued.len(),
-            "reconciler queued media files that were due"
-        );
-    }
-    Ok(queued.len())
-}
-
-async fn items_pass(ctx: &WorkerCtx, requeue_after: Duration) -> anyhow::Result<usize> {
-    let room = room(ctx, JobKind::Parse).await?;
-    if room == 0 {
-        return Ok(0);
-    }
-    let ids = jobs::due_for_enqueue(&ctx.db, requeue_after, room).await?;
-    let mut queued = Vec::with_capacity(ids.len());
-    for id in ids {
-        let job = ParseJob {
-            content_id: id,
-            request_id: None,
-        };
-        match ctx.queue.enqueue_parse(job, None).await {
-            Ok(()) => queued.push(id),
-            Err(e) => {
-                warn!(error = %e, "reconciler could not queue; will try next pass");
-                break;
-            }
-        }
-    }
-    jobs::mark_enqueued(&ctx.db, &queued).await?;
-    if !queued.is_empty() {
-        info!(
-            count = queued.len(),
-            "reconciler queued items that were due"
-        );
-    }
-    Ok(queued.len())
 }
 
 /// Finished queue entries are kept this long (for apalis's own tooling),

@@ -16,9 +16,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use vaultstream_core::Settings;
 
-use crate::media::handle_media;
-use crate::parse::{WorkerCtx, handle_parse};
-use crate::publish::handle_publish;
+use crate::ctx::WorkerCtx;
+use crate::job::{Job, PerKind, each_kind, handle};
 use crate::queue::{ApalisQueue, Transport};
 use crate::reconcile;
 
@@ -29,7 +28,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) -> Result<(), std::io::Error> {
 
 type Running = Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>;
 
-/// Keep one apalis worker (parse, media or publish) running until
+/// Keep one apalis worker (one job kind's pool) running until
 /// shutdown. apalis 1.0 ends a worker for good on the first failed poll of
 /// its backend, and a restarted or flushed Redis has forgotten the
 /// worker's registration, so every later poll fails ("worker not
@@ -84,7 +83,9 @@ async fn supervised(
     }
 }
 
-/// Run workers until `shutdown` resolves.
+/// Run workers until `shutdown` resolves: a pool per job kind, each on its
+/// own queue (a slow video never holds a parse slot, a Telegram outage
+/// never holds up archiving), and the reconciler.
 pub async fn run_workers(
     settings: &Settings,
     ctx: Arc<WorkerCtx>,
@@ -108,98 +109,32 @@ pub async fn run_workers(
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
-    let poll = Duration::from_millis(settings.poll_interval_ms);
-    let concurrency = settings.worker_concurrency;
-    crate::media::job::clean_staging(&ctx.media.staging);
+    crate::media::archive::clean_staging(&ctx.media.staging);
     info!(
         worker = %name,
         queue = queue.backend_name(),
-        concurrency,
+        concurrency = settings.worker_concurrency,
         media_concurrency = settings.media.concurrency,
         archive_media = ctx.media.archive,
         "worker started"
     );
-
-    // The same worker on each backend; the storages differ in type only.
-    // Each is supervised: started again if it stops before shutdown.
-    macro_rules! worker_on {
-        ($storage:expr, $kind:expr, $name:expr, $concurrency:expr, $handler:expr) => {{
-            let (storage, ctx, stop) = ($storage, ctx.clone(), rx.clone());
-            let start = move |name: String| -> Running {
-                Box::pin(
-                    WorkerBuilder::new(name)
-                        .backend(storage.clone().poll_with_interval(poll))
-                        .data(ctx.clone())
-                        .concurrency($concurrency)
-                        .build($handler)
-                        .run_until(stopped(stop.clone())),
-                )
-            };
-            Box::pin(supervised($kind, $name, rx.clone(), start)) as Running
-        }};
-    }
-    let parse_name = format!("{name}-parse");
-    let parse: Running = match queue.parse {
-        Transport::Redis { storage, .. } => {
-            worker_on!(storage, "parse", parse_name, concurrency, handle_parse)
-        }
-        Transport::Sqlite { storage, .. } => {
-            worker_on!(storage, "parse", parse_name, concurrency, handle_parse)
-        }
-        Transport::Postgres { storage, .. } => {
-            worker_on!(storage, "parse", parse_name, concurrency, handle_parse)
-        }
+    let mut pools = Pools {
+        settings,
+        queue: &queue,
+        ctx: &ctx,
+        stop: &rx,
+        name: &name,
+        poll: Duration::from_millis(settings.poll_interval_ms),
+        running: Vec::new(),
     };
-    // Media jobs (downloads, transcodes, uploads) have a pool of their own:
-    // a slow video never holds a parse slot.
-    let media_name = format!("{name}-media");
-    let media_concurrency = settings.media.concurrency;
-    let media: Running = match queue.media {
-        Transport::Redis { storage, .. } => {
-            worker_on!(
-                storage,
-                "media",
-                media_name,
-                media_concurrency,
-                handle_media
-            )
-        }
-        Transport::Sqlite { storage, .. } => {
-            worker_on!(
-                storage,
-                "media",
-                media_name,
-                media_concurrency,
-                handle_media
-            )
-        }
-        Transport::Postgres { storage, .. } => {
-            worker_on!(
-                storage,
-                "media",
-                media_name,
-                media_concurrency,
-                handle_media
-            )
-        }
-    };
-    // Publishing (Telegram) has a small pool of its own: sends are paced
-    // per chat anyway, and a Telegram outage never holds up archiving.
-    let publish_name = format!("{name}-publish");
-    let publish: Running = match queue.publish {
-        Transport::Redis { storage, .. } => {
-            worker_on!(storage, "publish", publish_name, 4, handle_publish)
-        }
-        Transport::Sqlite { storage, .. } => {
-            worker_on!(storage, "publish", publish_name, 4, handle_publish)
-        }
-        Transport::Postgres { storage, .. } => {
-            worker_on!(storage, "publish", publish_name, 4, handle_publish)
-        }
-    };
+    each_kind(&mut pools);
+    let running = pools.running;
     let worker = async move {
-        let (p, m, b) = tokio::join!(parse, media, publish);
-        p.and(m).and(b)
+        let ended = futures::future::join_all(running).await;
+        ended
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
     };
     let deadline = Duration::from_millis(settings.shutdown_timeout_ms);
     let result = tokio::select! {
@@ -215,4 +150,53 @@ pub async fn run_workers(
     reconciler.abort();
     info!(worker = %name, "worker stopped");
     result
+}
+
+/// Starts one supervised apalis worker per job kind.
+struct Pools<'a> {
+    settings: &'a Settings,
+    queue: &'a ApalisQueue,
+    ctx: &'a Arc<WorkerCtx>,
+    stop: &'a watch::Receiver<bool>,
+    name: &'a str,
+    poll: Duration,
+    running: Vec<Running>,
+}
+
+impl PerKind for Pools<'_> {
+    fn kind<J: Job>(&mut self) {
+        let pool = self.start::<J>();
+        self.running.push(pool);
+    }
+}
+
+impl Pools<'_> {
+    /// Kind `J`'s pool: the same worker on each backend (the storages
+    /// differ in type only), supervised.
+    fn start<J: Job>(&self) -> Running {
+        let name = format!("{}-{}", self.name, J::KIND);
+        let (ctx, stop, poll) = (self.ctx.clone(), self.stop.clone(), self.poll);
+        let concurrency = J::concurrency(self.settings);
+        macro_rules! supervise {
+            ($storage:expr) => {{
+                let (storage, stop_worker) = ($storage, stop.clone());
+                let start = move |name: String| -> Running {
+                    Box::pin(
+                        WorkerBuilder::new(name)
+                            .backend(storage.clone().poll_with_interval(poll))
+                            .data(ctx.clone())
+                            .concurrency(concurrency)
+                            .build(handle::<J>)
+                            .run_until(stopped(stop_worker.clone())),
+                    )
+                };
+                Box::pin(supervised(J::KIND.as_str(), name, stop, start)) as Running
+            }};
+        }
+        match J::transport(self.queue).clone() {
+            Transport::Redis { storage, .. } => supervise!(storage),
+            Transport::Sqlite { storage, .. } => supervise!(storage),
+            Transport::Postgres { storage, .. } => supervise!(storage),
+        }
+    }
 }

@@ -322,7 +322,7 @@ async fn an_uncertain_send_or_a_crash_after_claim_is_never_reposted() {
             .unwrap();
         let mut row: vaultstream_core::db::entities::content::ActiveModel =
             s.content.clone().into();
-        row.status = Set("pulled".into());
+        row.status = Set(vaultstream_core::content::Status::Pulled);
         row.update(&w.db).await.unwrap();
         let ids = vaultstream_core::db::push::schedule(&w.db, s.content.id)
             .await

@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tokio::sync::watch;
-use vaultstream_core::content::Channel;
+use vaultstream_core::content::{Channel, Status};
 use vaultstream_core::db::contents::{self, NewSource};
+use vaultstream_core::db::dead_letters::{DeadLetterFilter, list_dead_letters};
 use vaultstream_core::db::entities::content;
-use vaultstream_core::db::{self, jobs};
+use vaultstream_core::db::retry::retry_dead_letter;
+use vaultstream_core::db::{self, items};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_core::status::DeadLetterState;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::upstream::{Behaviour, Upstream};
 use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
@@ -131,15 +134,15 @@ impl Harness {
             }
             if items
                 .iter()
-                .all(|i| i.status == "pulled" || i.status == "failed")
+                .all(|i| i.status == Status::Pulled || i.status == Status::Failed)
             {
                 return items;
             }
             if Instant::now() > deadline {
                 let stuck: Vec<_> = items
                     .iter()
-                    .filter(|i| i.status != "pulled" && i.status != "failed")
-                    .map(|i| (i.id, i.platform_id.clone(), i.status.clone(), i.attempts))
+                    .filter(|i| i.status != Status::Pulled && i.status != Status::Failed)
+                    .map(|i| (i.id, i.platform_id.clone(), i.status, i.attempts))
                     .collect();
                 panic!("items not settled after {within:?}: {stuck:?}");
             }
@@ -246,12 +249,12 @@ async fn retries_and_classification(stack: Stack) {
         t[1] - t[0]
     );
 
-    let filter = jobs::DeadLetterFilter {
-        state: Some("open".into()),
+    let filter = DeadLetterFilter {
+        state: Some(DeadLetterState::Open),
         limit: 50,
         ..Default::default()
     };
-    let dls = jobs::list_dead_letters(&h.db, &filter).await.unwrap();
+    let dls = list_dead_letters(&h.db, &filter).await.unwrap();
     assert_eq!(dls.len(), 2, "{dls:?}");
     let dl_dead = dls
         .iter()
@@ -271,7 +274,7 @@ async fn retries_and_classification(stack: Stack) {
     // The operator retries 103 after the upstream recovers: a fresh round
     // of attempts, failure history kept.
     up.script("103", Behaviour::Ok);
-    let (content, requeued) = jobs::retry_dead_letter(&h.db, dl_dead.id)
+    let (content, requeued) = retry_dead_letter(&h.db, dl_dead.id)
         .await
         .unwrap()
         .expect("open");
@@ -289,13 +292,13 @@ async fn retries_and_classification(stack: Stack) {
         ("pulled", 1, 3)
     );
     assert!(
-        jobs::retry_dead_letter(&h.db, dl_dead.id)
+        retry_dead_letter(&h.db, dl_dead.id)
             .await
             .unwrap()
             .is_none(),
         "retried once"
     );
-    let open = jobs::list_dead_letters(&h.db, &filter).await.unwrap();
+    let open = list_dead_letters(&h.db, &filter).await.unwrap();
     assert_eq!(open.len(), 1);
     h.stop().await;
 }
@@ -314,13 +317,16 @@ async fn nothing_accepted_is_lost(stack: Stack) {
     }
     // A "worker" that claims an item and dies without a word.
     let orphan = h.submit("299", false).await;
-    let claim = jobs::claim(&h.db, orphan, Duration::from_millis(1500))
+    let claim = items::claim(&h.db, orphan, Duration::from_millis(1500))
         .await
         .unwrap();
     assert!(claim.is_some());
     ids.push(orphan);
     let items = h.settle(&ids, Duration::from_secs(30)).await;
-    assert!(items.iter().all(|i| i.status == "pulled"), "{items:?}");
+    assert!(
+        items.iter().all(|i| i.status == Status::Pulled),
+        "{items:?}"
+    );
     for i in 0..10 {
         assert_eq!(h.upstream.served_ok(&format!("20{i}")), 1, "fetched once");
     }
@@ -340,7 +346,7 @@ async fn graceful_stop_finishes_in_flight_jobs(stack: Stack) {
     loop {
         let mut processing = 0;
         for id in &ids {
-            processing += usize::from(h.item(*id).await.status == "processing");
+            processing += usize::from(h.item(*id).await.status == Status::Processing);
         }
         if processing > 0 || Instant::now() > deadline {
             break;
@@ -353,7 +359,7 @@ async fn graceful_stop_finishes_in_flight_jobs(stack: Stack) {
         statuses.push(h.item(*id).await.status);
     }
     assert!(
-        statuses.iter().all(|s| s != "processing"),
+        statuses.iter().all(|s| *s != Status::Processing),
         "in-flight jobs finished before the worker returned: {statuses:?}"
     );
 }
@@ -374,7 +380,10 @@ async fn one_platform_gets_at_most_its_concurrency() {
         ids.push(h.submit(&format!("60{i}"), true).await);
     }
     let items = h.settle(&ids, Duration::from_secs(60)).await;
-    assert!(items.iter().all(|i| i.status == "pulled"), "{items:?}");
+    assert!(
+        items.iter().all(|i| i.status == Status::Pulled),
+        "{items:?}"
+    );
     let mut starts: Vec<Instant> = (0..8)
         .flat_map(|i| h.upstream.hit_times(&format!("60{i}")))
         .collect();

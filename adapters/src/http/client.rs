@@ -394,7 +394,7 @@ pub(crate) async fn read_capped(
     cap: u64,
 ) -> Result<Vec<u8>, FetchError> {
     let too_large = |size: String| {
-        FetchError::permanent(format!(
+        FetchError::too_large(format!(
             "the response from {url} is too large ({size} bytes, limit {cap})"
         ))
     };

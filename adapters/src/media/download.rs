@@ -59,7 +59,7 @@ impl MediaFetcher {
         let (mut response, final_url) = self.inner.http.send(&get).await?;
         check_status(response.status(), response.headers(), &final_url)?;
         let too_large = |size: String| {
-            FetchError::permanent(format!(
+            FetchError::too_large(format!(
                 "the media at {} is too large ({size} bytes, limit {max_bytes})",
                 host_of(&final_url)
             ))

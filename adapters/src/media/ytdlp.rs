@@ -60,7 +60,7 @@ impl MediaFetcher {
             .rewrite(&logical)
             .unwrap_or_else(|| logical.clone());
         let too_large = || {
-            FetchError::permanent(format!(
+            FetchError::too_large(format!(
                 "the video at {} is too large (limit {max_bytes} bytes)",
                 host_of(&logical)
             ))

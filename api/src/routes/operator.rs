@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use vaultstream_core::ErrorCode;
+use vaultstream_core::db::dead_letters::{self, DeadLetterFilter};
 use vaultstream_core::db::entities::dead_letter;
-use vaultstream_core::db::jobs::{self, DeadLetterFilter, RetryRefusal};
+use vaultstream_core::db::retry::{self, RetryRefusal};
 use vaultstream_core::parsed::ErrorClass;
 use vaultstream_core::platform::Platform;
+use vaultstream_core::status::DeadLetterState as StoredState;
 
 use super::contents::{content_id, path_id};
 use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paged, cursor_param, limit_param};
@@ -52,13 +54,13 @@ impl From<dead_letter::Model> for DeadLetterView {
         DeadLetterView {
             id: m.id,
             content_id: m.content_id,
-            job_kind: m.job_kind,
+            job_kind: m.job_kind.to_string(),
             platform: m.platform,
             attempts: m.attempts,
             error_type: m.error_type,
             error_message: m.error_message,
             error_detail: m.error_detail,
-            state: m.state,
+            state: m.state.to_string(),
             payload: m.payload,
             created_at: m.created_at,
             retried_at: m.retried_at,
@@ -175,14 +177,13 @@ fn dead_letter_filter(raw: Option<&str>, max_limit: u64) -> ApiResult<DeadLetter
         })
         .transpose()?;
     let state = match param(&pairs, "state").unwrap_or("open") {
-        "open" => Some("open".to_owned()),
-        "retried" => Some("retried".to_owned()),
         "all" => None,
-        other => {
-            return Err(ApiError::invalid_parameter(format!(
-                "state `{other}` is not one of open, retried, all"
-            )));
-        }
+        other => Some(other.parse::<StoredState>().map_err(|_| {
+            ApiError::invalid_parameter(format!(
+                "state `{}` is not one of open, retried, all",
+                other.escape_debug()
+            ))
+        })?),
     };
     let limit = limit_param(&pairs, DEFAULT_LIMIT.min(max_limit), max_limit)?;
     let before_id = cursor_param(&pairs)?.map(|c| c.before_id);
@@ -213,7 +214,7 @@ pub async fn list_dead_letters(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<DeadLetterPage>> {
     let filter = dead_letter_filter(raw.as_deref(), MAX_LIMIT)?;
-    let rows = jobs::list_dead_letters(&state.db, &filter).await?;
+    let rows = dead_letters::list_dead_letters(&state.db, &filter).await?;
     Ok(Json(Page::keyset(rows, filter.limit, |r| r.id)))
 }
 
@@ -236,7 +237,7 @@ pub async fn retry_dead_letter(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<(StatusCode, Json<DeadLetterRetried>)> {
     let id = path_id(path, "dead letter")?;
-    let Some((content, requeued)) = jobs::retry_dead_letter(&state.db, id).await? else {
+    let Some((content, requeued)) = retry::retry_dead_letter(&state.db, id).await? else {
         return Err(ApiError::not_found(format!(
             "no open dead letter with id {id} (it may have been retried already)"
         )));
@@ -286,7 +287,7 @@ pub async fn retry_dead_letters(
     if !has_limit {
         filter.limit = 1000;
     }
-    let requeued = jobs::retry_dead_letters(&state.db, &filter).await?;
+    let requeued = retry::retry_dead_letters(&state.db, &filter).await?;
     requeued.enqueue(state.queue.as_ref()).await;
     let count = requeued.items.len() + requeued.media.len();
     tracing::info!(count, "dead letters retried in bulk");
@@ -321,7 +322,7 @@ pub async fn retry_content(
 ) -> ApiResult<(StatusCode, Json<ContentRetried>)> {
     let id = content_id(path)?;
     let requeue_after = std::time::Duration::from_millis(state.settings.requeue_after_ms);
-    match jobs::retry_content(&state.db, id, requeue_after).await? {
+    match retry::retry_content(&state.db, id, requeue_after).await? {
         Ok(requeued) => {
             requeued.enqueue(state.queue.as_ref()).await;
             let (status, media_ids) = if requeued.items.is_empty() {

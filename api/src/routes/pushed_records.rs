@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use vaultstream_core::ErrorCode;
 use vaultstream_core::db::entities::pushed_record;
 use vaultstream_core::db::push::{self, RecordFilter};
+use vaultstream_core::status::RecordStatus;
 
 use super::contents::path_id;
 use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paged, cursor_param, limit_param};
@@ -54,7 +55,7 @@ impl From<pushed_record::Model> for RecordView {
             id: m.id,
             target_id: m.target_id,
             content_id: m.content_id,
-            status: m.status,
+            status: m.status.to_string(),
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
             message_ids,
@@ -132,17 +133,14 @@ fn record_filter(raw: Option<&str>) -> ApiResult<RecordFilter> {
     let content_id = positive_param(&pairs, "content_id")?;
     let status = param(&pairs, "status")
         .map(|s| {
-            push::STATUSES
-                .iter()
-                .find(|k| **k == s)
-                .map(|k| (*k).to_owned())
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(format!(
-                        "status `{}` is not one of {}",
-                        s.escape_debug(),
-                        push::STATUSES.join(", ")
-                    ))
-                })
+            s.parse::<RecordStatus>().map_err(|_| {
+                let known: Vec<&str> = RecordStatus::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::invalid_parameter(format!(
+                    "status `{}` is not one of {}",
+                    s.escape_debug(),
+                    known.join(", ")
+                ))
+            })
         })
         .transpose()?;
     let limit = limit_param(&pairs, DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -227,7 +225,7 @@ pub async fn resend_record(
         StatusCode::ACCEPTED,
         Json(RecordResent {
             id,
-            status: push::PENDING,
+            status: RecordStatus::Pending.as_str(),
             record: record.map(RecordView::from),
         }),
     ))

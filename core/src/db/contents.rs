@@ -20,6 +20,7 @@ use sea_orm::{
 use super::entities::{content, content_source, content_tag};
 use crate::content::{Channel, ContentView, MediaView, ShareReceipt, SourceView, Status};
 use crate::platform::{Identity, Platform};
+use crate::status::MediaStatus;
 
 /// One submission, as it arrived.
 #[derive(Debug, Clone)]
@@ -139,7 +140,7 @@ async fn submit_txn(
         platform_id: identity.platform_id.clone(),
         canonical_url: identity.canonical_url.clone(),
         kind: identity.kind.as_str().to_owned(),
-        status: Status::Unprocessed.as_str().to_owned(),
+        status: Status::Unprocessed,
         title: None,
         text: None,
         author_name: None,
@@ -239,7 +240,7 @@ impl From<Submitted> for ShareReceipt {
             platform_id: s.content.platform_id,
             canonical_url: s.content.canonical_url,
             kind: s.content.kind,
-            status: s.content.status,
+            status: s.content.status.to_string(),
             source_id: s.source_id,
         }
     }
@@ -259,8 +260,7 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>
     let media = super::media::for_content(db, id).await?;
     let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
     view.sources = Some(sources.into_iter().map(SourceView::from).collect());
-    view.media_status =
-        crate::content::media_status(media.iter().map(|m| m.status.as_str())).to_owned();
+    view.media_status = crate::content::media_status(media.iter().map(|m| m.status)).to_owned();
     view.media = Some(media.into_iter().map(MediaView::from).collect());
     Ok(Some(view))
 }
@@ -308,7 +308,7 @@ impl Cursor {
 pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr> {
     let mut cond = Condition::all();
     if let Some(s) = f.status {
-        cond = cond.add(content::Column::Status.eq(s.as_str()));
+        cond = cond.add(content::Column::Status.eq(s));
     }
     if let Some(p) = f.platform {
         cond = cond.add(content::Column::Platform.eq(p.as_str()));
@@ -372,8 +372,7 @@ pub(crate) async fn views_of(
             let statuses = media.get(&r.id);
             let mut view = ContentView::new(r, t);
             view.media_status =
-                crate::content::media_status(statuses.into_iter().flatten().map(String::as_str))
-                    .to_owned();
+                crate::content::media_status(statuses.into_iter().flatten().copied()).to_owned();
             view
         })
         .collect())
@@ -382,13 +381,13 @@ pub(crate) async fn views_of(
 async fn media_statuses(
     db: &DatabaseConnection,
     ids: &[i64],
-) -> Result<HashMap<i64, Vec<String>>, DbErr> {
+) -> Result<HashMap<i64, Vec<MediaStatus>>, DbErr> {
     use super::entities::media;
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut out: HashMap<i64, Vec<MediaStatus>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(i64, String)> = media::Entity::find()
+    let rows: Vec<(i64, MediaStatus)> = media::Entity::find()
         .select_only()
         .column(media::Column::ContentId)
         .column(media::Column::Status)

@@ -1,12 +1,10 @@
-//! Media rows: an item's media files, each archived by its own media job.
+//! Media rows: an item's media files, each archived by its own media job,
+//! on the leased-work bookkeeping of [`super::work`] (like items: a due or
+//! orphaned row is claimed with a fresh token, every later transition names
+//! it, so a duplicate or stale queue message changes nothing).
 //!
-//! The same lease discipline as parse jobs (`db::jobs`): [`claim`] takes a
-//! row that is due (`pending`, past `next_attempt_at`) or whose lease ran
-//! out, with a fresh token; every later transition names the token, so a
-//! duplicate or stale queue message changes nothing.
-//!
-//! Statuses: `pending` → `processing` → `archived` | `failed`; `skipped`
-//! when media archiving is off (the row still lists the original URL).
+//! Statuses: see [`MediaStatus`]. The stored blobs themselves are
+//! registered in [`super::blobs`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,20 +13,29 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::entities::{blob, blob_source, content, dead_letter, media};
+use super::blobs::Archived;
+use super::dead_letters::{self, NewDeadLetter};
+use super::entities::{content, media};
+use super::work::{self, Failures, Lease, chrono_dur};
+use crate::error::MediaErrorCode;
 use crate::parsed::{FetchError, MediaRef, MediaRole, ParsedItem};
+use crate::queue::JobKind;
+use crate::status::MediaStatus;
 
-pub const PENDING: &str = "pending";
-pub const PROCESSING: &str = "processing";
-pub const ARCHIVED: &str = "archived";
-pub const FAILED: &str = "failed";
-pub const SKIPPED: &str = "skipped";
+work::queued_table!(media: MediaStatus, waiting = MediaStatus::Pending, working = MediaStatus::Processing, leased);
+
+impl Failures for media::Entity {
+    const FAILURE_COUNT: media::Column = media::Column::FailureCount;
+    const ERROR_MESSAGE: media::Column = media::Column::ErrorMessage;
+    const ERROR_CLASS: media::Column = media::Column::ErrorType;
+    const ERROR_DETAIL: media::Column = media::Column::ErrorDetail;
+    const ERROR_AT: media::Column = media::Column::LastErrorAt;
+}
 
 /// One media file to record for an item.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,10 +79,6 @@ fn role_str(r: MediaRole) -> &'static str {
     }
 }
 
-fn chrono_dur(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// Record an item's media (inside the transaction that stores the parsed
 /// item). Rows already there (same item and position) are left alone.
 pub(crate) async fn insert_for_item<C: ConnectionTrait>(
@@ -99,7 +102,11 @@ pub(crate) async fn insert_for_item<C: ConnectionTrait>(
             original_url: Set(m.media.url.clone()),
             url_hash: Set(url_hash(&m.media.url)),
             request_headers: Set(headers),
-            status: Set(if archive { PENDING } else { SKIPPED }.to_owned()),
+            status: Set(if archive {
+                MediaStatus::Pending
+            } else {
+                MediaStatus::Skipped
+            }),
             attempts: Set(0),
             next_attempt_at: Set(None),
             lease_until: Set(None),
@@ -153,7 +160,7 @@ pub async fn pending_ids(db: &DatabaseConnection, content_id: i64) -> Result<Vec
         .select_only()
         .column(media::Column::Id)
         .filter(media::Column::ContentId.eq(content_id))
-        .filter(media::Column::Status.eq(PENDING))
+        .filter(media::Column::Status.eq(MediaStatus::Pending))
         .order_by_asc(media::Column::Position)
         .into_tuple::<i64>()
         .all(db)
@@ -163,8 +170,7 @@ pub async fn pending_ids(db: &DatabaseConnection, content_id: i64) -> Result<Vec
 /// What the worker holds while it archives one file.
 #[derive(Debug, Clone)]
 pub struct MediaClaim {
-    pub token: String,
-    pub attempt: i32,
+    pub lease: Lease,
     pub media: media::Model,
     /// The item's platform and canonical URL (yt-dlp falls back to the page).
     pub platform: String,
@@ -181,181 +187,25 @@ impl MediaClaim {
     }
 }
 
-fn due() -> Condition {
-    let now = Utc::now();
-    Condition::any()
-        .add(
-            Condition::all().add(media::Column::Status.eq(PENDING)).add(
-                Condition::any()
-                    .add(media::Column::NextAttemptAt.is_null())
-                    .add(media::Column::NextAttemptAt.lte(now)),
-            ),
-        )
-        .add(
-            Condition::all()
-                .add(media::Column::Status.eq(PROCESSING))
-                .add(media::Column::LeaseUntil.lt(now)),
-        )
-}
-
 /// Take the lease on a media row if it is due; `None`: stale message.
 pub async fn claim(
     db: &DatabaseConnection,
     id: i64,
     lease: Duration,
 ) -> Result<Option<MediaClaim>, DbErr> {
-    let now = Utc::now();
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let res = media::Entity::update_many()
-        .col_expr(media::Column::Status, Expr::value(PROCESSING))
-        .col_expr(
-            media::Column::LeaseUntil,
-            Expr::value(now + chrono_dur(lease)),
-        )
-        .col_expr(media::Column::LeaseToken, Expr::value(token.clone()))
-        .col_expr(
-            media::Column::Attempts,
-            Expr::col(media::Column::Attempts).add(1),
-        )
-        .col_expr(media::Column::UpdatedAt, Expr::value(now))
-        .filter(media::Column::Id.eq(id))
-        .filter(due())
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
+    let Some((lease, row)) = work::claim::<media::Entity>(db, id, lease).await? else {
         return Ok(None);
-    }
-    let row = media::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::Custom(format!("media {id} vanished after claim")))?;
+    };
     let item = content::Entity::find_by_id(row.content_id)
         .one(db)
         .await?
         .ok_or_else(|| DbErr::Custom(format!("content of media {id} vanished")))?;
     Ok(Some(MediaClaim {
-        token,
-        attempt: row.attempts,
+        lease,
         media: row,
         platform: item.platform,
         canonical_url: item.canonical_url,
     }))
-}
-
-/// When a message arrives for a row that is not due: `Some(wait)` if it
-/// waits for a retry (the message came early), `None` if it is stale.
-pub async fn early_by(db: &DatabaseConnection, id: i64) -> Result<Option<Duration>, DbErr> {
-    let now = Utc::now();
-    let row = media::Entity::find_by_id(id).one(db).await?;
-    Ok(row
-        .filter(|m| m.status == PENDING)
-        .and_then(|m| m.next_attempt_at)
-        .filter(|n| *n > now)
-        .map(|n| (n - now).to_std().unwrap_or_default()))
-}
-
-fn owned(id: i64, token: &str) -> Condition {
-    Condition::all()
-        .add(media::Column::Id.eq(id))
-        .add(media::Column::Status.eq(PROCESSING))
-        .add(media::Column::LeaseToken.eq(token))
-}
-
-fn released(update: sea_orm::UpdateMany<media::Entity>) -> sea_orm::UpdateMany<media::Entity> {
-    update
-        .col_expr(
-            media::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            media::Column::LeaseToken,
-            Expr::value(Option::<String>::None),
-        )
-}
-
-/// Extend the lease of a long download. False: the lease was lost.
-pub async fn heartbeat(
-    db: &DatabaseConnection,
-    id: i64,
-    token: &str,
-    lease: Duration,
-) -> Result<bool, DbErr> {
-    let res = media::Entity::update_many()
-        .col_expr(
-            media::Column::LeaseUntil,
-            Expr::value(Utc::now() + chrono_dur(lease)),
-        )
-        .filter(owned(id, token))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// A file stored in the blob store.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Archived {
-    pub blob_key: String,
-    pub sha256: String,
-    /// SHA-256 of the downloaded bytes, when they differ from the blob's.
-    pub source_sha256: Option<String>,
-    pub bytes: i64,
-    pub mime: String,
-    pub width: Option<i32>,
-    pub height: Option<i32>,
-    pub duration_secs: Option<f64>,
-}
-
-/// Record a stored blob (once per key) and, for transcoded sources, which
-/// source bytes produced it.
-pub async fn record_blob(
-    db: &DatabaseConnection,
-    a: &Archived,
-    variant: Option<&str>,
-) -> Result<(), DbErr> {
-    let now = Utc::now();
-    blob::Entity::insert(blob::ActiveModel {
-        key: Set(a.blob_key.clone()),
-        sha256: Set(a.sha256.clone()),
-        bytes: Set(a.bytes),
-        mime: Set(a.mime.clone()),
-        width: Set(a.width),
-        height: Set(a.height),
-        created_at: Set(now),
-    })
-    .on_conflict_do_nothing_on([blob::Column::Key])
-    .exec_without_returning(db)
-    .await?;
-    if let (Some(src), Some(variant)) = (&a.source_sha256, variant) {
-        blob_source::Entity::insert(blob_source::ActiveModel {
-            source_sha256: Set(src.clone()),
-            variant: Set(variant.to_owned()),
-            blob_key: Set(a.blob_key.clone()),
-            created_at: Set(now),
-        })
-        .on_conflict_do_nothing_on([
-            blob_source::Column::SourceSha256,
-            blob_source::Column::Variant,
-        ])
-        .exec_without_returning(db)
-        .await?;
-    }
-    Ok(())
-}
-
-/// The blob a source (by the SHA-256 of its bytes) was already turned
-/// into with this variant.
-pub async fn blob_for_source(
-    db: &DatabaseConnection,
-    source_sha256: &str,
-    variant: &str,
-) -> Result<Option<blob::Model>, DbErr> {
-    let Some(src) = blob_source::Entity::find_by_id((source_sha256.to_owned(), variant.to_owned()))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    blob::Entity::find_by_id(src.blob_key).one(db).await
 }
 
 /// Another row already archived from the same URL with the same kind of
@@ -374,7 +224,7 @@ pub async fn archived_from_url(
     media::Entity::find()
         .filter(media::Column::UrlHash.eq(url_hash(url)))
         .filter(media::Column::OriginalUrl.eq(url))
-        .filter(media::Column::Status.eq(ARCHIVED))
+        .filter(media::Column::Status.eq(MediaStatus::Archived))
         .filter(media::Column::Role.is_in(roles.iter().copied()))
         .order_by_asc(media::Column::Id)
         .one(db)
@@ -388,8 +238,11 @@ pub async fn complete(
     a: &Archived,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
-    let res = released(media::Entity::update_many())
-        .col_expr(media::Column::Status, Expr::value(ARCHIVED))
+    let done = work::finished(
+        work::released(media::Entity::update_many()),
+        MediaStatus::Archived,
+    );
+    let res = done
         .col_expr(media::Column::BlobKey, Expr::value(a.blob_key.clone()))
         .col_expr(media::Column::Sha256, Expr::value(a.sha256.clone()))
         .col_expr(
@@ -404,39 +257,22 @@ pub async fn complete(
             media::Column::DurationSecs,
             Expr::value(a.duration_secs.or(claim.media.duration_secs)),
         )
-        .col_expr(
-            media::Column::NextAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(media::Column::ArchivedAt, Expr::value(now))
         .col_expr(media::Column::UpdatedAt, Expr::value(now))
-        .filter(owned(claim.media.id, &claim.token))
+        .filter(work::owned::<media::Entity>(&claim.lease))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
 }
 
-fn failure_update(
+/// The failed attempt recorded, with its per-media code; the lease given up.
+fn failure(
     err: &FetchError,
-    code: &str,
-    status: &str,
+    code: MediaErrorCode,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<media::Entity> {
-    released(media::Entity::update_many())
-        .col_expr(media::Column::Status, Expr::value(status))
-        .col_expr(
-            media::Column::FailureCount,
-            Expr::col(media::Column::FailureCount).add(1),
-        )
-        .col_expr(media::Column::ErrorType, Expr::value(err.class.as_str()))
+    work::failure(work::released(media::Entity::update_many()), err, now)
         .col_expr(media::Column::ErrorCode, Expr::value(code))
-        .col_expr(
-            media::Column::ErrorMessage,
-            Expr::value(err.message.clone()),
-        )
-        .col_expr(media::Column::ErrorDetail, Expr::value(err.detail.clone()))
-        .col_expr(media::Column::LastErrorAt, Expr::value(now))
-        .col_expr(media::Column::UpdatedAt, Expr::value(now))
 }
 
 /// Record a retryable failure; the row is due again at `next_at`.
@@ -444,13 +280,11 @@ pub async fn fail_retry(
     db: &DatabaseConnection,
     claim: &MediaClaim,
     err: &FetchError,
-    code: &str,
+    code: MediaErrorCode,
     next_at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let res = failure_update(err, code, PENDING, Utc::now())
-        .col_expr(media::Column::NextAttemptAt, Expr::value(next_at))
-        .col_expr(media::Column::EnqueuedAt, Expr::value(next_at))
-        .filter(owned(claim.media.id, &claim.token))
+    let res = work::retry_at(failure(err, code, Utc::now()), next_at)
+        .filter(work::owned::<media::Entity>(&claim.lease))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -461,96 +295,21 @@ pub async fn fail_dead(
     db: &DatabaseConnection,
     claim: &MediaClaim,
     err: &FetchError,
-    code: &str,
+    code: MediaErrorCode,
     payload: serde_json::Value,
 ) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let res = failure_update(err, code, FAILED, now)
-        .col_expr(
-            media::Column::NextAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(owned(claim.media.id, &claim.token))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
-        txn.rollback().await?;
-        return Ok(false);
-    }
-    dead_letter::Entity::insert(dead_letter::ActiveModel {
-        id: NotSet,
-        content_id: Set(claim.media.content_id),
-        job_kind: Set("media".to_owned()),
-        platform: Set(claim.platform.clone()),
-        payload: Set(payload),
-        attempts: Set(claim.attempt),
-        error_type: Set(err.class.as_str().to_owned()),
-        error_message: Set(err.message.clone()),
-        error_detail: Set(err.detail.clone()),
-        state: Set("open".to_owned()),
-        created_at: Set(now),
-        retried_at: Set(None),
-        media_id: Set(Some(claim.media.id)),
-    })
-    .exec(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(true)
-}
-
-/// Media rows due but maybe not queued (lost message, expired lease).
-pub async fn due_for_enqueue(
-    db: &DatabaseConnection,
-    requeue_after: Duration,
-    limit: u64,
-) -> Result<Vec<i64>, DbErr> {
-    let now = Utc::now();
-    let stale = now - chrono_dur(requeue_after);
-    let waiting = Condition::all()
-        .add(media::Column::Status.eq(PENDING))
-        .add(
-            Condition::any()
-                .add(media::Column::NextAttemptAt.is_null())
-                .add(media::Column::NextAttemptAt.lte(now)),
-        )
-        .add(
-            Condition::any()
-                .add(media::Column::EnqueuedAt.is_null())
-                .add(media::Column::EnqueuedAt.lt(stale)),
-        );
-    // Lease ran out: queue it once, and again if that message too is
-    // long gone (a flushed or restarted Redis): the claim fences duplicates.
-    let orphaned = Condition::all()
-        .add(media::Column::Status.eq(PROCESSING))
-        .add(media::Column::LeaseUntil.lt(now))
-        .add(
-            Condition::any()
-                .add(media::Column::EnqueuedAt.is_null())
-                .add(Expr::col(media::Column::EnqueuedAt).lt(Expr::col(media::Column::LeaseUntil)))
-                .add(media::Column::EnqueuedAt.lt(stale)),
-        );
-    media::Entity::find()
-        .select_only()
-        .column(media::Column::Id)
-        .filter(Condition::any().add(waiting).add(orphaned))
-        .order_by_asc(media::Column::Id)
-        .limit(limit)
-        .into_tuple::<i64>()
-        .all(db)
-        .await
-}
-
-pub async fn mark_enqueued(db: &DatabaseConnection, ids: &[i64]) -> Result<(), DbErr> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    media::Entity::update_many()
-        .col_expr(media::Column::EnqueuedAt, Expr::value(Utc::now()))
-        .filter(media::Column::Id.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
+    let update = work::finished(failure(err, code, Utc::now()), MediaStatus::Failed)
+        .filter(work::owned::<media::Entity>(&claim.lease));
+    let letter = NewDeadLetter {
+        content_id: claim.media.content_id,
+        media_id: Some(claim.media.id),
+        job_kind: JobKind::Media,
+        platform: &claim.platform,
+        payload,
+        attempts: claim.lease.attempt,
+        err,
+    };
+    dead_letters::fail_with_letter(db, update, letter).await
 }
 
 /// Make failed (or skipped, or stale) media rows pending again with a
@@ -566,19 +325,21 @@ pub(crate) async fn reset_for_retry<C: ConnectionTrait>(
     let now = Utc::now();
     let stale = now - chrono_dur(requeue_after);
     let retryable = Condition::any()
-        .add(media::Column::Status.is_in([FAILED, SKIPPED]))
+        .add(media::Column::Status.is_in([MediaStatus::Failed, MediaStatus::Skipped]))
         .add(
             Condition::all()
-                .add(media::Column::Status.eq(PROCESSING))
+                .add(media::Column::Status.eq(MediaStatus::Processing))
                 .add(media::Column::LeaseUntil.lt(now)),
         )
         .add(
-            Condition::all().add(media::Column::Status.eq(PENDING)).add(
-                Condition::any()
-                    .add(media::Column::EnqueuedAt.is_null())
-                    .add(media::Column::EnqueuedAt.lt(stale))
-                    .add(media::Column::NextAttemptAt.is_not_null()),
-            ),
+            Condition::all()
+                .add(media::Column::Status.eq(MediaStatus::Pending))
+                .add(
+                    Condition::any()
+                        .add(media::Column::EnqueuedAt.is_null())
+                        .add(media::Column::EnqueuedAt.lt(stale))
+                        .add(media::Column::NextAttemptAt.is_not_null()),
+                ),
         );
     let mut q = media::Entity::find()
         .select_only()
@@ -592,42 +353,10 @@ pub(crate) async fn reset_for_retry<C: ConnectionTrait>(
     }
     let ids: Vec<i64> = q.into_tuple::<i64>().all(db).await?;
     for chunk in ids.chunks(500) {
-        released(media::Entity::update_many())
-            .col_expr(media::Column::Status, Expr::value(PENDING))
-            .col_expr(media::Column::Attempts, Expr::value(0))
-            .col_expr(
-                media::Column::NextAttemptAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(media::Column::EnqueuedAt, Expr::value(now))
-            .col_expr(media::Column::UpdatedAt, Expr::value(now))
+        work::reset(work::released(media::Entity::update_many()), Some(now), now)
             .filter(media::Column::Id.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
     }
     Ok(ids)
-}
-
-/// Media rows per status (health, metrics).
-pub async fn status_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, DbErr> {
-    media::Entity::find()
-        .select_only()
-        .column(media::Column::Status)
-        .column_as(media::Column::Id.count(), "n")
-        .group_by(media::Column::Status)
-        .into_tuple::<(String, i64)>()
-        .all(db)
-        .await
-}
-
-/// Blobs stored and their total size (metrics).
-pub async fn blob_totals(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
-    let row: Option<(i64, Option<i64>)> = blob::Entity::find()
-        .select_only()
-        .column_as(blob::Column::Key.count(), "n")
-        .column_as(blob::Column::Bytes.sum(), "bytes")
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(row.map_or((0, 0), |(n, b)| (n, b.unwrap_or(0))))
 }

@@ -3,22 +3,38 @@
 //!
 //! Layout:
 //! - [`entities`]: sea-orm entities mirroring the `migrations` crate.
+//! - [`work`]: queued work — due, claim, lease, retry, reconciler queries —
+//!   written once for every table below that jobs work on.
 //! - [`contents`]: submissions, items, lists.
+//! - [`items`]: an item's parse transitions (claim, store, retry, fail).
+//! - [`media`]: media rows and their transitions.
+//! - [`blobs`]: the blob registry and source hashes.
+//! - [`dead_letters`]: jobs that failed for good.
+//! - [`retry`]: an operator's retry of items, files and dead letters.
+//! - [`push`]: push targets and pushed records.
+//! - [`keys`]: API keys.
 //! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
 
+pub mod blobs;
 pub mod contents;
+pub mod dead_letters;
 pub mod entities;
-pub mod jobs;
+pub mod items;
 pub mod keys;
 pub mod media;
 pub mod push;
+pub mod retry;
 pub mod search;
+pub mod work;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use vaultstream_migrations::{Migrator, MigratorTrait};
 
 use crate::settings::{Settings, redact_url};
@@ -67,6 +83,18 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// A transaction that reads before it writes. On SQLite it takes the write
+/// lock at `BEGIN` (IMMEDIATE): two at once queue up on the lock (the busy
+/// timeout) instead of the second failing with "database is locked" once
+/// the snapshot it read is stale. PostgreSQL ignores the mode.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Apply every pending migration.

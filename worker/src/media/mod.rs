@@ -7,13 +7,14 @@
 //! - `gif`: animated GIF → animated WebP, for `image`;
 //! - `encode`: writing WebP (settings, 8-bit pixels, the 16383-pixel limit),
 //!   for `image`;
-//! - [`job`]: the media job — download, transcode, store content-addressed,
-//!   record, retry or dead-letter.
+//! - [`archive`]: one file — reuse, download, transcode, store
+//!   content-addressed; staging files;
+//! - [`job`]: the media job kind — claim, archive, record, retry or
+//!   dead-letter (through the leased-job executor).
 
+pub mod archive;
 mod encode;
 mod gif;
 pub mod image;
 pub mod job;
 mod sniff;
-
-pub use job::{MediaCtx, MediaOutcome, handle_media, process_media};

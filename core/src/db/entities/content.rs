@@ -9,7 +9,7 @@ pub struct Model {
     pub platform_id: String,
     pub canonical_url: String,
     pub kind: String,
-    pub status: String,
+    pub status: crate::status::Status,
     pub title: Option<String>,
     pub text: Option<String>,
     pub author_name: Option<String>,

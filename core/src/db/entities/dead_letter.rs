@@ -8,14 +8,14 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub content_id: i64,
-    pub job_kind: String,
+    pub job_kind: crate::queue::JobKind,
     pub platform: String,
     pub payload: Json,
     pub attempts: i32,
     pub error_type: String,
     pub error_message: String,
     pub error_detail: Option<String>,
-    pub state: String,
+    pub state: crate::status::DeadLetterState,
     pub created_at: DateTimeUtc,
     pub retried_at: Option<DateTimeUtc>,
     /// The media file, for `job_kind` = `media`.

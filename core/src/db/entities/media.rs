@@ -17,7 +17,7 @@ pub struct Model {
     /// SHA-256 of `original_url` (indexable whatever the URL's length).
     pub url_hash: String,
     pub request_headers: Option<Json>,
-    pub status: String,
+    pub status: crate::status::MediaStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub lease_until: Option<DateTimeUtc>,
@@ -33,7 +33,7 @@ pub struct Model {
     pub mime: Option<String>,
     pub failure_count: i32,
     pub error_type: Option<String>,
-    pub error_code: Option<String>,
+    pub error_code: Option<crate::error::MediaErrorCode>,
     pub error_message: Option<String>,
     pub error_detail: Option<String>,
     pub last_error_at: Option<DateTimeUtc>,

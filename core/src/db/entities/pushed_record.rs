@@ -10,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub target_id: i64,
     pub content_id: i64,
-    pub status: String,
+    pub status: crate::status::RecordStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub enqueued_at: Option<DateTimeUtc>,
