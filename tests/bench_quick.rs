@@ -48,6 +48,17 @@ async fn the_quick_bench_runs_every_scenario() {
                 positive("items_per_s") && positive("archived_p99_ms"),
                 "{r:?}"
             ),
+            "search" if r.variant.starts_with("index build") => {
+                assert!(positive("items_per_s") && positive("index_mb"), "{r:?}")
+            }
+            "search" => {
+                assert!(positive("queries_per_s") && positive("p99_ms"), "{r:?}");
+                // Our own index must find what the labelled queries ask for.
+                if r.variant.contains("ours") {
+                    let recall = r.metrics.get("recall").and_then(|v| v.as_f64());
+                    assert!(recall.is_some_and(|x| x >= 0.9), "{r:?}");
+                }
+            }
             other => panic!("unexpected scenario {other}"),
         }
     }
