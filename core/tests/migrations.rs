@@ -205,3 +205,30 @@ async fn parts_and_search_carry_items_forward() {
         Migrator::up(&db, None).await.expect("up again");
     }
 }
+
+/// Four processes' worth of pools started together on one fresh database
+/// (an API and workers on a fresh install) all come up migrated: none fails
+/// because another is migrating at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_together_all_migrate() {
+    use vaultstream_testkit::env::{Stack, TestEnv};
+    for stack in [Stack::Embedded, Stack::Postgres] {
+        let env = TestEnv::new(stack).await;
+        let settings = env.settings();
+        let starts = (0..4).map(|_| {
+            let settings = settings.clone();
+            tokio::spawn(async move { vaultstream_core::db::connect_migrated(&settings).await })
+        });
+        for started in futures::future::join_all(starts).await {
+            let db = started
+                .expect("no panic")
+                .unwrap_or_else(|e| panic!("{stack:?}: a concurrent start failed: {e}"));
+            assert!(
+                vaultstream_core::db::pending_migrations(&db)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+}

@@ -71,9 +71,23 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
         });
-    Database::connect(opts)
-        .await
-        .map_err(|e| DbErr::Custom(format!("cannot open database {}: {e}", redact_url(&url))))
+    // Switching a fresh SQLite file to WAL takes its lock without waiting
+    // for a busy one: processes opening it at the same moment may be told
+    // "database is locked" once. Try again briefly before giving up.
+    let mut attempt = 0;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(e) if settings.is_sqlite() && attempt < 20 && e.to_string().contains("locked") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            r => {
+                break r.map_err(|e| {
+                    DbErr::Custom(format!("cannot open database {}: {e}", redact_url(&url)))
+                });
+            }
+        }
+    }
 }
 
 /// The file behind a `sqlite:` URL, if it names one.
@@ -97,9 +111,41 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
     .await
 }
 
-/// Apply every pending migration.
+/// Apply every pending migration, once across processes: several
+/// processes started together on one database (an API and two workers on
+/// a fresh install) must not fail because another one migrates at the same
+/// moment. PostgreSQL: the migration runs under a transaction-scoped
+/// advisory lock, so the others wait and then find nothing to do. SQLite
+/// (no such lock): a failed attempt is retried while another process
+/// finishes, and counts as done once nothing is pending.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+    /// An arbitrary constant naming VaultStream's migration lock.
+    const LOCK: i64 = 0x7661_756c_7473_7472; // "vaultstr"
+    const ATTEMPTS: u32 = 40;
+    let mut attempt = 0;
+    loop {
+        let result = if db.get_database_backend() == DbBackend::Postgres {
+            let lock = db.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK})"))
+                .await?;
+            let r = Migrator::up(db, None).await;
+            lock.commit().await?;
+            r
+        } else {
+            Migrator::up(db, None).await
+        };
+        let Err(e) = result else { return Ok(()) };
+        if pending_migrations(db).await.is_ok_and(|p| p.is_empty()) {
+            return Ok(());
+        }
+        attempt += 1;
+        if attempt >= ATTEMPTS {
+            return Err(e);
+        }
+        tracing::info!(error = %e, attempt, "migrating failed (another process may be migrating); trying again");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// Open the pool and apply every pending migration. On SQLite the pool is
@@ -111,16 +157,19 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// match any PRIMARY KEY or UNIQUE constraint").
 pub async fn connect_migrated(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     let db = connect(settings).await?;
+    if !settings.is_sqlite() {
+        // Even reading what is pending creates the bookkeeping table on a
+        // fresh database: under the lock, like the rest.
+        migrate_up(&db).await?;
+        return Ok(db);
+    }
     let pending = pending_migrations(&db).await?;
     if pending.is_empty() {
         return Ok(db);
     }
     migrate_up(&db).await?;
-    if settings.is_sqlite() {
-        db.close().await?;
-        return connect(settings).await;
-    }
-    Ok(db)
+    db.close().await?;
+    connect(settings).await
 }
 
 /// Roll back the last `steps` migrations.
