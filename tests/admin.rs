@@ -82,6 +82,48 @@ async fn seed_dead_letter(db: &sea_orm::DatabaseConnection) -> i64 {
     id
 }
 
+/// A pulled, indexed item whose text has markup in it, for the search box.
+async fn seed_searchable(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let identity = Identity {
+        platform: Platform::Weibo,
+        platform_id: "4900000000000001".to_owned(),
+        canonical_url: "https://weibo.com/1234567890/4900000000000001".to_owned(),
+        kind: ContentKind::Post,
+    };
+    let source = NewSource {
+        raw_text: identity.canonical_url.clone(),
+        submitted_url: identity.canonical_url.clone(),
+        resolved_url: None,
+        channel: Channel::Api,
+        tags: vec![],
+        note: None,
+        submitted_by: None,
+        request_id: None,
+    };
+    let id = contents::submit(db, &identity, source)
+        .await
+        .expect("submit")
+        .content
+        .id;
+    let row = content::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut am: content::ActiveModel = row.into();
+    am.status = sea_orm::ActiveValue::Set(Status::Pulled);
+    am.title = Set(Some("早高峰".to_owned()));
+    am.text = Set(Some(
+        "今天早上地铁信号<b>故障</b>停运了很久 <img src=x onerror=alert(1)>".to_owned(),
+    ));
+    am.update(db).await.unwrap();
+    vaultstream_core::db::search::index_items(db, &[id])
+        .await
+        .unwrap();
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
     require_browser();
@@ -91,6 +133,7 @@ async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
         .await
         .expect("migrated database");
     let content_id = seed_dead_letter(&db).await;
+    let searchable = seed_searchable(&db).await;
 
     let (_server, addr) = vaultstream_testkit::proc::spawn_api(
         vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),
@@ -103,6 +146,7 @@ async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
             .arg(script)
             .arg(&base)
             .arg(content_id.to_string())
+            .arg(searchable.to_string())
             .output()
             .expect("run python3 tests/admin_browser.py")
     })

@@ -441,3 +441,81 @@ async fn the_bot_refuses_tags_the_api_refuses() {
         "nothing was stored"
     );
 }
+
+/// `/search` answers with the top five hits, linked, and a bad query with
+/// the API's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_searches_the_archive() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use vaultstream_core::content::{Channel, Status};
+    use vaultstream_core::db::contents::{self, NewSource};
+    use vaultstream_core::db::entities::content;
+    use vaultstream_core::platform::{ContentKind, Identity, Platform};
+
+    let (tg, env, _bot) = bot_for_user_42().await;
+    let db = vaultstream_core::db::connect_migrated(&env.settings())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=6 {
+        let identity = Identity {
+            platform: Platform::Twitter,
+            platform_id: format!("{n}"),
+            canonical_url: format!("https://x.com/i/status/{n}"),
+            kind: ContentKind::Post,
+        };
+        let source = NewSource {
+            raw_text: identity.canonical_url.clone(),
+            submitted_url: identity.canonical_url.clone(),
+            resolved_url: None,
+            channel: Channel::Api,
+            tags: vec![],
+            note: None,
+            submitted_by: None,
+            request_id: None,
+        };
+        let id = contents::submit(&db, &identity, source)
+            .await
+            .unwrap()
+            .content
+            .id;
+        let row = content::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut am: content::ActiveModel = row.into();
+        am.status = Set(Status::Pulled);
+        am.title = Set(Some(format!("街上的猫 <{n}>")));
+        am.text = Set(Some("今天在里斯本街头遇见了很多猫".to_owned()));
+        am.update(&db).await.unwrap();
+        ids.push(id);
+    }
+    vaultstream_core::db::search::index_items(&db, &ids)
+        .await
+        .unwrap();
+
+    tg.user_message(42, 42, "/search 里斯本");
+    let reply = first_reply_to_42(&tg).await;
+    let links = reply.matches("<a href=\"https://x.com/i/status/").count();
+    assert_eq!(links, 5, "the top five, linked: {reply}");
+    assert!(reply.contains("<b>里斯本</b>"), "{reply}");
+    assert!(reply.contains("街上的猫 &lt;"), "{reply}");
+    assert!(reply.contains("More in the API"), "{reply}");
+
+    tg.user_message(42, 42, "/search platform:myspace");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let texts: Vec<String> = tg
+            .sent_to("42")
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
+        if texts.len() >= 2 {
+            break texts[1].clone();
+        }
+        assert!(Instant::now() < deadline, "no second reply: {texts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(second.contains("invalid_query"), "{second}");
+}

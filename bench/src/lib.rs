@@ -46,6 +46,9 @@ pub struct Opts {
     pub pillow_script: PathBuf,
     /// Python with Pillow, for the baseline.
     pub python: String,
+    /// Items in the search scenario's corpus (default: 3,000 quick,
+    /// 1,000,000 full).
+    pub search_items: Option<u64>,
 }
 
 impl Opts {
@@ -77,6 +80,7 @@ impl Opts {
         Opts {
             quick,
             only: Vec::new(),
+            search_items: None,
             vaultstream,
             photos,
             pillow_script: here.join("pillow_baseline.py"),

@@ -21,6 +21,10 @@ struct Cli {
     /// The photo corpus (default: shared/fixtures/media above the checkout).
     #[arg(long, value_name = "DIR")]
     photos: Option<std::path::PathBuf>,
+    /// Items in the search scenario's corpus (default 1,000,000; 3,000
+    /// with --quick).
+    #[arg(long, value_name = "N")]
+    search_items: Option<u64>,
     /// Also write the rows as a JSON array to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<std::path::PathBuf>,
@@ -30,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let mut opts = vaultstream_bench::Opts::for_checkout(cli.quick);
     opts.only = cli.only;
+    opts.search_items = cli.search_items;
     if let Some(p) = cli.vaultstream {
         opts.vaultstream = p;
     }

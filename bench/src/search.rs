@@ -491,7 +491,10 @@ async fn db_bytes(db: &DatabaseConnection, what: &str) -> anyhow::Result<i64> {
 }
 
 pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
-    let n: u64 = if opts.quick { 3_000 } else { 1_000_000 };
+    let n: u64 = opts
+        .search_items
+        .unwrap_or(if opts.quick { 3_000 } else { 1_000_000 })
+        .max(100);
     let rounds = if opts.quick { 2 } else { 25 };
     let corpus = Corpus::new();
     let mut rows = Vec::new();

@@ -8,6 +8,7 @@
 //! - `/status <id>`: an item's state and its media.
 //! - `/retry <id>`: re-queue a failed item or its failed media (operators).
 //! - `/targets`: the push targets and their rules.
+//! - `/search <query>`: the top 5 hits with links (allowed users).
 //!
 //! Everyone else gets a polite refusal naming their user id, so they can
 //! ask an operator to add it to `VAULTSTREAM_TELEGRAM_ALLOWED_USERS`.
@@ -49,6 +50,7 @@ pub const HELP: &str = "<b>VaultStream</b> archives what you share: send me a li
 /status &lt;id&gt; — an item's state\n\
 /retry &lt;id&gt; — retry a failed item (operators)\n\
 /targets — the channels items are pushed to\n\
+/search &lt;words&gt; — search the archive (&quot;phrases&quot;, -word, OR, platform: tag: …)\n\
 /help — this text";
 
 /// `/cmd@botname rest` → `("cmd", "rest")`.
@@ -111,6 +113,7 @@ impl BotCtx {
                 "retry" if !self.operator(user) => "Only operators can retry items.".to_owned(),
                 "retry" => self.retry(arg).await,
                 "targets" => self.targets().await,
+                "search" => crate::search::reply(&self.db, arg).await,
                 other => format!("Unknown command /{}. See /help.", escape(other)),
             }),
             None if !text.contains("http://") && !text.contains("https://") => {
@@ -401,6 +404,7 @@ pub async fn run(
         ("status", "an item's state"),
         ("retry", "retry a failed item (operators)"),
         ("targets", "the channels items are pushed to"),
+        ("search", "search the archive"),
         ("help", "what this bot does"),
     ]
     .map(|(c, d)| BotCommand::new(c, d));

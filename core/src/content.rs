@@ -100,7 +100,7 @@ pub struct MediaView {
     pub quoted: bool,
     /// `pending`, `processing`, `archived`, `failed` or `skipped`
     /// (media archiving off).
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: MediaStatus,
     pub original_url: String,
     pub blob_key: Option<String>,

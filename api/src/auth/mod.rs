@@ -4,8 +4,8 @@
 //!
 //! 1. The route's [`Access`] is decided from the path alone: `GET
 //!    /api/v1/health`, the OpenAPI document and the docs UI are open;
-//!    `/api/v1/shares`, `/api/v1/contents`, `/api/v1/contents/{id}` and
-//!    `/blobs/…` need a submitter key; everything else (under `/api/v1` and
+//!    `/api/v1/shares`, `/api/v1/contents`, `/api/v1/contents/{id}`,
+//!    `/api/v1/search` and `/blobs/…` need a submitter key; everything else (under `/api/v1` and
 //!    at the root, e.g. `/metrics`) needs an operator key. An operator key
 //!    may do everything a submitter key may.
 //! 2. When [`Settings::auth_required`] (`VAULTSTREAM_AUTH=required`, or
@@ -73,7 +73,7 @@ pub fn access_for(path: &str) -> Access {
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         let segments: Vec<&str> = rest.split('/').collect();
         let submitter = match segments.as_slice() {
-            ["shares"] | ["contents"] => true,
+            ["shares"] | ["contents"] | ["search"] => true,
             ["contents", id] => !id.is_empty(),
             _ => false,
         };
@@ -202,6 +202,8 @@ mod tests {
         assert_eq!(access_for("/api/v1/shares"), sub);
         assert_eq!(access_for("/api/v1/contents"), sub);
         assert_eq!(access_for("/api/v1/contents/42"), sub);
+        assert_eq!(access_for("/api/v1/search"), sub);
+        assert_eq!(access_for("/api/v1/search/x"), op);
         assert_eq!(access_for("/blobs/sha256/ab/cd/x.webp"), sub);
         assert_eq!(access_for("/api/v1/contents/42/retry"), op);
         assert_eq!(access_for("/api/v1/contents/"), op);

@@ -8,6 +8,7 @@ pub mod operator;
 pub mod page;
 pub mod push_targets;
 pub mod pushed_records;
+pub mod search;
 pub mod shares;
 
 use axum::Json;
@@ -28,6 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(shares::create))
         .routes(routes!(contents::list))
         .routes(routes!(contents::get_one))
+        .routes(routes!(search::search))
         .routes(routes!(operator::retry_content))
         .routes(routes!(operator::list_dead_letters))
         .routes(routes!(operator::retry_dead_letters))

@@ -53,6 +53,56 @@ pub struct Hits {
     pub next_offset: Option<u64>,
 }
 
+/// Where the next page of a search starts: an offset into the ranked
+/// hits, bound to the query it came from (a cursor of one query handed to
+/// another is refused, not silently misread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub offset: u64,
+    query: u64,
+}
+
+/// The deepest page a cursor may point at: ranked search pages by offset,
+/// and a deep offset costs the database the whole prefix.
+pub const MAX_OFFSET: u64 = 10_000;
+
+impl SearchCursor {
+    /// The cursor of the page at `offset` of query `q`.
+    pub fn new(q: &str, offset: u64) -> Self {
+        SearchCursor {
+            offset,
+            query: fnv1a(q.trim()),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("s1.{}.{:016x}", self.offset, self.query))
+    }
+
+    /// A cursor this server handed out for the same query `q`.
+    pub fn decode(s: &str, q: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s.trim())
+            .ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let (offset, query) = text.strip_prefix("s1.")?.split_once('.')?;
+        let offset: u64 = offset.parse().ok()?;
+        let query = u64::from_str_radix(query, 16).ok()?;
+        (query == fnv1a(q.trim()) && offset <= MAX_OFFSET).then_some(SearchCursor { offset, query })
+    }
+}
+
+/// FNV-1a: a stable 64-bit hash (std's hasher may change between releases,
+/// and cursors outlive a process).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A query that parsed but names something that does not exist
 /// (`platform:myspace`), as a 400 `invalid_query`.
 fn invalid(f: &Filter, message: String) -> UserError {
@@ -525,4 +575,23 @@ async fn hits(
             highlights,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_belongs_to_its_query() {
+        let c = SearchCursor::new("地铁 platform:weibo", 20);
+        let s = c.encode();
+        assert_eq!(SearchCursor::decode(&s, "地铁 platform:weibo"), Some(c));
+        // Surrounding white space is not a different query.
+        assert_eq!(SearchCursor::decode(&s, " 地铁 platform:weibo "), Some(c));
+        assert_eq!(SearchCursor::decode(&s, "地铁"), None);
+        assert_eq!(SearchCursor::decode("garbage", "地铁"), None);
+        assert_eq!(SearchCursor::decode("", "地铁"), None);
+        let deep = SearchCursor::new("x", MAX_OFFSET + 1).encode();
+        assert_eq!(SearchCursor::decode(&deep, "x"), None);
+    }
 }
