@@ -468,9 +468,31 @@ pub async fn ranked(
         values: Vec::new(),
     };
     let mut wheres = Vec::new();
-    let (select, order) = match (backend, fts5_match(q), pg_tsquery(q)) {
-        (DbBackend::Postgres, _, Some(tsq)) => {
-            let p = sql.bind(tsq);
+    // The match first (its value is bound before the filters' values, in
+    // the order the placeholders appear), then the filters and phrases.
+    let matched = match (backend, fts5_match(q), pg_tsquery(q)) {
+        (DbBackend::Postgres, _, Some(tsq)) => Some(sql.bind(tsq)),
+        (DbBackend::Postgres, _, None) => None,
+        (_, Some(m), _) => Some(sql.bind(m)),
+        (_, None, _) => None,
+    };
+    let conds = conditions(q, &mut sql);
+    // Words alone rank from the index alone: no join per matching row
+    // (a common word matches a large share of the archive), only the page
+    // is looked up afterwards.
+    let index_only = conds.is_empty();
+    let (select, order) = match (backend, matched) {
+        (DbBackend::Postgres, Some(p)) if index_only => {
+            wheres.push(format!("d.tsv @@ {p}::tsquery"));
+            (
+                format!(
+                    "SELECT d.content_id AS id, CAST(ts_rank_cd(d.tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank \
+                     FROM search_docs d"
+                ),
+                "rank DESC, id DESC",
+            )
+        }
+        (DbBackend::Postgres, Some(p)) => {
             wheres.push(format!("d.tsv @@ {p}::tsquery"));
             (
                 format!(
@@ -480,14 +502,23 @@ pub async fn ranked(
                 "rank DESC, c.id DESC",
             )
         }
-        (DbBackend::Postgres, _, None) => (
+        (DbBackend::Postgres, None) => (
             "SELECT c.id AS id, CAST(0 AS DOUBLE PRECISION) AS rank FROM contents c \
              LEFT JOIN search_docs d ON d.content_id = c.id"
                 .to_owned(),
             "c.id DESC",
         ),
-        (_, Some(m), _) => {
-            let p = sql.bind(m);
+        (_, Some(p)) if index_only => {
+            wheres.push(format!("search_fts MATCH {p}"));
+            (
+                // FTS5 sorts by its own `rank` (bm25, lower is better)
+                // without a separate sorter pass.
+                "SELECT search_fts.rowid AS id, -search_fts.rank AS rank FROM search_fts"
+                    .to_owned(),
+                "search_fts.rank",
+            )
+        }
+        (_, Some(p)) => {
             wheres.push(format!("search_fts MATCH {p}"));
             (
                 // bm25 is lower for better matches: negate it.
@@ -498,14 +529,14 @@ pub async fn ranked(
                 "rank DESC, c.id DESC",
             )
         }
-        (_, None, _) => (
+        (_, None) => (
             "SELECT c.id AS id, 0.0 AS rank FROM contents c \
              LEFT JOIN search_docs d ON d.content_id = c.id"
                 .to_owned(),
             "c.id DESC",
         ),
     };
-    wheres.extend(conditions(q, &mut sql));
+    wheres.extend(conds);
     let limit_p = sql.bind(limit as i64);
     let offset_p = sql.bind(offset as i64);
     sql.text = format!(
