@@ -539,7 +539,7 @@ mod tests {
     fn article(cover: bool) -> ContentView {
         let mut it = view("bilibili", "article", Some("Bold <title>"), None);
         it.text = Some(format!(
-            "First sentence. {}",
+            "Heading\n\nFirst sentence. {}",
             "more words here ".repeat(100)
         ));
         let mut files = vec![media(2, "image", None), media(3, "image", None)];
@@ -557,7 +557,7 @@ mod tests {
         assert!(html.starts_with("<b>Bold &lt;title&gt;</b>\n"), "{html}");
         let summary = html.split("\n\n").nth(1).expect("summary");
         assert!(
-            summary.starts_with("First sentence. more words"),
+            summary.starts_with("Heading First sentence. more words"),
             "{summary}"
         );
         let last = summary

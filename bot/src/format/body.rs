@@ -25,7 +25,12 @@ pub fn body(item: &ContentView, budget: usize) -> Option<String> {
         .map(str::trim)
         .filter(|t| !t.is_empty() && Some(*t) != title);
     let out = if item.kind == "article" {
-        text.map(|t| cut_words(t, budget.min(SUMMARY_CHARS)))
+        // A teaser: one paragraph (the article's headings and breaks run
+        // together), its first ~300 characters.
+        text.map(|t| {
+            let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+            cut_words(&flat, budget.min(SUMMARY_CHARS))
+        })
     } else if item.kind == "thread" || !item.parts.is_empty() {
         parts_body(item, text, budget)
     } else {
