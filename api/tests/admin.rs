@@ -79,6 +79,8 @@ async fn the_admin_page_is_self_contained_html_under_a_strict_csp() {
         "'dl-retry-'",
         "'item-status-'",
         "'item-row-'",
+        "'detail-parts'",
+        "'part-shared'",
         "sessionStorage",
         "Bearer ",
     ] {

@@ -18,6 +18,7 @@ both_backends!(
     fifty_parallel_submissions_make_one_item,
     short_links_are_followed,
     health_reports_the_database,
+    a_whole_post_shows_its_parts_in_order,
 );
 
 async fn share_is_created_then_known(b: Backend) {
@@ -462,6 +463,130 @@ async fn short_links_are_followed(b: Backend) {
         (422, Some("short_link_unresolved")),
         "{v}"
     );
+}
+
+/// A stored thread as `GET /contents/{id}` shows it: its kind, parts in
+/// order (the shared one marked), each with its own media; every media
+/// file with its part; fields; the stored title null and a display title.
+async fn a_whole_post_shows_its_parts_in_order(b: Backend) {
+    use std::collections::BTreeMap;
+    use vaultstream_core::ContentKind;
+    use vaultstream_core::db::items;
+    use vaultstream_core::parsed::{MediaRef, MediaRole, ParsedAuthor, ParsedItem, ParsedPart};
+
+    let app = TestApp::spawn(b).await;
+    let (_, r) = app
+        .share(json!({"url": "https://x.com/jack/status/21"}))
+        .await;
+    let id = r["content_id"].as_i64().unwrap();
+    let image = |url: &str, part: Option<u32>| MediaRef {
+        role: MediaRole::Image,
+        url: url.into(),
+        width: None,
+        height: None,
+        duration_secs: None,
+        mime: None,
+        headers: BTreeMap::new(),
+        part,
+    };
+    let part = |id: &str, text: &str, shared: bool| ParsedPart {
+        id: Some(id.into()),
+        text: Some(text.into()),
+        url: Some(format!("https://x.com/jack/status/{id}")),
+        shared,
+        ..Default::default()
+    };
+    let parsed = ParsedItem {
+        kind: Some(ContentKind::Thread),
+        text: Some("one\n\ntwo\n\nthree".into()),
+        author: Some(ParsedAuthor {
+            name: Some("jack".into()),
+            id: Some("12".into()),
+            url: Some("https://x.com/jack".into()),
+            avatar_url: None,
+        }),
+        parts: vec![
+            part("20", "one", false),
+            part("21", "two <b>", true),
+            part("22", "three", false),
+        ],
+        media: vec![
+            image("https://pbs.twimg.com/media/a.jpg", Some(0)),
+            image("https://pbs.twimg.com/media/b.jpg", Some(2)),
+            image("https://pbs.twimg.com/media/c.jpg", Some(2)),
+        ],
+        fields: BTreeMap::from([(
+            "thread".to_owned(),
+            json!({"source": "fxtwitter_thread", "complete": true}),
+        )]),
+        ..Default::default()
+    };
+    let claim = items::claim(&app.db, id, std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert!(
+        items::complete(&app.db, &claim, &parsed, false)
+            .await
+            .unwrap()
+    );
+
+    let (s, v) = app.get(&format!("/api/v1/contents/{id}")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["kind"], "thread");
+    assert_eq!(v["title"], Value::Null, "never invented");
+    assert_eq!(v["display_title"], "Thread by @jack");
+    assert_eq!(v["fields"]["thread"]["complete"], true);
+    let parts = v["parts"].as_array().expect("parts");
+    let summary: Vec<(u64, &str, &str, bool, usize)> = parts
+        .iter()
+        .map(|p| {
+            (
+                p["index"].as_u64().unwrap(),
+                p["id"].as_str().unwrap(),
+                p["text"].as_str().unwrap(),
+                p["shared"].as_bool().unwrap(),
+                p["media"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, "20", "one", false, 1),
+            (1, "21", "two <b>", true, 0),
+            (2, "22", "three", false, 2)
+        ]
+    );
+    assert_eq!(
+        parts[2]["media"][1]["original_url"],
+        "https://pbs.twimg.com/media/c.jpg"
+    );
+    assert_eq!(parts[0]["url"], "https://x.com/jack/status/20");
+    assert!(parts[0].get("html").is_none(), "no rich text: no html");
+    let media_parts: Vec<&Value> = v["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["part"])
+        .collect();
+    assert_eq!(media_parts, [&json!(0), &json!(2), &json!(2)]);
+
+    // Lists name it too, without the detail's parts.
+    let (_, list) = app.get("/api/v1/contents").await;
+    let row = &list["items"][0];
+    assert_eq!(row["display_title"], "Thread by @jack");
+    assert!(row.get("parts").is_none(), "{row}");
+
+    // A single-part item has neither parts nor fields.
+    let (_, r) = app
+        .share(json!({"url": "https://www.zhihu.com/pin/1097830077735231488"}))
+        .await;
+    let (_, v) = app
+        .get(&format!("/api/v1/contents/{}", r["content_id"]))
+        .await;
+    assert!(v.get("parts").is_none() && v.get("fields").is_none(), "{v}");
+    assert_eq!(v["display_title"], "Zhihu post");
 }
 
 async fn health_reports_the_database(b: Backend) {

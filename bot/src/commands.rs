@@ -189,7 +189,14 @@ impl BotCtx {
                     escape(&v.platform),
                     escape(&v.status)
                 );
-                if let Some(t) = &v.title {
+                // A parsed item without a title of its own is named by its
+                // kind and author ("Thread by @jack").
+                let title = v
+                    .title
+                    .as_deref()
+                    .filter(|t| !t.trim().is_empty())
+                    .or((v.status == "pulled").then_some(v.display_title.as_str()));
+                if let Some(t) = title {
                     out.push_str(&format!("\n{}", escape(&crate::format::render_title(t))));
                 }
                 if !media.is_empty() {

@@ -14,9 +14,11 @@
 //!   sent again automatically, visible to operators, who can re-send on
 //!   purpose. A crash between claim and send leaves the same state.
 //!
-//! What is sent: an archived video (up to the Bot API's 50 MB upload
-//! limit) with the caption; else an album of up to 10 archived images (the
-//! caption on the first); else one photo; else a text message. Captions are
+//! What is sent (chosen in [`crate::format::media`]): an archived video (up
+//! to the Bot API's 50 MB upload limit) with the caption; else an album of
+//! up to 10 archived images — a thread's pictures part by part — (the
+//! caption on the first); else one photo (an article: its cover); else a
+//! text message. Captions are
 //! limited to 1024 visible characters, texts to 4096 (see [`crate::format`]).
 //! Sends are paced per chat (one message per second, one album per
 //! ~3 seconds) and globally (25 per second) in each process.
@@ -31,16 +33,13 @@ use tokio::sync::Mutex;
 use vaultstream_core::blob::{BlobKey, BlobStore};
 use vaultstream_core::content::{ContentView, MediaView};
 use vaultstream_core::db::{contents, push};
-use vaultstream_core::status::MediaStatus;
 
+use crate::format::media::{Shape, shape};
 use crate::format::{CAPTION_LIMIT, MESSAGE_LIMIT, render};
 use crate::telegram::{ChatTarget, SendError, Telegram, Upload};
 
-/// The Bot API's upload limits.
-pub const MAX_PHOTO_BYTES: i64 = 10 * 1024 * 1024;
-pub const MAX_VIDEO_BYTES: i64 = 50 * 1024 * 1024;
-/// sendMediaGroup takes 2..=10 items.
-pub const MAX_ALBUM: usize = 10;
+/// The Bot API's upload limits (where the choice of files is made).
+pub use crate::format::media::{MAX_ALBUM, MAX_PHOTO_BYTES, MAX_VIDEO_BYTES};
 
 /// How one publish message ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,45 +110,6 @@ pub struct Publisher {
     pub backoff_base_ms: u64,
 }
 
-/// What to send for an item.
-enum Shape {
-    Text,
-    Photo(MediaView),
-    Album(Vec<MediaView>),
-    Video(MediaView),
-}
-
-fn shape(media: &[MediaView]) -> Shape {
-    let archived = |m: &&MediaView| m.status == MediaStatus::Archived && m.blob_key.is_some();
-    if let Some(v) = media.iter().filter(archived).find(|m| {
-        m.role == "video"
-            && m.mime.as_deref().is_some_and(|t| t.starts_with("video/"))
-            && m.bytes.is_some_and(|b| b <= MAX_VIDEO_BYTES)
-    }) {
-        return Shape::Video(v.clone());
-    }
-    let images: Vec<MediaView> = media
-        .iter()
-        .filter(archived)
-        .filter(|m| m.role == "image" || m.role == "cover")
-        .filter(|m| m.mime.as_deref().is_some_and(|t| t.starts_with("image/")))
-        .filter(|m| m.bytes.is_some_and(|b| b <= MAX_PHOTO_BYTES))
-        .take(MAX_ALBUM)
-        .cloned()
-        .collect();
-    // A video's cover alone next to images is noise: prefer the images.
-    let images: Vec<MediaView> = if images.iter().any(|m| m.role == "image") {
-        images.into_iter().filter(|m| m.role == "image").collect()
-    } else {
-        images
-    };
-    match images.len() {
-        0 => Shape::Text,
-        1 => Shape::Photo(images.into_iter().next().expect("one")),
-        _ => Shape::Album(images),
-    }
-}
-
 impl Publisher {
     /// The publisher a deployment runs with; `None` without a bot token.
     pub fn from_settings(
@@ -190,11 +150,10 @@ impl Publisher {
 
     /// Send the item to the chat in the right shape.
     async fn send(&self, chat: &ChatTarget, item: &ContentView) -> Result<Vec<i64>, SendError> {
-        let media = item.media.clone().unwrap_or_default();
         let chat_key = chat.to_string();
         let read_err =
             |e: String| SendError::NotSent(format!("cannot read the archived file: {e}"));
-        match shape(&media) {
+        match shape(item) {
             Shape::Video(v) => {
                 if let Some(file) = self.upload(&v).await.map_err(read_err)? {
                     self.pacer.wait(&chat_key, 1).await;

@@ -36,7 +36,7 @@ pub async fn reply(db: &DatabaseConnection, arg: &str) -> String {
 }
 
 /// A title for a hit: the item's own, else the start of its text, else its
-/// platform and id (never empty).
+/// display title (kind, platform and author; never empty).
 fn title(hit: &Hit) -> String {
     let item = &hit.item;
     let own = item
@@ -45,7 +45,7 @@ fn title(hit: &Hit) -> String {
         .or(item.text.as_deref())
         .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|t| !t.is_empty());
-    let t = own.unwrap_or_else(|| format!("{} {}", item.platform, item.platform_id));
+    let t = own.unwrap_or_else(|| item.display_title.clone());
     if t.chars().count() > TITLE_CHARS {
         let cut: String = t.chars().take(TITLE_CHARS).collect();
         format!("{}…", cut.trim_end())
@@ -163,7 +163,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(">只有正文 没有标题</a>"), "{out}");
-        assert!(out.contains(">weibo 4900</a>"), "{out}");
+        assert!(out.contains(">Weibo post</a>"), "{out}");
         assert!(out.contains("More in the API"), "{out}");
     }
 

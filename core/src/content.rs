@@ -7,6 +7,9 @@ use crate::db::entities::{content, content_source};
 use crate::status::MediaStatus;
 pub use crate::status::Status;
 
+mod parts;
+pub use parts::{PartView, display_title, part_views, platform_label};
+
 /// Where a submission came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -117,6 +120,9 @@ pub struct MediaView {
     pub archived_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed (kept while a retry is pending).
     pub error: Option<MediaErrorView>,
+    /// Index into the item's `parts` of the part this file belongs to;
+    /// null for the item's own files (and for single-part items).
+    pub part: Option<i32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -164,12 +170,41 @@ impl From<crate::db::entities::media::Model> for MediaView {
             attempts: m.attempts,
             archived_at: m.archived_at,
             error,
+            part: m.part,
         }
     }
 }
 
-/// An item as the API shows it. `sources` and `media` are filled on the
-/// detail route only; `media_status` sums up the media on every route.
+#[cfg(test)]
+impl MediaView {
+    /// A pending image row with this id and part, for tests.
+    pub(crate) fn for_test(id: i64, part: Option<i32>) -> Self {
+        MediaView {
+            id,
+            position: id as i32,
+            role: "image".into(),
+            quoted: false,
+            status: MediaStatus::Pending,
+            original_url: format!("https://img.example/{id}.jpg"),
+            blob_key: None,
+            sha256: None,
+            bytes: None,
+            width: None,
+            height: None,
+            duration_secs: None,
+            mime: None,
+            url: None,
+            attempts: 0,
+            archived_at: None,
+            error: None,
+            part,
+        }
+    }
+}
+
+/// An item as the API shows it. `sources`, `media` and `parts` are filled
+/// on the detail route only; `media_status` sums up the media on every
+/// route.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentView {
@@ -182,12 +217,24 @@ pub struct ContentView {
     pub kind: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Status))]
     pub status: String,
+    /// The title as the platform gave it (null when it gave none).
     pub title: Option<String>,
+    /// What to call the item: its title, else a name made from its kind,
+    /// platform and author ("Thread by @jack", "Weibo post by 新浪新闻",
+    /// "Zhihu pin").
+    pub display_title: String,
     pub text: Option<String>,
     pub author: Option<AuthorView>,
     pub published_at: Option<DateTime<Utc>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub stats: Option<serde_json::Value>,
+    /// Structured extras the platform gives, as it gives them: `poll`,
+    /// `card` (a link preview), `community_note`, `thread` (how a thread
+    /// was found, whether it can be complete), `live_photos`, `rating`…
+    /// Absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub fields: Option<serde_json::Value>,
     pub tags: Vec<String>,
     pub failure_count: i32,
     pub last_error: Option<String>,
@@ -201,8 +248,14 @@ pub struct ContentView {
     /// not archived yet), `archived` (all), `partial` (some failed for
     /// good), `failed` (all failed).
     pub media_status: String,
+    /// Every media file in order (each says its `part`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<Vec<MediaView>>,
+    /// The parts of a whole post in order (a thread's posts, a season's
+    /// episodes, a multi-part video's pages, a repost and its original),
+    /// each with its own media. Absent for a single-part item.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceView>>,
 }
@@ -215,6 +268,16 @@ impl ContentView {
                 id: m.author_id,
                 url: m.author_url,
             });
+        let display_title = display_title(
+            m.title.as_deref(),
+            &m.platform,
+            &m.kind,
+            &m.canonical_url,
+            author.as_ref(),
+        );
+        let fields = m
+            .fields
+            .filter(|f| f.as_object().is_some_and(|o| !o.is_empty()));
         ContentView {
             id: m.id,
             platform: m.platform,
@@ -223,10 +286,12 @@ impl ContentView {
             kind: m.kind,
             status: m.status.to_string(),
             title: m.title,
+            display_title,
             text: m.text,
             author,
             published_at: m.published_at,
             stats: m.stats,
+            fields,
             tags,
             failure_count: m.failure_count,
             last_error: m.last_error,
@@ -238,6 +303,7 @@ impl ContentView {
             updated_at: m.updated_at,
             media_status: "none".to_owned(),
             media: None,
+            parts: Vec::new(),
             sources: None,
         }
     }

@@ -83,11 +83,7 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
             println!("{}", serde_json::to_string(h).unwrap_or_default());
             continue;
         }
-        let title = h
-            .item
-            .title
-            .clone()
-            .unwrap_or_else(|| format!("{} {}", h.item.platform, h.item.kind));
+        let title = h.item.title.as_deref().unwrap_or(&h.item.display_title);
         println!(
             "{}\t{}\t{}\t{}",
             h.item.id, h.item.platform, title, h.item.canonical_url

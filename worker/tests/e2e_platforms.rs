@@ -22,6 +22,11 @@ use vaultstream_testkit::replay::{Reply, fixture};
 mod support;
 use support::{World, fixture_json};
 
+/// Threads, articles, seasons, pins, image notes and reposts, with their
+/// parts and media archived.
+#[path = "e2e_platforms/whole_posts.rs"]
+mod whole_posts;
+
 // ------------------------------------------------------------ assertions --
 
 /// What a pulled item must look like, field by field.

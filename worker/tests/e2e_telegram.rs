@@ -489,3 +489,114 @@ async fn bot_commands_through_get_updates() {
     let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
     w.stop().await;
 }
+
+/// A self-thread goes out as its video with the thread's posts in order as
+/// the caption, cut with "…" before the link when they do not all fit; an
+/// article as its cover with its title and a summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thread_and_an_article_as_messages() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    target(&w, json!({"chat_id": "@vault"})).await;
+    // VERBATIM FxTwitter v2 thread (5 posts, a video on the first), asked
+    // for by its third post; TRIMMED real Bilibili article view.
+    let mut thread: Value = serde_json::from_str(&fixture(
+        "twitter/fxtwitter_v2_thread_2072439205213421694.json",
+    ))
+    .expect("json");
+    thread["status"] = thread["thread"][2].clone();
+    w.replay
+        .route(
+            "api.fxtwitter.com/2/thread/2072439209437380841",
+            Reply::json(thread.to_string()),
+        )
+        .route(
+            "pbs.twimg.com/",
+            Reply::bytes("image/jpeg", photo("chelsea_small.jpg")),
+        )
+        .route(
+            "video.twimg.com/",
+            Reply::bytes("video/mp4", fake_mp4(256 * 1024, 9)),
+        )
+        .route(
+            "api.bilibili.com/x/article/view?id=41358718",
+            Reply::json(fixture(
+                "bilibili/article_view_cv41358718_type3_ops.trimmed.json",
+            )),
+        )
+        .route(
+            "i0.hdslb.com/bfs/article/",
+            Reply::bytes("image/jpeg", photo("coffee_small.jpg")),
+        )
+        .route(
+            "i0.hdslb.com/bfs/new_dyn/",
+            Reply::bytes("image/jpeg", photo("rocket_small.jpg")),
+        );
+    share(
+        &w,
+        "https://x.com/XCreators/status/2072439209437380841",
+        &[],
+    )
+    .await;
+    records_until(&w, "the thread is sent", |r| {
+        with_status(r, "sent").len() == 1
+    })
+    .await;
+    share(&w, "https://www.bilibili.com/read/cv41358718", &[]).await;
+    records_until(&w, "the article is sent", |r| {
+        with_status(r, "sent").len() == 2
+    })
+    .await;
+    let sent = tg.sent_to("@vault");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+
+    let video = &sent[0];
+    assert_eq!(video.method, "sendVideo");
+    let caption = video.caption.as_deref().expect("caption");
+    assert!(
+        caption.starts_with("<b>Thread by @XCreators</b>\n"),
+        "{caption}"
+    );
+    assert!(caption.contains("1/5 Introducing Live Studio"), "{caption}");
+    assert!(
+        caption.contains("\n\n3/5 ▸ Everything you need"),
+        "the shared post: {caption}"
+    );
+    assert!(
+        !caption.contains("5/5"),
+        "cut before the last post: {caption}"
+    );
+    // "…" where the thread was cut, then the stats and the link.
+    assert!(caption.contains("\n\n…\n\n👁 "), "{caption}");
+    assert!(
+        caption.ends_with("/status/2072439209437380841\">X (Twitter)</a>"),
+        "{caption}"
+    );
+
+    let photo_msg = &sent[1];
+    assert_eq!(photo_msg.method, "sendPhoto", "the cover alone");
+    assert_eq!(photo_msg.media_count, 1);
+    let caption = photo_msg.caption.as_deref().expect("caption");
+    assert!(
+        caption.starts_with("<b>通过 DevTools 绕过 SSR 抓包某站专栏正文接口</b>\n"),
+        "{caption}"
+    );
+    let summary = caption.split("\n\n").nth(1).expect("summary");
+    assert!(summary.starts_with("背景 最近没什么事做"), "{summary}");
+    // About 300 characters as Telegram counts them (entities as one).
+    let visible = summary
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    assert!(
+        summary.ends_with('…') && visible.encode_utf16().count() <= 300,
+        "{summary}"
+    );
+    assert!(summary.contains("&lt;script&gt;"), "escaped: {summary}");
+    assert!(
+        caption.contains("/read/cv41358718\">Bilibili</a>"),
+        "{caption}"
+    );
+    w.stop().await;
+}

@@ -258,10 +258,13 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>
         .all(db)
         .await?;
     let media = super::media::for_content(db, id).await?;
+    let parts = item.parts.clone();
     let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
     view.sources = Some(sources.into_iter().map(SourceView::from).collect());
     view.media_status = crate::content::media_status(media.iter().map(|m| m.status)).to_owned();
-    view.media = Some(media.into_iter().map(MediaView::from).collect());
+    let media: Vec<MediaView> = media.into_iter().map(MediaView::from).collect();
+    view.parts = crate::content::part_views(parts.as_ref(), &media);
+    view.media = Some(media);
     Ok(Some(view))
 }
 

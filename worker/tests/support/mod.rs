@@ -43,6 +43,20 @@ pub const HOSTS: &[&str] = &[
     "video.twimg.com",
     "img.example.net",
     "media.example.net",
+    // The whole-post rows (`e2e_platforms::whole_posts`) archive theirs.
+    "www.bilibili.com",
+    "i0.hdslb.com",
+    "pic1.zhimg.com",
+    "pic2.zhimg.com",
+    "p3-pc-sign.douyinpic.com",
+    "v26-web.douyinvod.com",
+    "sns-webpic-qc.xhscdn.com",
+    "sns-video-bd.xhscdn.com",
+    "wx1.sinaimg.cn",
+    "wx2.sinaimg.cn",
+    "wx3.sinaimg.cn",
+    "wx4.sinaimg.cn",
+    "livephoto.us.sinaimg.cn",
 ];
 
 // -------------------------------------------------------------- fixtures --
