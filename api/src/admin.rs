@@ -25,7 +25,7 @@ use crate::AppState;
 
 /// The page, with `__CSP_NONCE__` where each response's nonce goes.
 const PAGE: &str = include_str!("../static/admin.html");
-const NONCE_SLOT: &str = "__CSP_NONCE__";
+pub(crate) const NONCE_SLOT: &str = "__CSP_NONCE__";
 
 pub fn routes() -> Router<AppState> {
     // Merged outside the router's own method fallback: answer other
@@ -42,8 +42,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn page(State(state): State<AppState>) -> Response {
+    nonce_page(&state, PAGE, "")
+}
+
+/// `template` with a fresh nonce in its `__CSP_NONCE__` slots, served with
+/// the policy that allows only those inline blocks (plus `extra`
+/// directives, e.g. `; manifest-src 'self'`), never cached.
+pub(crate) fn nonce_page(state: &AppState, template: &str, extra: &str) -> Response {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let body = PAGE.replace(NONCE_SLOT, &nonce);
+    let body = template.replace(NONCE_SLOT, &nonce);
     let mut media_hosts = String::new();
     if let Some(s3) = &state.settings.s3 {
         for url in std::iter::once(&s3.endpoint).chain(s3.public_base_url.as_ref()) {
@@ -53,7 +60,7 @@ async fn page(State(state): State<AppState>) -> Response {
             }
         }
     }
-    let csp = content_security_policy(&nonce, &media_hosts);
+    let csp = content_security_policy(&nonce, &media_hosts) + extra;
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(

@@ -11,6 +11,7 @@
 //! - [`metrics`]: `GET /metrics` (Prometheus) and the HTTP metrics middleware.
 //! - [`auth`]: API keys, roles and rate limits, one middleware for all routes.
 //! - `admin`: the operator's web page.
+//! - `library`: the library page (`/`), its manifest and icon.
 //!
 //! [`router`] builds the whole app from an [`AppState`]; [`serve`] runs it
 //! until a shutdown signal. Tests build the same router on port 0.
@@ -19,6 +20,7 @@ mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod library;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -70,9 +72,10 @@ pub fn router(state: AppState) -> Router {
             auth::Guard::new(&state),
             auth::guard,
         ))
-        // The operator page holds no data and asks for a key itself: served
-        // outside the guard, like the docs UI.
+        // The operator page and the library hold no data and ask for a key
+        // themselves: served outside the guard, like the docs UI.
         .merge(admin::routes())
+        .merge(library::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(extract::buffer_body))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -970,6 +970,10 @@ fn build_corpus(rng: &mut Rng, fx: &Fixture) -> Vec<Case> {
         ("/metrics".into(), &["GET", "HEAD"]),
         (blob_key, &["GET", "HEAD"]),
         ("/admin".into(), &["GET", "HEAD"]),
+        ("/".into(), &["GET", "HEAD"]),
+        ("/items/1".into(), &["GET", "HEAD"]),
+        ("/share".into(), &["GET", "HEAD"]),
+        (format!("{content_path}/tags"), &["PUT"]),
         ("/api/openapi.json".into(), &["GET", "HEAD"]),
     ];
     for (path, allowed) in &routes {
@@ -989,7 +993,8 @@ fn build_corpus(rng: &mut Rng, fx: &Fixture) -> Vec<Case> {
 
     // -- unknown routes ------------------------------------------------------
     for path in [
-        "/",
+        "/items",
+        "/items/1/x",
         "/api",
         "/api/v1",
         "/api/v1/",

@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/shares"),
     ("get", "/api/v1/contents"),
     ("get", "/api/v1/contents/{id}"),
+    ("put", "/api/v1/contents/{id}/tags"),
     ("get", "/api/v1/search"),
     ("post", "/api/v1/contents/{id}/retry"),
     ("get", "/api/v1/dead-letters"),

@@ -5,8 +5,9 @@
 //! 1. The route's [`Access`] is decided from the path alone: `GET
 //!    /api/v1/health`, the OpenAPI document and the docs UI are open;
 //!    `/api/v1/shares`, `/api/v1/contents`, `/api/v1/contents/{id}`,
-//!    `/api/v1/search` and `/blobs/…` need a submitter key; everything else (under `/api/v1` and
-//!    at the root, e.g. `/metrics`) needs an operator key. An operator key
+//!    `/api/v1/contents/{id}/tags`, `/api/v1/search` and `/blobs/…` need a
+//!    submitter key; everything else (under `/api/v1` and at the root, e.g.
+//!    `/metrics`) needs an operator key. An operator key
 //!    may do everything a submitter key may.
 //! 2. When [`Settings::auth_required`] (`VAULTSTREAM_AUTH=required`, or
 //!    `auto` and bound beyond loopback), the request must carry
@@ -74,7 +75,7 @@ pub fn access_for(path: &str) -> Access {
         let segments: Vec<&str> = rest.split('/').collect();
         let submitter = match segments.as_slice() {
             ["shares"] | ["contents"] | ["search"] => true,
-            ["contents", id] => !id.is_empty(),
+            ["contents", id] | ["contents", id, "tags"] => !id.is_empty(),
             _ => false,
         };
         if submitter {
@@ -206,6 +207,9 @@ mod tests {
         assert_eq!(access_for("/api/v1/search/x"), op);
         assert_eq!(access_for("/blobs/sha256/ab/cd/x.webp"), sub);
         assert_eq!(access_for("/api/v1/contents/42/retry"), op);
+        assert_eq!(access_for("/api/v1/contents/42/tags"), sub);
+        assert_eq!(access_for("/api/v1/contents//tags"), op);
+        assert_eq!(access_for("/"), op);
         assert_eq!(access_for("/api/v1/contents/"), op);
         assert_eq!(access_for("/api/v1/dead-letters"), op);
         assert_eq!(access_for("/api/v1/push-targets/1"), op);

@@ -1,13 +1,17 @@
 //! `GET /api/v1/contents` (filtered, newest first, keyset cursor) and
 //! `GET /api/v1/contents/{id}`.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use utoipa::IntoParams;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 use vaultstream_core::content::{ContentView, Status};
 use vaultstream_core::db::contents::{self, ListFilter};
+use vaultstream_core::db::previews::Preview;
 use vaultstream_core::platform::Platform;
 
 use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paged, cursor_param, limit_param};
@@ -99,11 +103,39 @@ pub fn public_base(headers: &HeaderMap) -> Option<String> {
     ok.then(|| format!("{scheme}://{host}"))
 }
 
-/// A page of items (the name predates the generic [`Page`]).
-pub type ContentPage = Page<ContentView>;
+/// An item in a list: the item (without `media` and `sources`) and what
+/// a card shows of its media.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedItem {
+    #[serde(flatten)]
+    pub item: ContentView,
+    /// Its picture and how many images and videos it has.
+    pub preview: Preview,
+}
 
-impl Paged for ContentView {
+/// A page of items (the name predates the generic [`Page`]).
+pub type ContentPage = Page<ListedItem>;
+
+impl Paged for ListedItem {
     const PAGE_NAME: &'static str = "ListResponse";
+}
+
+/// The previews of these items, picture URLs absolute on the host the
+/// client reached us by (as the detail route's media URLs).
+pub async fn previews(
+    state: &AppState,
+    headers: &HeaderMap,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, Preview>> {
+    let mut all = vaultstream_core::db::previews::of(&state.db, ids).await?;
+    if let Some(base) = public_base(headers) {
+        for p in all.values_mut() {
+            if let Some(img) = p.image.as_mut().filter(|i| i.url.starts_with('/')) {
+                img.url = format!("{base}{}", img.url);
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// The query of `GET /contents` (read by hand from the raw query, so every
@@ -132,13 +164,14 @@ pub struct ContentListQuery {
     tag = "contents",
     params(ContentListQuery),
     responses(
-        (status = 200, description = "A page of items (without `media` and `sources`)", body = ContentPage),
+        (status = 200, description = "A page of items (without `media` and `sources`; with a `preview` of their media)", body = ContentPage),
         (status = 400, description = "`invalid_parameter` or `invalid_cursor`", body = ErrorResponse),
         (status = 503, description = "`service_unavailable`", body = ErrorResponse),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<ContentPage>> {
     let pairs = query_pairs(raw.as_deref());
@@ -179,8 +212,17 @@ pub async fn list(
         cursor: cursor_param(&pairs)?,
     };
     let page = contents::list(&state.db, &filter).await?;
+    let ids: Vec<i64> = page.items.iter().map(|i| i.id).collect();
+    let mut previews = previews(&state, &headers, &ids).await?;
     Ok(Json(Page {
-        items: page.items,
+        items: page
+            .items
+            .into_iter()
+            .map(|item| ListedItem {
+                preview: previews.remove(&item.id).unwrap_or_default(),
+                item,
+            })
+            .collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
     }))
 }

@@ -10,6 +10,7 @@ pub mod push_targets;
 pub mod pushed_records;
 pub mod search;
 pub mod shares;
+pub mod tags;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -29,6 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(shares::create))
         .routes(routes!(contents::list))
         .routes(routes!(contents::get_one))
+        .routes(routes!(tags::replace))
         .routes(routes!(search::search))
         .routes(routes!(operator::retry_content))
         .routes(routes!(operator::list_dead_letters))

@@ -3,10 +3,14 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use utoipa::IntoParams;
+use axum::http::HeaderMap;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 use vaultstream_core::ErrorCode;
+use vaultstream_core::db::previews::Preview;
 use vaultstream_core::db::search::{self, Hit, MAX_OFFSET, SearchCursor};
 
+use super::contents::previews;
 use super::page::{Page, Paged, limit_param};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorResponse};
@@ -17,10 +21,19 @@ const DEFAULT_LIMIT: u64 = 20;
 /// Largest page of hits (each carries snippets: smaller than a list page).
 const MAX_LIMIT: u64 = 100;
 
-/// A page of hits.
-pub type SearchPage = Page<Hit>;
+/// A hit and what a card shows of its item's media.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub hit: Hit,
+    /// The item's picture and how many images and videos it has.
+    pub preview: Preview,
+}
 
-impl Paged for Hit {
+/// A page of hits.
+pub type SearchPage = Page<SearchHit>;
+
+impl Paged for SearchHit {
     const PAGE_NAME: &'static str = "SearchResults";
 }
 
@@ -58,6 +71,7 @@ pub struct SearchQuery {
 )]
 pub async fn search(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<SearchPage>> {
     let pairs = query_pairs(raw.as_deref());
@@ -79,8 +93,17 @@ pub async fn search(
     };
     let parsed = search::parse(q)?;
     let hits = search::search(&state.db, &parsed, limit, offset).await?;
+    let ids: Vec<i64> = hits.hits.iter().map(|h| h.item.id).collect();
+    let mut previews = previews(&state, &headers, &ids).await?;
     Ok(Json(Page {
-        items: hits.hits,
+        items: hits
+            .hits
+            .into_iter()
+            .map(|hit| SearchHit {
+                preview: previews.remove(&hit.item.id).unwrap_or_default(),
+                hit,
+            })
+            .collect(),
         next_cursor: hits
             .next_offset
             .filter(|o| *o <= MAX_OFFSET)

@@ -14,6 +14,8 @@
 //! - [`push`]: push targets and pushed records.
 //! - [`keys`]: API keys.
 //! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
+//! - [`previews`]: what a list's card shows of an item's media.
+//! - [`tags`]: editing an item's tags (the search document kept current).
 
 pub mod blobs;
 pub mod contents;
@@ -22,9 +24,11 @@ pub mod entities;
 pub mod items;
 pub mod keys;
 pub mod media;
+pub mod previews;
 pub mod push;
 pub mod retry;
 pub mod search;
+pub mod tags;
 pub mod work;
 
 use std::path::PathBuf;
