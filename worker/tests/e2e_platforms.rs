@@ -539,6 +539,41 @@ async fn generic_web_page() {
     w.stop().await;
 }
 
+/// A GBK page (no charset in the header, only in its `<meta>`) shared
+/// over HTTP comes out decoded, and its Chinese title and text are
+/// searchable over the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gbk_web_page_is_decoded_and_searchable() {
+    let w = World::embedded().await;
+    // Rebuilt bytes of unfurl's real qq.com head (adapters' fixtures,
+    // generic/charset, provenance there).
+    let bytes =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../adapters/tests/fixtures/generic/charset/gb2312_unfurl_html_4_http_equiv.html",
+        ))
+        .expect("the GB2312 fixture");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the fixture is not UTF-8"
+    );
+    w.replay
+        .route("example.com/qq", Reply::bytes("text/html", bytes));
+    let (view, _) = w.pull("看看这个 https://example.com/qq 腾讯").await;
+    assert_eq!(view["platform"], "web");
+    assert_eq!(view["title"], "腾讯首页", "{view}");
+    assert!(
+        view["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("腾讯网从2003年创立至今")),
+        "{view}"
+    );
+    // A two-character word from the decoded text finds it.
+    let (status, hits) = w.get("/api/v1/search?q=%E8%85%BE%E8%AE%AF").await;
+    assert_eq!(status, 200, "{hits}");
+    assert_eq!(hits["items"][0]["item"]["id"], view["id"], "{hits}");
+    w.stop().await;
+}
+
 // -------------------------------------------------------------- failures --
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
