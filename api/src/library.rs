@@ -42,7 +42,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page).fallback(other_method))
         .route("/items/{id}", get(page).fallback(other_method))
-        .route("/share", get(page).fallback(other_method))
+        .route("/share", get(share_page).fallback(other_method))
         .route(
             "/manifest.webmanifest",
             get(|| async { asset(MANIFEST, "application/manifest+json") }),
@@ -52,6 +52,23 @@ pub fn routes() -> Router<AppState> {
 
 async fn page(State(state): State<AppState>) -> Response {
     nonce_page(&state, &PAGE, "; manifest-src 'self'")
+}
+
+/// The share target. The system share sheet opens it as a navigation of
+/// its own (`Sec-Fetch-Site: none`) and the page submits at once: one tap.
+/// A link from another site to `/share?url=…` (`cross-site` or
+/// `same-site`) must not archive anything by itself: the page then fills
+/// in the box and waits for the person to press Save.
+async fn share_page(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let from_elsewhere = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v, "cross-site" | "same-site"));
+    if from_elsewhere {
+        let page = PAGE.replacen("<body>", "<body data-share-confirm=\"1\">", 1);
+        return nonce_page(&state, &page, "; manifest-src 'self'");
+    }
+    page(State(state)).await
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

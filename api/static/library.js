@@ -501,6 +501,12 @@
     history.replaceState(null, '', '/');
     toggleSubmit(true);
     $('share-text').value = text;
+    // Opened from a link on another site, not the share sheet: nothing is
+    // archived until the person presses Save.
+    if (document.body.dataset.shareConfirm === '1') {
+      if (text) flash('A link from another site asks to archive this: check it, then press Save.');
+      return;
+    }
     if (text) await submitShare(text, [], '');
   }
 

@@ -62,3 +62,28 @@ async fn the_page_manifest_and_icon_are_served_without_a_key() {
     let resp = app.client.post(app.url("/")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 405);
 }
+
+/// The share target submits at once only when the system share sheet
+/// opened it: a link from another site gets a page that waits for Save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_link_from_another_site_waits_for_the_person() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let page = |site: Option<&'static str>| {
+        let mut req = app
+            .client
+            .get(app.url("/share?url=https%3A%2F%2Fx.com%2Fjack%2Fstatus%2F20"));
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    for site in [Some("cross-site"), Some("same-site")] {
+        assert!(
+            page(site).await.contains("data-share-confirm=\"1\""),
+            "{site:?}"
+        );
+    }
+    for site in [None, Some("none"), Some("same-origin")] {
+        assert!(!page(site).await.contains("data-share-confirm"), "{site:?}");
+    }
+}
