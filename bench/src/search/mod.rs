@@ -47,6 +47,40 @@ impl Method {
     }
 }
 
+/// Print each timed query's plan (stderr): `EXPLAIN QUERY PLAN` on
+/// SQLite, `EXPLAIN ANALYZE` on PostgreSQL. Set `VAULTSTREAM_BENCH_EXPLAIN`.
+async fn explain(
+    db: &DatabaseConnection,
+    queries: &[(&'static str, String)],
+) -> anyhow::Result<()> {
+    let backend = db.get_database_backend();
+    for (kind, q) in queries {
+        let parsed = search::parse(q).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let st = search::ranked_statement(backend, &parsed, 21, 0);
+        let prefix = if backend == DbBackend::Postgres {
+            "EXPLAIN ANALYZE "
+        } else {
+            "EXPLAIN QUERY PLAN "
+        };
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!("{prefix}{}", st.sql),
+                st.values.map(|v| v.0).unwrap_or_default(),
+            ))
+            .await?;
+        eprintln!("--- {kind}: {q}\n{}", st.sql);
+        for r in rows {
+            let line = r
+                .try_get::<String>("", "QUERY PLAN")
+                .or_else(|_| r.try_get::<String>("", "detail"))
+                .unwrap_or_default();
+            eprintln!("    {line}");
+        }
+    }
+    Ok(())
+}
+
 /// Build a baseline's index; returns the seconds it took.
 async fn build(db: &DatabaseConnection, m: Method) -> anyhow::Result<f64> {
     let started = Instant::now();
@@ -237,6 +271,11 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         let started = Instant::now();
         let indexed = search::reindex(&db, 1000, |_, _| {}).await?;
         let build_s = started.elapsed().as_secs_f64();
+        // Fresh statistics after the bulk load, as autovacuum (PostgreSQL)
+        // or an operator's ANALYZE (SQLite) would give a live archive:
+        // without them PostgreSQL guesses a platform holds 44 of 100,000
+        // items and picks a plan for that.
+        db.execute_unprepared("ANALYZE").await?;
         let index_bytes = if pg {
             db_bytes(&db, "search_docs").await?
         } else {
@@ -270,6 +309,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         for m in methods {
             let build = build(&db, m).await?;
             let (p50, p99, qps, per_kind) = latency(&db, m, &queries, rounds).await?;
+            if m == Method::Ours && std::env::var_os("VAULTSTREAM_BENCH_EXPLAIN").is_some() {
+                explain(&db, &queries).await?;
+            }
             let mut found = 0usize;
             let mut wanted = 0usize;
             let mut zh2_found = 0usize;
