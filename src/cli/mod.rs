@@ -3,6 +3,7 @@
 
 mod dlq;
 mod doctor;
+mod export;
 mod keys;
 mod logging;
 mod migrate;
@@ -73,6 +74,9 @@ enum Command {
     Submit(submit::Args),
     /// Search the archive (`search reindex` rebuilds the index).
     Search(search::Args),
+    /// Write every item, its sources and its media files to a directory,
+    /// in an open layout (items.jsonl, blobs/, manifest.json).
+    Export(export::Args),
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
             Command::Search(args) => search::run(&settings, args).await,
+            Command::Export(args) => export::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
