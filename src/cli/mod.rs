@@ -4,6 +4,7 @@
 mod dlq;
 mod doctor;
 mod export;
+mod import;
 mod keys;
 mod logging;
 mod migrate;
@@ -77,6 +78,9 @@ enum Command {
     /// Write every item, its sources and its media files to a directory,
     /// in an open layout (items.jsonl, blobs/, manifest.json).
     Export(export::Args),
+    /// Import links: browser bookmarks (HTML), Pocket's CSV or a list of
+    /// links; a CSV report of every entry's outcome.
+    Import(import::Args),
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
@@ -150,6 +154,7 @@ pub fn main() -> ExitCode {
             Command::Submit(args) => submit::run(&settings, args).await,
             Command::Search(args) => search::run(&settings, args).await,
             Command::Export(args) => export::run(&settings, args).await,
+            Command::Import(args) => import::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
