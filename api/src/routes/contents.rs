@@ -197,6 +197,15 @@ pub async fn list(
             })
             .transpose()?,
         tag: text_param(&pairs, "tag")?.map(|t| t.trim_start_matches('#').to_lowercase()),
+        upstream_state: param(&pairs, "upstream_state")
+            .map(|s| {
+                s.parse::<vaultstream_core::status::UpstreamState>().map_err(|_| {
+                    ApiError::invalid_parameter(format!(
+                        "upstream_state `{s}` is not one of live, deleted, restricted, unreachable"
+                    ))
+                })
+            })
+            .transpose()?,
         q: text_param(&pairs, "q")?
             .map(|q| {
                 if q.chars().count() > 200 {
