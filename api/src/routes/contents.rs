@@ -149,6 +149,8 @@ pub struct ContentListQuery {
     pub tag: Option<String>,
     /// Text search in title and text, at most 200 characters.
     pub q: Option<String>,
+    /// Items whose original is in this state upstream.
+    pub upstream_state: Option<vaultstream_core::status::UpstreamState>,
     /// Page size.
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u64>,
