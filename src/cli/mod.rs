@@ -7,6 +7,7 @@ mod keys;
 mod logging;
 mod migrate;
 mod progress;
+mod refresh;
 mod search;
 mod serve;
 mod submit;
@@ -73,6 +74,8 @@ enum Command {
     Submit(submit::Args),
     /// Search the archive (`search reindex` rebuilds the index).
     Search(search::Args),
+    /// Fetch items again now (re-archive; upstream state; stats history).
+    Refresh(refresh::Args),
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
@@ -145,6 +148,7 @@ pub fn main() -> ExitCode {
             Command::Migrate { action } => migrate::run(&settings, action.clone()).await,
             Command::Submit(args) => submit::run(&settings, args).await,
             Command::Search(args) => search::run(&settings, args).await,
+            Command::Refresh(args) => refresh::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,

@@ -289,8 +289,9 @@ pub struct RefreshSelection {
     pub ids: Vec<i64>,
     pub platform: Option<String>,
     pub tag: Option<String>,
-    /// Only items last fetched (refreshed, or first archived) before this.
-    pub fetched_before: Option<DateTime<Utc>>,
+    /// Only items last fetched (refreshed, or first archived) longer ago
+    /// than this.
+    pub older_than: Option<Duration>,
     pub limit: u64,
 }
 
@@ -318,7 +319,7 @@ pub async fn request_many(
             ),
         );
     }
-    if let Some(before) = sel.fetched_before {
+    if let Some(before) = sel.older_than.map(|d| Utc::now() - chrono_dur(d)) {
         cond = cond.add(
             Condition::any()
                 .add(content::Column::LastRefreshAt.lt(before))
