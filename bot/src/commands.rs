@@ -49,6 +49,7 @@ pub const HELP: &str = "<b>VaultStream</b> archives what you share: send me a li
 /get [tag] — push the next archived item to the default channel\n\
 /status &lt;id&gt; — an item's state\n\
 /retry &lt;id&gt; — retry a failed item (operators)\n\
+/refresh &lt;id&gt; — fetch an archived item again (operators)\n\
 /targets — the channels items are pushed to\n\
 /search &lt;words&gt; — search the archive (&quot;phrases&quot;, -word, OR, platform: tag: …)\n\
 /help — this text";
@@ -112,6 +113,8 @@ impl BotCtx {
                 "status" => self.status(arg).await,
                 "retry" if !self.operator(user) => "Only operators can retry items.".to_owned(),
                 "retry" => self.retry(arg).await,
+                "refresh" if !self.operator(user) => "Only operators can refresh items.".into(),
+                "refresh" => crate::refresh::reply(&self.db, self.queue.as_ref(), arg).await,
                 "targets" => self.targets().await,
                 "search" => crate::search::reply(&self.db, arg).await,
                 other => format!("Unknown command /{}. See /help.", escape(other)),
@@ -410,6 +413,7 @@ pub async fn run(
         ("get", "push the next archived item to the default channel"),
         ("status", "an item's state"),
         ("retry", "retry a failed item (operators)"),
+        ("refresh", "fetch an archived item again (operators)"),
         ("targets", "the channels items are pushed to"),
         ("search", "search the archive"),
         ("help", "what this bot does"),

@@ -298,6 +298,12 @@ mod tests {
             media: None,
             parts: vec![],
             sources: None,
+            upstream_state: "live".into(),
+            upstream_state_since: None,
+            upstream_evidence: None,
+            last_refresh_at: None,
+            refresh_due_at: None,
+            versions: None,
         }
     }
 

@@ -13,5 +13,6 @@
 pub mod commands;
 pub mod format;
 pub mod publish;
+pub mod refresh;
 pub mod search;
 pub mod telegram;

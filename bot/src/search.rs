@@ -128,6 +128,10 @@ mod tests {
             fields: None,
             created_at: now,
             updated_at: now,
+            upstream_state: vaultstream_core::status::UpstreamState::Live,
+            upstream_state_since: None,
+            upstream_evidence: None,
+            last_refresh_at: None,
         };
         let item = vaultstream_core::content::ContentView::new(model, vec![]);
         let mut highlights = HashMap::new();

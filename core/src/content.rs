@@ -258,6 +258,27 @@ pub struct ContentView {
     pub parts: Vec<PartView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceView>>,
+    /// What the platform says of the original: `live`, `deleted`,
+    /// `restricted` or `unreachable`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::status::UpstreamState))]
+    pub upstream_state: String,
+    /// When the item was first seen in that state (null: live since
+    /// archived).
+    pub upstream_state_since: Option<DateTime<Utc>>,
+    /// Why: `{"status", "message", "detail"}` of the refetch that decided
+    /// (for `deleted`, also `first_seen` and `first_evidence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub upstream_evidence: Option<serde_json::Value>,
+    /// When a refresh last fetched the item again.
+    pub last_refresh_at: Option<DateTime<Utc>>,
+    /// When the next refresh is due (detail route; null: none scheduled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_due_at: Option<DateTime<Utc>>,
+    /// Versions recorded and the latest change (detail route; the whole
+    /// history is `GET /contents/{id}/history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<crate::db::refresh::VersionsSummary>,
 }
 
 impl ContentView {
@@ -305,6 +326,12 @@ impl ContentView {
             media: None,
             parts: Vec::new(),
             sources: None,
+            upstream_state: m.upstream_state.to_string(),
+            upstream_state_since: m.upstream_state_since,
+            upstream_evidence: m.upstream_evidence,
+            last_refresh_at: m.last_refresh_at,
+            refresh_due_at: None,
+            versions: None,
         }
     }
 }

@@ -24,6 +24,8 @@
 //! - `job_failures_total{kind,platform,error_class}` (counter; parse and
 //!   media attempts that failed, by the adapter's error class)
 //! - `pushes_total{outcome}` (counter; `sent`, `retry`, `failed`, `unknown`)
+//! - `refreshes_total{outcome}` (counter; `unchanged`, `changed`,
+//!   `suspect`, `deleted`, `restricted`, `unreachable`)
 //! - `rate_limit_checks_total{store}` (counter; `redis` when the shared
 //!   buckets answered, `local` for in-memory buckets, `fallback` when Redis
 //!   was configured but unreachable and the local bucket decided)
@@ -31,7 +33,8 @@
 //!   0 while falling back to per-process buckets, and without Redis)
 //! - gauges: `items{status}`, `media{status}`, `dead_letters_open`, `blobs`,
 //!   `blob_bytes`, `queue_depth{queue}` (backends that can count),
-//!   `oldest_waiting_seconds`, `metrics_refresh_ok` (1 when the last
+//!   `oldest_waiting_seconds`, `items_upstream{status}` (by upstream
+//!   state), `refresh_backlog_age_seconds`, `metrics_refresh_ok` (1 when the last
 //!   refresh succeeded; on failure the gauges keep their previous values).
 //!
 //! Platforms are `unknown` where the job ended before its row was claimed
@@ -155,6 +158,9 @@ struct Metrics {
     blob_bytes: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
     oldest_waiting: Gauge<f64, AtomicU64>,
+    refreshes: Family<OutcomeLabels, Counter>,
+    upstream: Family<StatusLabels, Gauge>,
+    refresh_backlog_age: Gauge<f64, AtomicU64>,
     refresh_ok: Gauge,
     /// One scrape refreshes and encodes at a time (gauge families are
     /// cleared and refilled).
@@ -186,6 +192,9 @@ impl Metrics {
             blob_bytes: Gauge::default(),
             queue_depth: Family::default(),
             oldest_waiting: Gauge::default(),
+            refreshes: Family::default(),
+            upstream: Family::default(),
+            refresh_backlog_age: Gauge::default(),
             refresh_ok: Gauge::default(),
             scrape: tokio::sync::Mutex::new(()),
         };
@@ -253,6 +262,21 @@ impl Metrics {
             "oldest_waiting_seconds",
             "How long the oldest due unprocessed item has been waiting",
             m.oldest_waiting.clone(),
+        );
+        registry.register(
+            "refreshes",
+            "Item refreshes stored by this process, by outcome",
+            m.refreshes.clone(),
+        );
+        registry.register(
+            "items_upstream",
+            "Items by upstream state (status label: live, deleted, restricted, unreachable)",
+            m.upstream.clone(),
+        );
+        registry.register(
+            "refresh_backlog_age_seconds",
+            "How long the oldest due refresh has been waiting",
+            m.refresh_backlog_age.clone(),
         );
         registry.register(
             "metrics_refresh_ok",
@@ -341,6 +365,15 @@ pub fn push_outcome(outcome: &'static str) {
         .inc();
 }
 
+/// Record one stored refresh: `unchanged`, `changed`, `suspect`,
+/// `deleted`, `restricted` or `unreachable`.
+pub fn refresh_outcome(outcome: &'static str) {
+    metrics()
+        .refreshes
+        .get_or_create(&OutcomeLabels { outcome })
+        .inc();
+}
+
 async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow::Result<()> {
     let m = metrics();
     let items = status_counts::<content::Entity>(db).await?;
@@ -348,6 +381,8 @@ async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow:
     let dead = crate::db::dead_letters::open_count(db).await?;
     let (blobs, bytes) = crate::db::blobs::blob_totals(db).await?;
     let oldest = crate::db::items::oldest_waiting(db).await?;
+    let upstream = crate::db::refresh::state_counts(db).await?;
+    let backlog = crate::db::refresh::backlog_age(db).await?;
     let mut depths = Vec::new();
     for &kind in JobKind::ALL {
         if let Some(d) = queue.depth_of(kind).await? {
@@ -369,6 +404,12 @@ async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow:
     m.blob_bytes.set(bytes);
     m.oldest_waiting
         .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+    m.upstream.clear();
+    for (state, n) in upstream {
+        m.upstream.get_or_create(&StatusLabels::of(state)).set(n);
+    }
+    m.refresh_backlog_age
+        .set(backlog.map_or(0.0, |d| d.as_secs_f64()));
     m.queue_depth.clear();
     for (queue, d) in depths {
         m.queue_depth

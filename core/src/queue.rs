@@ -32,6 +32,15 @@ pub struct PublishJob {
     pub record_id: i64,
 }
 
+/// Fetch one pulled item again and compare (one `refreshes` row, whose id
+/// is the item's).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshJob {
+    pub content_id: i64,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
 crate::status::string_enum! {
     /// The kinds of job, each on a queue of its own so a slow video never
     /// holds up parsing. Stored in dead letters (`job_kind`).
@@ -39,6 +48,7 @@ crate::status::string_enum! {
         Parse = "parse",
         Media = "media",
         Publish = "publish",
+        Refresh = "refresh",
     }
 }
 
@@ -109,6 +119,23 @@ impl Payload for PublishJob {
 }
 
 #[async_trait::async_trait]
+impl Payload for RefreshJob {
+    const KIND: JobKind = JobKind::Refresh;
+    fn row_id(&self) -> i64 {
+        self.content_id
+    }
+    fn for_row(content_id: i64) -> Self {
+        RefreshJob {
+            content_id,
+            request_id: None,
+        }
+    }
+    async fn enqueue(self, queue: &dyn JobQueue, delay: Option<Duration>) -> anyhow::Result<()> {
+        queue.enqueue_refresh(self, delay).await
+    }
+}
+
+#[async_trait::async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Queue a parse job to run now, or after `delay` (a retry backoff).
     async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()>;
@@ -118,6 +145,10 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Queue a publish job to run now, or after `delay` (a 429's wait).
     async fn enqueue_publish(&self, job: PublishJob, delay: Option<Duration>)
+    -> anyhow::Result<()>;
+
+    /// Queue a refresh job (its own queue, its own smaller pool).
+    async fn enqueue_refresh(&self, job: RefreshJob, delay: Option<Duration>)
     -> anyhow::Result<()>;
 
     /// Jobs of one kind waiting, where the backend can count them cheaply.

@@ -108,6 +108,35 @@ string_enum! {
 }
 
 string_enum! {
+    /// What the platform says of an item's original (see `db::refresh`):
+    /// `live`; `deleted` (gone: 404, tombstone, "removed" — declared only
+    /// after two refetches agree, spaced in time); `restricted` (login
+    /// wall, private, region or age lock); `unreachable` (a refresh's
+    /// attempts all failed on the network or 5xx).
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[cfg_attr(feature = "openapi", schema(rename_all = "lowercase"))]
+    pub enum UpstreamState {
+        Live = "live",
+        Deleted = "deleted",
+        Restricted = "restricted",
+        Unreachable = "unreachable",
+    }
+}
+
+string_enum! {
+    /// An item's refresh row: `unscheduled` (new: the worker schedules it
+    /// by the policy) → `waiting` (due at `next_attempt_at`) →
+    /// `refreshing` → `waiting` for the next step, or `idle` (the policy
+    /// has no more steps; an operator's refresh still runs).
+    pub enum RefreshStatus {
+        Unscheduled = "unscheduled",
+        Waiting = "waiting",
+        Refreshing = "refreshing",
+        Idle = "idle",
+    }
+}
+
+string_enum! {
     /// A dead letter: `open` until an operator retries it, then `retried`
     /// (kept as history).
     pub enum DeadLetterState {

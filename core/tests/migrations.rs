@@ -3,7 +3,7 @@
 //! release wrote them (plain SQL, the old columns only), then the rest of
 //! the migrations run and the rows are checked. On SQLite and PostgreSQL.
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Statement};
 use vaultstream_migrations::{Migrator, MigratorTrait};
 use vaultstream_testkit::pg::TestDb;
 
@@ -230,5 +230,97 @@ async fn processes_starting_together_all_migrate() {
                     .is_empty()
             );
         }
+    }
+}
+
+/// `m20261203_000009_refresh`: items written before it are `live`, every
+/// pulled one gets a refresh row `unscheduled` (the worker puts it on the
+/// policy counted from its first archive: one archived long ago is past
+/// every step and stays idle, a recent one is due at its next step);
+/// items not pulled get none; versions and stats start empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_carries_items_forward() {
+    use vaultstream_core::db::entities::{content, refresh};
+    use vaultstream_core::status::{RefreshStatus, UpstreamState};
+    for (db, _pg, _dir) in databases().await {
+        migrate_to(&db, "m20261203_000009_refresh").await;
+        let pg = db.get_database_backend() == DbBackend::Postgres;
+        let recent = chrono::Utc::now() - chrono::Duration::hours(2);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| {
+            if pg {
+                format!("'{}'", t.to_rfc3339())
+            } else {
+                format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%:z"))
+            }
+        };
+        let old = fmt(chrono::Utc::now() - chrono::Duration::days(90));
+        let recent_s = fmt(recent);
+        for (id, status, pulled) in [
+            (1, "pulled", old.as_str()),
+            (2, "pulled", recent_s.as_str()),
+            (3, "failed", "NULL"),
+        ] {
+            exec(
+                &db,
+                &format!(
+                    "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, \
+                     title, failure_count, pulled_at, attempts, created_at, updated_at) VALUES \
+                     ({id}, 'twitter', '{id}', 'https://x.com/i/status/{id}', 'post', '{status}', \
+                     't{id}', 0, {pulled}, 0, {old}, {old})"
+                ),
+            )
+            .await;
+        }
+
+        Migrator::up(&db, None).await.expect("the rest");
+
+        let states = query_strings(&db, "SELECT upstream_state FROM contents ORDER BY id").await;
+        assert_eq!(states, vec![Some("live".to_owned()); 3]);
+        let rows = query_strings(&db, "SELECT status FROM refreshes ORDER BY id").await;
+        assert_eq!(
+            rows,
+            vec![Some("unscheduled".to_owned()); 2],
+            "pulled items only"
+        );
+        let versions =
+            query_strings(&db, "SELECT CAST(version AS TEXT) FROM content_versions").await;
+        assert!(versions.is_empty());
+
+        let conn = &db;
+        let h = std::time::Duration::from_secs(3600);
+        let policy = [h, 24 * h, 7 * 24 * h, 30 * 24 * h];
+        let n = vaultstream_core::db::refresh::schedule_new(conn, &policy, 100)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let old_row = refresh::Entity::find_by_id(1)
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            old_row.status,
+            RefreshStatus::Idle,
+            "past every step: never"
+        );
+        let new_row = refresh::Entity::find_by_id(2)
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(new_row.status, RefreshStatus::Waiting);
+        let due = new_row.next_attempt_at.expect("due");
+        let want = recent + chrono::Duration::days(1);
+        assert!((due - want).num_seconds().abs() <= 1, "{due} vs {want}");
+        let item = content::Entity::find_by_id(2)
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.upstream_state, UpstreamState::Live);
+        assert_eq!(item.title.as_deref(), Some("t2"));
+
+        Migrator::down(&db, Some(1)).await.expect("down");
+        Migrator::up(&db, None).await.expect("up again");
     }
 }

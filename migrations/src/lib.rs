@@ -14,6 +14,7 @@ mod m20261124_000005_api_keys;
 mod m20261203_000006_push_scheduling;
 mod m20261203_000007_parts;
 mod m20261203_000008_search;
+mod m20261203_000009_refresh;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_push_scheduling::Migration),
             Box::new(m20261203_000007_parts::Migration),
             Box::new(m20261203_000008_search::Migration),
+            Box::new(m20261203_000009_refresh::Migration),
         ]
     }
 }

@@ -154,6 +154,13 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
                     requeued.media
                 );
             }
+            if !requeued.refreshes.is_empty() {
+                println!(
+                    "retried {} refresh(es): {:?}",
+                    requeued.refreshes.len(),
+                    requeued.refreshes
+                );
+            }
             ExitCode::SUCCESS
         }
     }

@@ -9,6 +9,7 @@ mod keys;
 mod logging;
 mod migrate;
 mod progress;
+mod refresh;
 mod search;
 mod serve;
 mod submit;
@@ -81,6 +82,8 @@ enum Command {
     /// Import links: browser bookmarks (HTML), Pocket's CSV or a list of
     /// links; a CSV report of every entry's outcome.
     Import(import::Args),
+    /// Fetch items again now (re-archive; upstream state; stats history).
+    Refresh(refresh::Args),
     /// The dead-letter queue: failed jobs waiting for an operator.
     Dlq {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
             Command::Search(args) => search::run(&settings, args).await,
             Command::Export(args) => export::run(&settings, args).await,
             Command::Import(args) => import::run(&settings, args).await,
+            Command::Refresh(args) => refresh::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,

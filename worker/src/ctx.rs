@@ -51,6 +51,11 @@ pub struct WorkerCtx {
     pub lease: Duration,
     /// Per-platform / per-host concurrency in this process.
     pub limits: UpstreamLimits,
+    /// How refreshes are scheduled and judged.
+    pub refresh: vaultstream_core::db::refresh::RefreshRules,
+    /// Scheduled refreshes are queued only while at most this many items
+    /// wait for a parse.
+    pub refresh_parse_backlog_max: u64,
 }
 
 impl WorkerCtx {
@@ -77,6 +82,12 @@ impl WorkerCtx {
             backoff_base_ms: settings.backoff_base_ms,
             lease: Duration::from_millis(settings.lease_ms),
             limits: UpstreamLimits::new(settings.upstream_concurrency),
+            refresh: vaultstream_core::db::refresh::RefreshRules {
+                policy: settings.refresh.policy.clone(),
+                confirm_after: Duration::from_millis(settings.refresh.confirm_after_ms),
+                archive_media: settings.archive_media,
+            },
+            refresh_parse_backlog_max: settings.refresh.parse_backlog_max,
         }
     }
 }

@@ -55,6 +55,10 @@ pub trait LeasedJob: Job<Table: Leased + Failures> {
     /// What the work produces, to be stored.
     type Done: Send;
 
+    /// Permits of its upstream this kind leaves free for other work
+    /// (refreshes leave one for new items).
+    const LEAVE_FREE: usize = 0;
+
     /// The key of the upstream this job talks to (see `crate::limits`),
     /// read before claiming; `None` when the row is gone.
     async fn upstream(&self, ctx: &WorkerCtx) -> Result<Option<String>, DbErr>;
@@ -106,7 +110,7 @@ pub trait LeasedJob: Job<Table: Leased + Failures> {
 /// Handle one message of a leased job kind.
 pub async fn run<J: LeasedJob>(job: &J, ctx: &WorkerCtx) -> anyhow::Result<Outcome> {
     let _permit = match job.upstream(ctx).await? {
-        Some(key) => match ctx.limits.try_acquire(&key) {
+        Some(key) => match ctx.limits.try_acquire_leaving(&key, J::LEAVE_FREE) {
             Some(p) => Some(p),
             None => {
                 tracing::debug!(upstream = %key, "upstream busy; trying again shortly");

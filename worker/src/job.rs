@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tracing::{Instrument, Span, warn};
 use vaultstream_core::Settings;
 use vaultstream_core::db::work::{self, Queued};
-use vaultstream_core::queue::{MediaJob, ParseJob, Payload, PublishJob};
+use vaultstream_core::queue::{MediaJob, ParseJob, Payload, PublishJob, RefreshJob};
 
 use crate::ctx::WorkerCtx;
 use crate::outcome::Outcome;
@@ -66,6 +66,7 @@ pub fn each_kind(v: &mut impl PerKind) {
     v.kind::<ParseJob>();
     v.kind::<MediaJob>();
     v.kind::<PublishJob>();
+    v.kind::<RefreshJob>();
 }
 
 /// The apalis entry point of every kind.

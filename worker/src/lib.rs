@@ -11,6 +11,9 @@
 //!   after-hook.
 //! - [`parse`], [`media`], [`publish`]: the job kinds — fetch and store an
 //!   item; archive one media file; push one item to one Telegram chat.
+//! - [`refresh`]: the refresh job — fetch a pulled item again, compare,
+//!   record a version / stats point / upstream state (below new items: its
+//!   own smaller pool, fed only while the parse backlog is short).
 //! - [`pushes`]: an item's pushes, scheduled once it has settled (after a
 //!   parse or a media job).
 //! - [`backoff`]: when the next attempt runs. [`limits`]: per-upstream
@@ -38,6 +41,7 @@ pub mod publish;
 pub mod pushes;
 pub mod queue;
 pub mod reconcile;
+pub mod refresh;
 pub mod run;
 
 pub use ctx::{ItemFetcher, WorkerCtx};

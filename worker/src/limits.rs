@@ -25,6 +25,13 @@ impl UpstreamLimits {
 
     /// A permit for `key` if one is free now.
     pub fn try_acquire(&self, key: &str) -> Option<OwnedSemaphorePermit> {
+        self.try_acquire_leaving(key, 0)
+    }
+
+    /// A permit for `key` only if `reserve` more stay free for other work
+    /// (refreshes leave room for new items). With a limit no larger than
+    /// the reserve, any free permit will do.
+    pub fn try_acquire_leaving(&self, key: &str, reserve: usize) -> Option<OwnedSemaphorePermit> {
         let sem = {
             let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
             // Keys are platforms and hosts; forget idle ones now and then.
@@ -36,6 +43,9 @@ impl UpstreamLimits {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.per_key)))
                 .clone()
         };
+        if reserve < self.per_key && sem.available_permits() <= reserve {
+            return None;
+        }
         sem.try_acquire_owned().ok()
     }
 }
@@ -64,6 +74,12 @@ mod tests {
             l.try_acquire("twitter").is_some(),
             "a released permit is reusable"
         );
+        let _c = l.try_acquire("weibo").unwrap();
+        assert!(
+            l.try_acquire_leaving("weibo", 1).is_none(),
+            "the last permit is left for new items"
+        );
+        assert!(l.try_acquire("weibo").is_some());
         assert_eq!(
             host_key("media", "https://PBS.twimg.com/a.jpg"),
             "media:pbs.twimg.com"

@@ -169,7 +169,7 @@ impl LeasedJob for ParseJob {
     }
 }
 
-fn identity_of(item: &content::Model) -> Identity {
+pub(crate) fn identity_of(item: &content::Model) -> Identity {
     Identity {
         platform: item.platform.parse().unwrap_or(Platform::Web),
         platform_id: item.platform_id.clone(),
@@ -180,7 +180,10 @@ fn identity_of(item: &content::Model) -> Identity {
 
 /// The link the first submitter pasted (after short-link resolution): some
 /// platforms need its parameters (Xiaohongshu's xsec_token).
-async fn source_url(db: &DatabaseConnection, content_id: i64) -> Result<Option<String>, DbErr> {
+pub(crate) async fn source_url(
+    db: &DatabaseConnection,
+    content_id: i64,
+) -> Result<Option<String>, DbErr> {
     let first = content_source::Entity::find()
         .filter(content_source::Column::ContentId.eq(content_id))
         .order_by_asc(content_source::Column::Id)

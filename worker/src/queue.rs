@@ -22,7 +22,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqliteStorage};
 use redis::AsyncCommands;
 use vaultstream_core::Settings;
-use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob, PublishJob};
+use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob, PublishJob, RefreshJob};
 
 /// A bound on the Redis backlog. apalis-redis 1.0 moves every due job in
 /// one Lua `unpack` and dies at ~20k; so immediate pushes beyond
@@ -77,6 +77,7 @@ pub struct ApalisQueue {
     pub parse: Transport<ParseJob>,
     pub media: Transport<MediaJob>,
     pub publish: Transport<PublishJob>,
+    pub refresh: Transport<RefreshJob>,
 }
 
 /// The parse queue's name: one namespace per deployment (tests use one each).
@@ -92,6 +93,11 @@ pub fn media_queue_name(settings: &Settings) -> String {
 /// The publish (Telegram) queue's name.
 pub fn publish_queue_name(settings: &Settings) -> String {
     format!("{}:publish", settings.queue_namespace)
+}
+
+/// The refresh queue's name.
+pub fn refresh_queue_name(settings: &Settings) -> String {
+    format!("{}:refresh", settings.queue_namespace)
 }
 
 /// The connections both queues share.
@@ -143,6 +149,11 @@ impl ApalisQueue {
                 publish_queue_name(settings),
                 settings.queue_high_water,
             ),
+            refresh: Transport::on(
+                &backend,
+                refresh_queue_name(settings),
+                settings.queue_high_water,
+            ),
         })
     }
 
@@ -154,6 +165,7 @@ impl ApalisQueue {
     pub async fn purge(&self) -> anyhow::Result<()> {
         self.parse.purge().await?;
         self.media.purge().await?;
+        self.refresh.purge().await?;
         self.publish.purge().await
     }
 }
@@ -338,11 +350,20 @@ impl JobQueue for ApalisQueue {
         self.publish.push(job, delay).await
     }
 
+    async fn enqueue_refresh(
+        &self,
+        job: RefreshJob,
+        delay: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        self.refresh.push(job, delay).await
+    }
+
     async fn depth_of(&self, kind: JobKind) -> anyhow::Result<Option<u64>> {
         match kind {
             JobKind::Parse => self.parse.depth().await,
             JobKind::Media => self.media.depth().await,
             JobKind::Publish => self.publish.depth().await,
+            JobKind::Refresh => self.refresh.depth().await,
         }
     }
 

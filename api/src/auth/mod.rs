@@ -75,7 +75,9 @@ pub fn access_for(path: &str) -> Access {
         let segments: Vec<&str> = rest.split('/').collect();
         let submitter = match segments.as_slice() {
             ["shares"] | ["contents"] | ["search"] => true,
-            ["contents", id] | ["contents", id, "tags"] => !id.is_empty(),
+            ["contents", id] | ["contents", id, "tags"] | ["contents", id, "history"] => {
+                !id.is_empty()
+            }
             _ => false,
         };
         if submitter {
@@ -207,6 +209,11 @@ mod tests {
         assert_eq!(access_for("/api/v1/search/x"), op);
         assert_eq!(access_for("/blobs/sha256/ab/cd/x.webp"), sub);
         assert_eq!(access_for("/api/v1/contents/42/retry"), op);
+        assert_eq!(access_for("/api/v1/contents/42/refresh"), op);
+        assert_eq!(
+            access_for("/api/v1/contents/42/history"),
+            Access::Needs(Role::Submitter)
+        );
         assert_eq!(access_for("/api/v1/contents/42/tags"), sub);
         assert_eq!(access_for("/api/v1/contents//tags"), op);
         assert_eq!(access_for("/"), op);

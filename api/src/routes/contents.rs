@@ -149,6 +149,8 @@ pub struct ContentListQuery {
     pub tag: Option<String>,
     /// Text search in title and text, at most 200 characters.
     pub q: Option<String>,
+    /// Items whose original is in this state upstream.
+    pub upstream_state: Option<vaultstream_core::status::UpstreamState>,
     /// Page size.
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u64>,
@@ -197,6 +199,15 @@ pub async fn list(
             })
             .transpose()?,
         tag: text_param(&pairs, "tag")?.map(|t| t.trim_start_matches('#').to_lowercase()),
+        upstream_state: param(&pairs, "upstream_state")
+            .map(|s| {
+                s.parse::<vaultstream_core::status::UpstreamState>().map_err(|_| {
+                    ApiError::invalid_parameter(format!(
+                        "upstream_state `{s}` is not one of live, deleted, restricted, unreachable"
+                    ))
+                })
+            })
+            .transpose()?,
         q: text_param(&pairs, "q")?
             .map(|q| {
                 if q.chars().count() > 200 {

@@ -8,6 +8,7 @@ pub mod operator;
 pub mod page;
 pub mod push_targets;
 pub mod pushed_records;
+pub mod refresh;
 pub mod search;
 pub mod shares;
 pub mod tags;
@@ -32,7 +33,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(contents::get_one))
         .routes(routes!(tags::replace))
         .routes(routes!(search::search))
+        .routes(routes!(refresh::history))
         .routes(routes!(operator::retry_content))
+        .routes(routes!(refresh::refresh_content))
         .routes(routes!(operator::list_dead_letters))
         .routes(routes!(operator::retry_dead_letters))
         .routes(routes!(operator::retry_dead_letter))

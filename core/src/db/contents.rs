@@ -167,6 +167,10 @@ async fn submit_txn(
         fields: None,
         created_at: now,
         updated_at: now,
+        upstream_state: crate::status::UpstreamState::Live,
+        upstream_state_since: None,
+        upstream_evidence: None,
+        last_refresh_at: None,
     };
     let mut row: content::ActiveModel = fresh.clone().into();
     row.id = NotSet;
@@ -259,7 +263,10 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>
         .await?;
     let media = super::media::for_content(db, id).await?;
     let parts = item.parts.clone();
+    let (versions, refresh) = super::refresh::summary(db, &item).await?;
     let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
+    view.versions = Some(versions);
+    view.refresh_due_at = refresh.as_ref().and_then(super::refresh::due_at);
     view.sources = Some(sources.into_iter().map(SourceView::from).collect());
     view.media_status = crate::content::media_status(media.iter().map(|m| m.status)).to_owned();
     let media: Vec<MediaView> = media.into_iter().map(MediaView::from).collect();
@@ -276,6 +283,7 @@ pub struct ListFilter {
     pub platform: Option<Platform>,
     pub tag: Option<String>,
     pub q: Option<String>,
+    pub upstream_state: Option<crate::status::UpstreamState>,
     pub limit: u64,
     pub cursor: Option<Cursor>,
 }
@@ -318,6 +326,9 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
     }
     if let Some(c) = f.cursor {
         cond = cond.add(content::Column::Id.lt(c.before_id));
+    }
+    if let Some(u) = f.upstream_state {
+        cond = cond.add(content::Column::UpstreamState.eq(u));
     }
     if let Some(tag) = &f.tag {
         cond = cond.add(

@@ -47,6 +47,15 @@ pub(crate) async fn fail_with_letter<T: EntityTrait>(
     Ok(true)
 }
 
+/// Record a dead letter inside the caller's transaction.
+pub(crate) async fn insert_in<C: ConnectionTrait>(
+    db: &C,
+    letter: NewDeadLetter<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    insert(db, letter, now).await
+}
+
 async fn insert<C: ConnectionTrait>(
     db: &C,
     letter: NewDeadLetter<'_>,
@@ -82,7 +91,8 @@ fn mark_retried(now: DateTime<Utc>) -> sea_orm::UpdateMany<dead_letter::Entity> 
         .filter(dead_letter::Column::State.eq(DeadLetterState::Open))
 }
 
-/// Close the open *parse* letters of these items.
+/// Close the open *parse* letters of these items (not their media or
+/// refresh letters).
 pub(crate) async fn close_for_items<C: ConnectionTrait>(
     db: &C,
     content_ids: &[i64],
@@ -91,6 +101,21 @@ pub(crate) async fn close_for_items<C: ConnectionTrait>(
     mark_retried(now)
         .filter(dead_letter::Column::ContentId.is_in(content_ids.iter().copied()))
         .filter(dead_letter::Column::JobKind.ne(JobKind::Media))
+        .filter(dead_letter::Column::JobKind.ne(JobKind::Refresh))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Close the open refresh letters of these items.
+pub(crate) async fn close_refreshes<C: ConnectionTrait>(
+    db: &C,
+    content_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    mark_retried(now)
+        .filter(dead_letter::Column::ContentId.is_in(content_ids.iter().copied()))
+        .filter(dead_letter::Column::JobKind.eq(JobKind::Refresh))
         .exec(db)
         .await?;
     Ok(())

@@ -102,6 +102,8 @@ pub async fn complete(
     }
     let media = super::media::plan(parsed);
     super::media::insert_for_item(&txn, claim.item.id, &media, archive_media, now).await?;
+    // Its refresh row, for the worker to put on the refresh policy.
+    super::refresh::insert_unscheduled(&txn, claim.item.id, now).await?;
     // The search index changes with the item, in the same transaction.
     super::search::index_item(&txn, claim.item.id).await?;
     txn.commit().await?;

@@ -88,6 +88,19 @@ pub(crate) async fn insert_for_item<C: ConnectionTrait>(
     archive: bool,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    insert_at(db, content_id, list, 0, archive, now).await
+}
+
+/// Record media files at positions from `first` on (a refresh appends the
+/// files it found new after those archived).
+pub(crate) async fn insert_at<C: ConnectionTrait>(
+    db: &C,
+    content_id: i64,
+    list: &[NewMedia],
+    first: i32,
+    archive: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     if list.is_empty() {
         return Ok(());
     }
@@ -96,7 +109,7 @@ pub(crate) async fn insert_for_item<C: ConnectionTrait>(
         media::ActiveModel {
             id: NotSet,
             content_id: Set(content_id),
-            position: Set(i as i32),
+            position: Set(first + i as i32),
             role: Set(role_str(m.role).to_owned()),
             quoted: Set(m.quoted),
             original_url: Set(m.media.url.clone()),

@@ -16,6 +16,8 @@
 //! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
 //! - [`previews`]: what a list's card shows of an item's media.
 //! - [`tags`]: editing an item's tags (the search document kept current).
+//! - [`refresh`]: fetching items again — versions, stats series,
+//!   upstream state, the refresh policy.
 
 pub mod blobs;
 pub mod contents;
@@ -26,6 +28,7 @@ pub mod keys;
 pub mod media;
 pub mod previews;
 pub mod push;
+pub mod refresh;
 pub mod retry;
 pub mod search;
 pub mod tags;

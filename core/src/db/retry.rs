@@ -15,7 +15,7 @@ use super::dead_letters::{self, DeadLetterFilter};
 use super::entities::{content, dead_letter};
 use super::work::chrono_dur;
 use super::{items, media};
-use crate::queue::{JobQueue, MediaJob, ParseJob, Payload};
+use crate::queue::{JobKind, JobQueue, MediaJob, ParseJob, Payload, RefreshJob};
 use crate::status::{DeadLetterState, Status};
 
 /// Why an item could not be re-queued by an operator.
@@ -33,6 +33,8 @@ pub struct Requeued {
     pub items: Vec<i64>,
     /// Media files to archive again.
     pub media: Vec<i64>,
+    /// Items to refresh again (refresh dead letters).
+    pub refreshes: Vec<i64>,
 }
 
 impl Requeued {
@@ -47,6 +49,11 @@ impl Requeued {
         for &media_id in &self.media {
             if let Err(e) = MediaJob::for_row(media_id).enqueue(queue, None).await {
                 tracing::warn!(media.id = media_id, error = %e, "could not queue the media retry; the reconciler will");
+            }
+        }
+        for &content_id in &self.refreshes {
+            if let Err(e) = RefreshJob::for_row(content_id).enqueue(queue, None).await {
+                tracing::warn!(content.id = content_id, error = %e, "could not queue the refresh retry; the reconciler will");
             }
         }
     }
@@ -83,8 +90,8 @@ pub async fn retry_content(
         dead_letters::close_for_media(&txn, &media, now).await?;
         txn.commit().await?;
         return Ok(Ok(Requeued {
-            items: Vec::new(),
             media,
+            ..Default::default()
         }));
     }
     if !retryable {
@@ -96,7 +103,7 @@ pub async fn retry_content(
     txn.commit().await?;
     Ok(Ok(Requeued {
         items: vec![id],
-        media: Vec::new(),
+        ..Default::default()
     }))
 }
 
@@ -160,9 +167,20 @@ async fn retry_letters<C: ConnectionTrait>(
 ) -> Result<(i64, Requeued), DbErr> {
     let mut items: Vec<i64> = letters
         .iter()
-        .filter(|d| d.media_id.is_none())
+        .filter(|d| d.media_id.is_none() && d.job_kind != JobKind::Refresh)
         .map(|d| d.content_id)
         .collect();
+    let mut refreshes: Vec<i64> = letters
+        .iter()
+        .filter(|d| d.job_kind == JobKind::Refresh)
+        .map(|d| d.content_id)
+        .collect();
+    refreshes.sort_unstable();
+    refreshes.dedup();
+    for chunk in refreshes.chunks(500) {
+        super::refresh::reset(db, chunk, now).await?;
+        dead_letters::close_refreshes(db, chunk, now).await?;
+    }
     items.sort_unstable();
     items.dedup();
     let mut media_ids: Vec<i64> = letters.iter().filter_map(|d| d.media_id).collect();
@@ -182,5 +200,12 @@ async fn retry_letters<C: ConnectionTrait>(
     // Close them even when the row moved on (e.g. archived by a duplicate).
     dead_letters::close_for_media(db, &media_ids, now).await?;
     let first = letters.first().map_or(0, |d| d.content_id);
-    Ok((first, Requeued { items, media }))
+    Ok((
+        first,
+        Requeued {
+            items,
+            media,
+            refreshes,
+        },
+    ))
 }

@@ -261,6 +261,26 @@ pub const KEYS: &[KeyDef] = &[
         Some("8"),
         "Jobs talking to one platform (or, for pages and media, one host) at once, per worker process.",
     ),
+    key(
+        "REFRESH_POLICY",
+        Some("1h,1d,7d,30d"),
+        "When items are fetched again after their first archive: comma-separated ages (ms, s, m, h, d, w), then never; `off`: only on request.",
+    ),
+    key(
+        "REFRESH_CONCURRENCY",
+        Some("1"),
+        "Refresh jobs in flight per worker process (a pool of their own, below new items).",
+    ),
+    key(
+        "REFRESH_CONFIRM_AFTER_MS",
+        Some("3600000"),
+        "An item that looks deleted is fetched again after this long; deleted is declared only when that refetch agrees.",
+    ),
+    key(
+        "REFRESH_PARSE_BACKLOG_MAX",
+        Some("0"),
+        "Scheduled refreshes are fed to the queue only while at most this many new items wait for their parse.",
+    ),
     key("YTDLP", Some("yt-dlp"), "yt-dlp program path."),
     key(
         "METRICS_BIND",

@@ -89,6 +89,53 @@ pub struct MediaSettings {
     pub concurrency: usize,
 }
 
+/// When and how items are fetched again (`db::refresh`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshSettings {
+    /// Ages after the first archive at which an item is refreshed, in
+    /// order; after the last, never (empty: only on request).
+    pub policy: Vec<std::time::Duration>,
+    pub concurrency: usize,
+    /// Spacing of the second refetch that must agree before `deleted`.
+    pub confirm_after_ms: u64,
+    /// Scheduled refreshes are queued only while at most this many items
+    /// wait for a parse.
+    pub parse_backlog_max: u64,
+}
+
+/// `1h,1d,7d,30d` (units ms, s, m, h, d, w), or `off`/`never`/empty.
+pub fn parse_refresh_policy(v: &str) -> Result<Vec<std::time::Duration>, String> {
+    let v = v.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("never") {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<std::time::Duration> = Vec::new();
+    for part in v.split(',').map(str::trim) {
+        let split = part
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("`{part}` has no unit (ms, s, m, h, d, w)"))?;
+        let (n, unit) = part.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("`{part}` does not start with a number"))?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            _ => return Err(format!("`{part}`: unit is not one of ms, s, m, h, d, w")),
+        };
+        let d = std::time::Duration::from_millis(n.saturating_mul(ms));
+        if out.last().is_some_and(|last| *last >= d) {
+            return Err(format!("`{part}` is not later than the step before it"));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone)]
 pub struct TelegramSettings {
     pub bot_token: Option<Secret<String>>,
@@ -179,6 +226,7 @@ pub struct Settings {
     pub shutdown_timeout_ms: u64,
     pub archive_media: bool,
     pub media: MediaSettings,
+    pub refresh: RefreshSettings,
     pub allow_private_targets: bool,
     pub upstream_overrides: Vec<(String, Url)>,
     pub resolve_timeout_ms: u64,
@@ -290,6 +338,14 @@ impl Settings {
                 concurrency: r
                     .optional_number("MEDIA_CONCURRENCY", 1, 1024)?
                     .map_or(cores, |v| v as usize),
+            },
+            refresh: RefreshSettings {
+                policy: r
+                    .optional_with("REFRESH_POLICY", parse_refresh_policy)?
+                    .unwrap_or_default(),
+                concurrency: r.number("REFRESH_CONCURRENCY", 1, 1024)? as usize,
+                confirm_after_ms: r.number("REFRESH_CONFIRM_AFTER_MS", 0, 30 * 86_400_000)?,
+                parse_backlog_max: r.number("REFRESH_PARSE_BACKLOG_MAX", 0, 1_000_000)?,
             },
             allow_private_targets: r.boolean("ALLOW_PRIVATE_TARGETS")?,
             upstream_overrides: r

@@ -37,6 +37,15 @@ pub struct Model {
     pub fields: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// What the platform says of the original: `live`, `deleted`,
+    /// `restricted` or `unreachable` (see `db::refresh`).
+    pub upstream_state: crate::status::UpstreamState,
+    /// When it was first seen in that state (null: live since archived).
+    pub upstream_state_since: Option<DateTimeUtc>,
+    /// Why: `{"status", "message", "detail"}` of the refetch that decided.
+    pub upstream_evidence: Option<Json>,
+    /// When a refresh last fetched it again (whatever the answer).
+    pub last_refresh_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
