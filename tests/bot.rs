@@ -1,9 +1,16 @@
 //! `vaultstream bot` as operators run it: the real binary polls a fake Bot
 //! API on 127.0.0.1, archives a link sent by an allowed user, answers it,
-//! and stops cleanly on SIGTERM.
+//! and stops cleanly on SIGTERM; and the bot's commands in-process against
+//! the end-to-end world (the API and a worker, `worker/tests/support`).
+
+#[path = "../worker/tests/support/mod.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use support::{ALLOWED, OPERATOR, STRANGER, World, tweet_routes, with_telegram};
 
 use vaultstream_core::status::RecordStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
@@ -518,4 +525,123 @@ async fn the_bot_searches_the_archive() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(second.contains("invalid_query"), "{second}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bot_commands_through_get_updates() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    let settings = w.env.settings();
+    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
+    let telegram = vaultstream_telegram::Telegram::from_settings(&settings).unwrap();
+    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
+        db: w.db.clone(),
+        linker: vaultstream_adapters::links::Linker::new(
+            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
+        ),
+        queue: Arc::new(w.queue.clone()),
+        settings: Arc::new(settings.clone()),
+        telegram: telegram.clone(),
+        publisher: Arc::new(vaultstream_telegram::Publisher {
+            telegram,
+            db: w.db.clone(),
+            blobs,
+            pacer: Default::default(),
+            max_attempts: 3,
+            backoff_base_ms: 100,
+        }),
+    });
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let bot = tokio::spawn(vaultstream_bot::commands::run(ctx, async move {
+        let _ = rx.await;
+    }));
+
+    const CHAT: i64 = 5001;
+    let replies = |n: usize| {
+        let tg = tg.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let got: Vec<String> = tg
+                    .sent_to(&CHAT.to_string())
+                    .into_iter()
+                    .filter_map(|m| m.text)
+                    .collect();
+                if got.len() >= n {
+                    return got;
+                }
+                assert!(Instant::now() < deadline, "{n} replies: {got:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "/save 看这个 https://x.com/elonmusk/status/1580661436132757506?s=20 #music",
+    );
+    let r = replies(1).await;
+    assert!(r[0].contains("Saved as #1"), "{r:?}");
+    tg.user_message(
+        STRANGER,
+        CHAT,
+        "https://x.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(2).await;
+    assert!(
+        r[1].contains("not on this archive") && r[1].contains("666"),
+        "{r:?}"
+    );
+    // A plain message with the same link: known, kept as a second source.
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "again https://twitter.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(3).await;
+    assert!(r[2].contains("Already archived as #1"), "{r:?}");
+
+    // Wait until the item and its media are archived, then /get it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = w.get("/api/v1/contents/1").await;
+        if v["status"] == "pulled" && v["media_status"] == "archived" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tg.user_message(ALLOWED, CHAT, "/status 1");
+    let r = replies(4).await;
+    assert!(
+        r[3].contains("#1 · twitter · <b>pulled</b>") || r[3].contains("#1 · twitter"),
+        "{r:?}"
+    );
+    tg.user_message(ALLOWED, CHAT, "/get music");
+    let r = replies(5).await;
+    assert!(r[4].starts_with("✅ Pushed #1 to @vault_default"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1);
+    assert_eq!(tg.sent_to("@vault_default")[0].method, "sendPhoto");
+    tg.user_message(ALLOWED, CHAT, "/get");
+    let r = replies(6).await;
+    assert!(r[5].contains("Nothing new"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1, "never twice");
+    tg.user_message(ALLOWED, CHAT, "/retry 1");
+    let r = replies(7).await;
+    assert!(r[6].contains("Only operators"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/retry 1");
+    let r = replies(8).await;
+    assert!(r[7].contains("nothing to retry"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/targets");
+    let r = replies(9).await;
+    assert!(r[8].contains("@vault_default"), "{r:?}");
+    tg.user_message(STRANGER, CHAT, "/help");
+    let r = replies(10).await;
+    assert!(r[9].contains("/save"), "{r:?}");
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
+    w.stop().await;
 }

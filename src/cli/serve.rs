@@ -10,6 +10,7 @@ use vaultstream_core::Settings;
 use vaultstream_core::blob::{self, BlobStore};
 use vaultstream_core::db;
 use vaultstream_core::settings::redact_url;
+use vaultstream_telegram::Publisher;
 use vaultstream_worker::{ApalisQueue, WorkerCtx};
 
 use super::EXIT_RUNTIME;
@@ -143,12 +144,21 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
     });
     let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
 
+    // One publisher per process: the workers' publish jobs and the bot's
+    // `/get` share it, so one pacer keeps this process within Telegram's
+    // limits.
+    let publisher = if roles.worker || roles.bot {
+        Publisher::from_settings(&settings, database.clone(), blobs.clone()).map(Arc::new)
+    } else {
+        None
+    };
     if roles.worker {
-        let ctx = Arc::new(WorkerCtx::from_settings(
+        let ctx = Arc::new(WorkerCtx::new(
             &settings,
             database.clone(),
             Arc::new(queue.clone()),
             blobs.clone(),
+            publisher.clone(),
         ));
         let s = settings.clone();
         let q = queue.clone();
@@ -160,11 +170,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         });
     }
     if roles.bot
-        && let Some(publisher) = vaultstream_bot::publish::Publisher::from_settings(
-            &settings,
-            database.clone(),
-            blobs.clone(),
-        )
+        && let Some(publisher) = publisher
     {
         let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
             db: database.clone(),
@@ -172,7 +178,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
             queue: Arc::new(queue.clone()),
             settings: Arc::new(settings.clone()),
             telegram: publisher.telegram.clone(),
-            publisher: Arc::new(publisher),
+            publisher,
         });
         let stop = wait_for(rx.clone());
         tasks.spawn(async move {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vaultstream_bot::telegram::{ChatTarget, SendError, Telegram, Upload};
+use vaultstream_telegram::client::{ChatTarget, SendError, Telegram, Upload};
 use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
 
 const CHANNEL: i64 = -1_001_234_567_890;
