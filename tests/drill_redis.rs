@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::{content, dead_letter, media};
 use vaultstream_core::queue::{JobKind, JobQueue};
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv, redis_url};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::replay::{Replay, Reply};
 use vaultstream_testkit::upstream::FX_PHOTO;
-use vaultstream_worker::ApalisQueue;
 
 const ITEMS: u64 = 300;
 const FIRST_ID: u64 = 7_000_000;

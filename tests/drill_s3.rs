@@ -36,10 +36,10 @@ use vaultstream_core::db::entities::{blob, content, dead_letter, media};
 use vaultstream_core::error::MediaErrorCode;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::status::MediaStatus;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_page};
 use vaultstream_testkit::replay::{Replay, Reply};
-use vaultstream_worker::ApalisQueue;
 
 /// Items, and images per item.
 const ITEMS: usize = 40;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::content;
 use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::upstream::Upstream;
-use vaultstream_worker::ApalisQueue;
 
 fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
     let mut cmd = vaultstream(env);

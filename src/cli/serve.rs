@@ -10,8 +10,9 @@ use vaultstream_core::Settings;
 use vaultstream_core::blob::{self, BlobStore};
 use vaultstream_core::db;
 use vaultstream_core::settings::redact_url;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_telegram::Publisher;
-use vaultstream_worker::{ApalisQueue, WorkerCtx};
+use vaultstream_worker::WorkerCtx;
 
 use super::EXIT_RUNTIME;
 

@@ -18,7 +18,7 @@ use vaultstream_telegram::publish::PublishOutcome;
 use crate::ctx::WorkerCtx;
 use crate::job::Job;
 use crate::outcome::{self, Outcome, UNKNOWN_PLATFORM};
-use crate::queue::{ApalisQueue, Transport};
+use vaultstream_queue::{ApalisQueue, Transport};
 
 #[async_trait::async_trait]
 impl Job for PublishJob {

@@ -16,9 +16,10 @@ use vaultstream_core::db::{self, items};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::status::DeadLetterState;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::upstream::{Behaviour, Upstream};
-use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
+use vaultstream_worker::{WorkerCtx, run_workers};
 
 struct Harness {
     env: TestEnv,

@@ -95,7 +95,7 @@ impl TestApp {
         let linker = vaultstream_adapters::links::Linker::new(
             vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
         );
-        let queue = vaultstream_worker::ApalisQueue::open(&settings)
+        let queue = vaultstream_queue::ApalisQueue::open(&settings)
             .await
             .expect("open the embedded queue");
         let state = AppState {

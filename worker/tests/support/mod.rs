@@ -18,9 +18,10 @@ use vaultstream_api::AppState;
 use vaultstream_core::db;
 use vaultstream_core::db::entities::content;
 use vaultstream_core::parsed::ParsedItem;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Replay, fixture};
-use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
+use vaultstream_worker::{WorkerCtx, run_workers};
 
 /// Every host any test here touches; all of them go to the replay server.
 pub const HOSTS: &[&str] = &[
