@@ -14,6 +14,7 @@ use support::{World, fake_mp4, photo, tweet_routes, with_telegram};
 use vaultstream_testkit::env::Stack;
 use vaultstream_testkit::replay::{Reply, fixture};
 use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
+use vaultstream_testkit::wait;
 
 async fn post(w: &World, path: &str, body: Value) -> (u16, Value) {
     let r = w
@@ -41,17 +42,13 @@ async fn share(w: &World, url: &str, tags: &[&str]) -> i64 {
 
 /// Pushed records (over the API) until `done` holds.
 async fn records_until(w: &World, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait::until(Duration::from_secs(60), what, || async {
         let (status, body) = w.get("/api/v1/pushed-records?limit=200").await;
         assert_eq!(status, 200, "{body}");
         let items = body["items"].as_array().cloned().unwrap_or_default();
-        if done(&items) {
-            return items;
-        }
-        assert!(Instant::now() < deadline, "{what}: {items:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if done(&items) { Ok(items) } else { Err(items) }
+    })
+    .await
 }
 
 fn with_status<'a>(items: &'a [Value], s: &str) -> Vec<&'a Value> {

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use vaultstream_core::parsed::ParsedItem;
 use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Replay, fixture};
+use vaultstream_testkit::wait;
 use vaultstream_worker::{WorkerCtx, run_workers};
 
 /// Every host any test here touches; all of them go to the replay server.
@@ -214,20 +215,18 @@ impl World {
         // pushed message only ~30 s later (about apalis-sqlite's default
         // heartbeat interval).
         let within = Duration::from_secs(60);
-        let deadline = Instant::now() + within;
-        loop {
+        wait::until(within, format!("item {id} settled"), || async {
             let (status, body) = self.get(&format!("/api/v1/contents/{id}")).await;
             assert_eq!(status, 200, "{body}");
             if matches!(body["status"].as_str(), Some("pulled" | "failed")) {
-                return body;
+                return Ok(body);
             }
-            assert!(
-                Instant::now() < deadline,
-                "item {id} not settled after {within:?}: {body}\nupstream hits: {:?}",
+            Err(format!(
+                "{body}\nupstream hits: {:?}",
                 self.replay.targets()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ))
+        })
+        .await
     }
 
     /// Submit and wait for a `pulled` item; returns the API view and the
