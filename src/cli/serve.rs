@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_api::AppState;
 use vaultstream_core::Settings;
 use vaultstream_core::blob::{self, BlobStore};
@@ -97,6 +98,11 @@ pub async fn open_queue(settings: &Settings) -> Result<ApalisQueue, ExitCode> {
     })
 }
 
+/// The link recogniser, configured from the settings.
+pub fn linker(settings: &Settings) -> Linker {
+    Linker::new(LinkPolicy::from_settings(settings))
+}
+
 /// Open the blob store (S3 when configured, else local disk).
 pub async fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, ExitCode> {
     blob::open(settings).await.map_err(|e| {
@@ -175,7 +181,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
     {
         let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             settings: Arc::new(settings.clone()),
             telegram: publisher.telegram.clone(),
@@ -202,7 +208,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         };
         let state = AppState {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             blobs: blobs.clone(),
             settings: Arc::new(settings.clone()),
@@ -243,7 +249,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         );
         let state = AppState {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             blobs: blobs.clone(),
             settings: Arc::new(settings.clone()),
