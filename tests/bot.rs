@@ -1,13 +1,21 @@
 //! `vaultstream bot` as operators run it: the real binary polls a fake Bot
 //! API on 127.0.0.1, archives a link sent by an allowed user, answers it,
-//! and stops cleanly on SIGTERM.
+//! and stops cleanly on SIGTERM; and the bot's commands in-process against
+//! the end-to-end world (the API and a worker, `worker/tests/support`).
+
+#[path = "../worker/tests/support/mod.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use support::{ALLOWED, OPERATOR, STRANGER, World, tweet_routes, with_telegram};
 
 use vaultstream_core::status::RecordStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::telegram::FakeTelegram;
+use vaultstream_testkit::wait;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_role_answers_over_long_polling() {
@@ -37,8 +45,7 @@ async fn the_bot_role_answers_over_long_polling() {
         "【标题】 https://www.bilibili.com/video/BV1GJ411x7h7 复制链接",
     );
     tg.user_message(7, 7, "/save https://www.bilibili.com/video/BV1GJ411x7h7");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mine, theirs) = loop {
+    let (mine, theirs) = wait::until(Duration::from_secs(30), "replies to both", || async {
         let mine: Vec<String> = tg
             .sent_to("42")
             .into_iter()
@@ -46,11 +53,11 @@ async fn the_bot_role_answers_over_long_polling() {
             .collect();
         let theirs: Vec<String> = tg.sent_to("7").into_iter().filter_map(|m| m.text).collect();
         if !mine.is_empty() && !theirs.is_empty() {
-            break (mine, theirs);
+            return Ok((mine, theirs));
         }
-        assert!(Instant::now() < deadline, "no replies: {:?}", tg.sent());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        Err(tg.sent())
+    })
+    .await;
     assert!(
         mine[0].contains("Saved as #1 (bilibili BV1GJ411x7h7)"),
         "{mine:?}"
@@ -71,15 +78,16 @@ async fn the_bot_role_answers_over_long_polling() {
     assert_eq!(sources[0].submitted_by.as_deref(), Some("42"));
 
     let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit {status:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the bot did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = wait::until(
+        Duration::from_secs(15),
+        "the bot stopped on SIGTERM",
+        || {
+            let exited = child.try_wait().unwrap();
+            async move { exited.ok_or("running") }
+        },
+    )
+    .await;
+    assert!(status.success(), "exit {status:?}");
 }
 
 /// A worker killed with SIGKILL while Telegram is answering its send (the
@@ -162,22 +170,36 @@ async fn a_worker_killed_mid_push_never_posts_twice() {
     tg.fail_next("sendMessage", 1, FakeFailure::Slow(Duration::from_secs(20)));
     let first = store("3000001").await;
     let mut worker = spawn();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tg.calls("sendMessage") == 0 {
-        assert!(Instant::now() < deadline, "the worker never tried to post");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::until(
+        Duration::from_secs(30),
+        "the worker tried to post",
+        || async {
+            if tg.calls("sendMessage") == 0 {
+                Err(tg.sent())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     worker.kill().unwrap();
     worker.wait().unwrap();
     assert_eq!(tg.sent().len(), 1, "Telegram got the post");
 
     let mut worker = spawn();
     let second = store("3000002").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tg.sent().len() < 2 {
-        assert!(Instant::now() < deadline, "the second item was not posted");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until(
+        Duration::from_secs(30),
+        "the second item posted",
+        || async {
+            if tg.sent().len() < 2 {
+                Err(tg.sent())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     // Give the restarted worker's reconciler time to (not) act on the first.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = worker.kill();
@@ -263,17 +285,15 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
 
     // The first worker archives the photo, then dies at the failpoint.
     let mut first = spawn(true);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = first.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker never hit the failpoint"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = wait::until(
+        Duration::from_secs(60),
+        "the worker hit the failpoint",
+        || {
+            let exited = first.0.try_wait().unwrap();
+            async move { exited.ok_or("running") }
+        },
+    )
+    .await;
     assert!(!status.success(), "aborted at the failpoint: {status:?}");
     let item = contents::get(&db, id).await.unwrap().expect("item");
     assert_eq!(item.status, "pulled");
@@ -305,11 +325,14 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
     .unwrap();
 
     let _second = spawn(false);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tg.sent_to("@vault").is_empty() {
-        assert!(Instant::now() < deadline, "the lost push was never sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until(Duration::from_secs(30), "the lost push sent", || async {
+        if tg.sent_to("@vault").is_empty() {
+            Err(tg.sent())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
     // Give the reconciler a few more passes to (not) act again.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(tg.sent_to("@vault").len(), 1, "{:?}", tg.sent());
@@ -379,18 +402,11 @@ async fn bot_for_user_42() -> (FakeTelegram, TestEnv, vaultstream_testkit::proc:
 
 /// The text of the first message the bot sent to user 42.
 async fn first_reply_to_42(tg: &FakeTelegram) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(m) = tg.sent_to("42").into_iter().find_map(|m| m.text) {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no reply to user 42: {:?}",
-            tg.sent()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::until(Duration::from_secs(30), "a reply to user 42", || async {
+        let first = tg.sent_to("42").into_iter().find_map(|m| m.text);
+        first.ok_or_else(|| tg.sent())
+    })
+    .await
 }
 
 /// A reply that meets `429 retry_after` is sent again after the wait, not
@@ -504,18 +520,133 @@ async fn the_bot_searches_the_archive() {
     assert!(reply.contains("More in the API"), "{reply}");
 
     tg.user_message(42, 42, "/search platform:myspace");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let second = loop {
+    let second = wait::until(Duration::from_secs(30), "a second reply", || async {
         let texts: Vec<String> = tg
             .sent_to("42")
             .into_iter()
             .filter_map(|m| m.text)
             .collect();
         if texts.len() >= 2 {
-            break texts[1].clone();
+            Ok(texts[1].clone())
+        } else {
+            Err(texts)
         }
-        assert!(Instant::now() < deadline, "no second reply: {texts:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert!(second.contains("invalid_query"), "{second}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bot_commands_through_get_updates() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
+    tweet_routes(&w);
+    let settings = w.env.settings();
+    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
+    let telegram = vaultstream_telegram::Telegram::from_settings(&settings).unwrap();
+    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
+        db: w.db.clone(),
+        linker: vaultstream_adapters::links::Linker::new(
+            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
+        ),
+        queue: Arc::new(w.queue.clone()),
+        settings: Arc::new(settings.clone()),
+        telegram: telegram.clone(),
+        publisher: Arc::new(vaultstream_telegram::Publisher {
+            telegram,
+            db: w.db.clone(),
+            blobs,
+            pacer: Default::default(),
+            max_attempts: 3,
+            backoff_base_ms: 100,
+        }),
+    });
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let bot = tokio::spawn(vaultstream_bot::commands::run(ctx, async move {
+        let _ = rx.await;
+    }));
+
+    const CHAT: i64 = 5001;
+    let replies = |n: usize| {
+        let tg = tg.clone();
+        async move {
+            wait::until(Duration::from_secs(30), format!("{n} replies"), || async {
+                let got: Vec<String> = tg
+                    .sent_to(&CHAT.to_string())
+                    .into_iter()
+                    .filter_map(|m| m.text)
+                    .collect();
+                if got.len() >= n { Ok(got) } else { Err(got) }
+            })
+            .await
+        }
+    };
+
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "/save 看这个 https://x.com/elonmusk/status/1580661436132757506?s=20 #music",
+    );
+    let r = replies(1).await;
+    assert!(r[0].contains("Saved as #1"), "{r:?}");
+    tg.user_message(
+        STRANGER,
+        CHAT,
+        "https://x.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(2).await;
+    assert!(
+        r[1].contains("not on this archive") && r[1].contains("666"),
+        "{r:?}"
+    );
+    // A plain message with the same link: known, kept as a second source.
+    tg.user_message(
+        ALLOWED,
+        CHAT,
+        "again https://twitter.com/elonmusk/status/1580661436132757506",
+    );
+    let r = replies(3).await;
+    assert!(r[2].contains("Already archived as #1"), "{r:?}");
+
+    // Wait until the item and its media are archived, then /get it.
+    wait::until(Duration::from_secs(30), "item 1 archived", || async {
+        let (_, v) = w.get("/api/v1/contents/1").await;
+        if v["status"] == "pulled" && v["media_status"] == "archived" {
+            Ok(())
+        } else {
+            Err(v)
+        }
+    })
+    .await;
+    tg.user_message(ALLOWED, CHAT, "/status 1");
+    let r = replies(4).await;
+    assert!(
+        r[3].contains("#1 · twitter · <b>pulled</b>") || r[3].contains("#1 · twitter"),
+        "{r:?}"
+    );
+    tg.user_message(ALLOWED, CHAT, "/get music");
+    let r = replies(5).await;
+    assert!(r[4].starts_with("✅ Pushed #1 to @vault_default"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1);
+    assert_eq!(tg.sent_to("@vault_default")[0].method, "sendPhoto");
+    tg.user_message(ALLOWED, CHAT, "/get");
+    let r = replies(6).await;
+    assert!(r[5].contains("Nothing new"), "{r:?}");
+    assert_eq!(tg.sent_to("@vault_default").len(), 1, "never twice");
+    tg.user_message(ALLOWED, CHAT, "/retry 1");
+    let r = replies(7).await;
+    assert!(r[6].contains("Only operators"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/retry 1");
+    let r = replies(8).await;
+    assert!(r[7].contains("nothing to retry"), "{r:?}");
+    tg.user_message(OPERATOR, CHAT, "/targets");
+    let r = replies(9).await;
+    assert!(r[8].contains("@vault_default"), "{r:?}");
+    tg.user_message(STRANGER, CHAT, "/help");
+    let r = replies(10).await;
+    assert!(r[9].contains("/save"), "{r:?}");
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
+    w.stop().await;
 }

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::content::Status;
 use vaultstream_core::db::entities::{content, dead_letter};
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::chaos::{Chaos, ChaosConfig, Fault, Outcome};
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets};
 use vaultstream_testkit::upstream::{FX_V2_PHOTO, Upstream};
-use vaultstream_worker::ApalisQueue;
 
 const ITEMS: u64 = 200;
 const MAX_ATTEMPTS: i32 = 4;

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::{content, dead_letter, media};
 use vaultstream_core::queue::{JobKind, JobQueue};
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv, redis_url};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::replay::{Replay, Reply};
 use vaultstream_testkit::upstream::FX_PHOTO;
-use vaultstream_worker::ApalisQueue;
+use vaultstream_testkit::wait;
 
 const ITEMS: u64 = 300;
 const FIRST_ID: u64 = 7_000_000;
@@ -166,16 +167,13 @@ async fn until(
     within: Duration,
     done: impl AsyncFn() -> bool,
 ) {
-    let deadline = Instant::now() + within;
-    while !done().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {within:?}: {}\nworker log:\n{}",
-            state(db).await,
-            tail(log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::until(within, what, || async {
+        if done().await {
+            return Ok(());
+        }
+        Err(format!("{}\nworker log:\n{}", state(db).await, tail(log)))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -36,10 +36,11 @@ use vaultstream_core::db::entities::{blob, content, dead_letter, media};
 use vaultstream_core::error::MediaErrorCode;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::status::MediaStatus;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_page};
 use vaultstream_testkit::replay::{Replay, Reply};
-use vaultstream_worker::ApalisQueue;
+use vaultstream_testkit::wait;
 
 /// Items, and images per item.
 const ITEMS: usize = 40;
@@ -220,15 +221,14 @@ async fn media_survive_a_10s_s3_outage() {
     let worker = spawn_worker(&env, &log);
 
     // Run until some files are archived, then take S3 away.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count_media(&db, MediaStatus::Archived).await < ARCHIVED_BEFORE {
-        assert!(
-            Instant::now() < deadline,
-            "{ARCHIVED_BEFORE} files not archived within 60 s\n{}",
-            tail(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("{ARCHIVED_BEFORE} files archived");
+    wait::until(Duration::from_secs(60), what, || async {
+        if count_media(&db, MediaStatus::Archived).await >= ARCHIVED_BEFORE {
+            return Ok(());
+        }
+        Err(tail(&log))
+    })
+    .await;
     let down_ms = now_ms();
     s3.stop().await;
     let stopped_ms = now_ms();
@@ -263,8 +263,8 @@ async fn media_survive_a_10s_s3_outage() {
     assert!(lost.is_empty(), "objects lost in the restart: {lost:?}");
 
     // Every file settles.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    let what = "every file settled after S3 came back";
+    wait::until(Duration::from_secs(90), what, || async {
         let open = media::Entity::find()
             .filter(media::Column::Status.is_in([MediaStatus::Pending, MediaStatus::Processing]))
             .count(&db)
@@ -272,15 +272,14 @@ async fn media_survive_a_10s_s3_outage() {
             .expect("count");
         let total = media::Entity::find().count(&db).await.expect("count");
         if open == 0 && total as usize == FILES {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "{open} of {total} files still open 90 s after S3 came back\n{}",
+        Err(format!(
+            "{open} of {total} files still open\n{}",
             tail(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        ))
+    })
+    .await;
     let settled = started.elapsed();
     drop(worker);
 

@@ -5,7 +5,7 @@
 //! server, hashed on the way out, and the stored blob must have that hash.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,6 +17,7 @@ use vaultstream_core::db::entities::media;
 use vaultstream_core::status::MediaStatus;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::Proc;
+use vaultstream_testkit::wait;
 
 /// The video's size: 256 MiB (`VS_TEST_SIZE_MB` changes it, to compare
 /// peaks by hand across sizes).
@@ -136,19 +137,13 @@ async fn streams_flat(stack: Stack, extra: &[(String, String)], limit_kb: u64) {
     let worker = Proc(cmd.spawn().expect("spawn vaultstream worker"));
     let pid = worker.0.id();
 
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let row = loop {
-        if let Some(m) = film_media(&db).await
-            && matches!(m.status.as_str(), "archived" | "failed")
-        {
-            break m;
+    let row = wait::until(Duration::from_secs(240), "the film archived", || async {
+        match film_media(&db).await {
+            Some(m) if matches!(m.status.as_str(), "archived" | "failed") => Ok(m),
+            other => Err(other.map(|m| m.status)),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the film was not archived in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     let peak = vaultstream_testkit::proc::peak_kb(pid);
     drop(worker);
     assert_eq!(row.status, MediaStatus::Archived, "{row:?}");

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use vaultstream_core::db::entities::content;
 use vaultstream_core::queue::{JobQueue, ParseJob};
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::proc::{Proc, store_and_queue_tweets, store_tweet};
 use vaultstream_testkit::upstream::Upstream;
-use vaultstream_worker::ApalisQueue;
+use vaultstream_testkit::wait;
 
 fn spawn_worker(env: &TestEnv, upstream: &Upstream) -> Proc {
     let mut cmd = vaultstream(env);
@@ -69,22 +70,19 @@ async fn wait_until(
     done: impl Fn(u64, u64) -> bool,
     within: Duration,
 ) {
-    let deadline = Instant::now() + within;
-    loop {
+    wait::until(within, what, || async {
         let pulled = count_status(db, "pulled").await;
         let failed = count_status(db, "failed").await;
         if done(pulled, failed) {
-            return;
+            return Ok(());
         }
-        if Instant::now() > deadline {
-            let waiting = count_status(db, "unprocessed").await;
-            let processing = count_status(db, "processing").await;
-            panic!(
-                "{what}: pulled {pulled}, failed {failed}, unprocessed {waiting}, processing {processing} after {within:?}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let waiting = count_status(db, "unprocessed").await;
+        let processing = count_status(db, "processing").await;
+        Err(format!(
+            "pulled {pulled}, failed {failed}, unprocessed {waiting}, processing {processing}"
+        ))
+    })
+    .await;
 }
 
 /// Two worker processes share 500 items: every item is pulled, and no item
@@ -511,19 +509,19 @@ async fn a_worker_process_serves_its_metrics() {
     let _worker = Proc(cmd.spawn().expect("spawn vaultstream worker"));
     wait_until(&s.db, "3 pulled", |p, _| p == 3, Duration::from_secs(60)).await;
     let url = format!("http://127.0.0.1:{port}/metrics");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let text = loop {
+    let what = format!("job metrics at {url}");
+    let text = wait::until(Duration::from_secs(20), what, || async {
         if let Ok(r) = reqwest::get(&url).await
             && r.status().is_success()
         {
             let t = r.text().await.unwrap();
             if t.contains("outcome=\"done\"") {
-                break t;
+                return Ok(t);
             }
         }
-        assert!(Instant::now() < deadline, "no job metrics at {url}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        Err("no job outcome yet")
+    })
+    .await;
     assert!(text.contains("vaultstream_jobs_total"), "{text}");
     assert!(text.contains("vaultstream_items"), "{text}");
 }

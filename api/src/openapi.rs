@@ -75,7 +75,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 
 /// The documented routes and their whole document, built from one list.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, mut doc) = routes::api().split_for_parts();
+    let (router, mut doc) = routes::api(base()).split_for_parts();
     // OpenAPI has no catch-all parameter: axum's `{*rest}` is `{rest}` there.
     doc.paths.paths = std::mem::take(&mut doc.paths.paths)
         .into_iter()

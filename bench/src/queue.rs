@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use apalis::prelude::*;
 use apalis_redis::RedisStorage;
 use vaultstream_core::queue::ParseJob;
+use vaultstream_queue::ApalisQueue;
+use vaultstream_queue::Transport;
 use vaultstream_testkit::env::{Stack, TestEnv};
-use vaultstream_worker::ApalisQueue;
-use vaultstream_worker::queue::Transport;
 
 use crate::Opts;
 use crate::report::Row;

@@ -15,8 +15,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use vaultstream_core::db::entities::media;
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::status::MediaStatus;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::Stack;
-use vaultstream_worker::ApalisQueue;
 
 use crate::Opts;
 use crate::deploy::{Deployment, wait_for};

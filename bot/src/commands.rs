@@ -30,9 +30,9 @@ use vaultstream_core::db::retry::{RetryRefusal, retry_content};
 use vaultstream_core::queue::JobQueue;
 use vaultstream_core::status::MediaStatus;
 
-use crate::format::escape;
-use crate::publish::{PublishOutcome, Publisher};
-use crate::telegram::{ChatTarget, SendError, Telegram};
+use vaultstream_telegram::client::{ChatTarget, SendError, Telegram};
+use vaultstream_telegram::format::escape;
+use vaultstream_telegram::publish::{PublishOutcome, Publisher};
 
 pub struct BotCtx {
     pub db: DatabaseConnection,
@@ -200,7 +200,10 @@ impl BotCtx {
                     .filter(|t| !t.trim().is_empty())
                     .or((v.status == "pulled").then_some(v.display_title.as_str()));
                 if let Some(t) = title {
-                    out.push_str(&format!("\n{}", escape(&crate::format::render_title(t))));
+                    out.push_str(&format!(
+                        "\n{}",
+                        escape(&vaultstream_telegram::format::render_title(t))
+                    ));
                 }
                 if !media.is_empty() {
                     out.push_str(&format!(

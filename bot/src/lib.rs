@@ -1,18 +1,11 @@
-//! The Telegram side of VaultStream.
+//! The Telegram bot people talk to. Sending, formatting and the channel
+//! publisher are in `vaultstream-telegram`, which the workers use too.
 //!
-//! - [`telegram`]: the client that sends text, photos, albums and videos,
-//!   with errors classified by delivery outcome.
-//! - [`commands`]: the bot people talk to (long polling, `/save`, `/get`,
-//!   `/status`, `/retry`, `/targets`, `/search`).
+//! - [`commands`]: long polling, `/save`, `/get`, `/status`, `/retry`,
+//!   `/targets`, `/search`, `/refresh`.
+//! - [`refresh`]: `/refresh <id>`, an operator's refetch of an item.
 //! - [`search`]: `/search <query>`, the top hits with their links.
-//! - [`format`]: an item as Telegram HTML within the caption and message
-//!   limits.
-//! - [`publish`]: the channel publisher — one pushed record, sent at most
-//!   once.
 
 pub mod commands;
-pub mod format;
-pub mod publish;
 pub mod refresh;
 pub mod search;
-pub mod telegram;

@@ -4,7 +4,7 @@
 use sea_orm::DatabaseConnection;
 use vaultstream_core::db::search::{self, Hit};
 
-use crate::format::{escape, visible_of_html_estimate};
+use vaultstream_telegram::format::{escape, visible_of_html_estimate};
 
 /// Hits in one answer.
 pub const TOP: u64 = 5;
@@ -84,7 +84,7 @@ fn render(q: &str, hits: &[Hit], more: bool) -> String {
     if more {
         out.push_str("\nMore in the API: <code>GET /api/v1/search?q=…</code>");
     }
-    debug_assert!(visible_of_html_estimate(&out) < crate::format::MESSAGE_LIMIT);
+    debug_assert!(visible_of_html_estimate(&out) < vaultstream_telegram::format::MESSAGE_LIMIT);
     out
 }
 

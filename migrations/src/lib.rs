@@ -3,6 +3,17 @@
 //! Layout: one module per migration, named `mYYYYMMDD_HHMMSS_what.rs`; the
 //! file name is the migration's name in the `seaql_migrations` table, so a
 //! migration that has shipped is never renamed or edited — add a new one.
+//!
+//! - `m20261124_000001_create_contents`: items, their submissions
+//!   (sources) and their tags.
+//! - `m20261124_000002_job_state`: job state on the item, and dead letters.
+//! - `m20261124_000003_media`: media rows, blobs and blob sources.
+//! - `m20261124_000004_push`: push targets and pushed records.
+//! - `m20261124_000005_api_keys`: API keys.
+//! - `m20261203_000006_push_scheduling`: when an item's pushes were scheduled.
+//! - `m20261203_000007_parts`: a whole post's parts and fields.
+//! - `m20261203_000008_search`: the full-text index.
+//! - `m20261203_000009_refresh`: upstream state, the refresh queue, versions, stats series and upstream events.
 
 pub use sea_orm_migration::prelude::*;
 

@@ -273,7 +273,7 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let linker = super::submit::linker(settings);
+    let linker = super::serve::linker(settings);
     let queue = super::serve::open_queue(settings).await.ok();
     eprintln!(
         "importing {} links from {} ({})",

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_api::AppState;
 use vaultstream_core::Settings;
 use vaultstream_core::blob::{self, BlobStore};
 use vaultstream_core::db;
 use vaultstream_core::settings::redact_url;
-use vaultstream_worker::{ApalisQueue, WorkerCtx};
+use vaultstream_queue::ApalisQueue;
+use vaultstream_telegram::Publisher;
+use vaultstream_worker::WorkerCtx;
 
 use super::EXIT_RUNTIME;
 
@@ -95,6 +98,11 @@ pub async fn open_queue(settings: &Settings) -> Result<ApalisQueue, ExitCode> {
     })
 }
 
+/// The link recogniser, configured from the settings.
+pub fn linker(settings: &Settings) -> Linker {
+    Linker::new(LinkPolicy::from_settings(settings))
+}
+
 /// Open the blob store (S3 when configured, else local disk).
 pub async fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, ExitCode> {
     blob::open(settings).await.map_err(|e| {
@@ -143,12 +151,21 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
     });
     let mut tasks: tokio::task::JoinSet<Result<(), String>> = tokio::task::JoinSet::new();
 
+    // One publisher per process: the workers' publish jobs and the bot's
+    // `/get` share it, so one pacer keeps this process within Telegram's
+    // limits.
+    let publisher = if roles.worker || roles.bot {
+        Publisher::from_settings(&settings, database.clone(), blobs.clone()).map(Arc::new)
+    } else {
+        None
+    };
     if roles.worker {
-        let ctx = Arc::new(WorkerCtx::from_settings(
+        let ctx = Arc::new(WorkerCtx::new(
             &settings,
             database.clone(),
             Arc::new(queue.clone()),
             blobs.clone(),
+            publisher.clone(),
         ));
         let s = settings.clone();
         let q = queue.clone();
@@ -160,19 +177,15 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         });
     }
     if roles.bot
-        && let Some(publisher) = vaultstream_bot::publish::Publisher::from_settings(
-            &settings,
-            database.clone(),
-            blobs.clone(),
-        )
+        && let Some(publisher) = publisher
     {
         let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             settings: Arc::new(settings.clone()),
             telegram: publisher.telegram.clone(),
-            publisher: Arc::new(publisher),
+            publisher,
         });
         let stop = wait_for(rx.clone());
         tasks.spawn(async move {
@@ -195,7 +208,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         };
         let state = AppState {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             blobs: blobs.clone(),
             settings: Arc::new(settings.clone()),
@@ -236,7 +249,7 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         );
         let state = AppState {
             db: database.clone(),
-            linker: crate::cli::submit::linker(&settings),
+            linker: linker(&settings),
             queue: Arc::new(queue.clone()),
             blobs: blobs.clone(),
             settings: Arc::new(settings.clone()),

@@ -4,7 +4,6 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use vaultstream_adapters::intake::{self, IntakeError, Share};
-use vaultstream_adapters::links::{LinkPolicy, Linker};
 use vaultstream_core::Settings;
 use vaultstream_core::content::{Channel, normalise_tags};
 use vaultstream_core::queue::JobQueue;
@@ -27,11 +26,6 @@ pub struct Args {
     json: bool,
 }
 
-/// The link recogniser, configured from the settings.
-pub fn linker(settings: &Settings) -> Linker {
-    Linker::new(LinkPolicy::from_settings(settings))
-}
-
 pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
     // A bad tag is refused once, before anything is opened.
     if let Err(e) = normalise_tags(&args.tags) {
@@ -42,7 +36,7 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let linker = linker(settings);
+    let linker = super::serve::linker(settings);
     // Queue new items now; if the queue is unreachable the item is still
     // stored and a worker's reconciler queues it later.
     let queue = super::serve::open_queue(settings).await.ok();

@@ -20,6 +20,8 @@
 //!   and restore (a Redis outage, as its clients see it).
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
+//! - [`wait`]: waiting for something that happens elsewhere, with a bound
+//!   (`wait::until`), instead of a deadline loop in every test.
 //!
 //! Nothing here mocks our own storage: tests run on real SQLite files,
 //! PostgreSQL databases and Redis keys.
@@ -33,3 +35,4 @@ pub mod s3;
 pub mod tcp;
 pub mod telegram;
 pub mod upstream;
+pub mod wait;

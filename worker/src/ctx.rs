@@ -11,6 +11,7 @@ use vaultstream_core::blob::BlobStore;
 use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::platform::Identity;
 use vaultstream_core::queue::JobQueue;
+use vaultstream_telegram::Publisher;
 
 use crate::limits::UpstreamLimits;
 use crate::media::image::ImageOptions;
@@ -45,7 +46,7 @@ pub struct WorkerCtx {
     pub fetcher: Arc<dyn ItemFetcher>,
     pub media: MediaCtx,
     /// The Telegram publisher, when a bot token is set.
-    pub publisher: Option<Arc<vaultstream_bot::publish::Publisher>>,
+    pub publisher: Option<Arc<Publisher>>,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub lease: Duration,
@@ -60,16 +61,28 @@ pub struct WorkerCtx {
 
 impl WorkerCtx {
     /// The context `vaultstream worker` runs with: the platform adapters,
-    /// the media step on `blobs`, and the retry policy from the settings.
+    /// the media step on `blobs`, the retry policy from the settings, and a
+    /// publisher of its own when a bot token is set. A process that also
+    /// runs the bot builds one publisher and calls [`WorkerCtx::new`].
     pub fn from_settings(
         settings: &Settings,
         db: DatabaseConnection,
         queue: Arc<dyn JobQueue>,
         blobs: Arc<dyn BlobStore>,
     ) -> Self {
-        let publisher =
-            vaultstream_bot::publish::Publisher::from_settings(settings, db.clone(), blobs.clone())
-                .map(Arc::new);
+        let publisher = Publisher::from_settings(settings, db.clone(), blobs.clone()).map(Arc::new);
+        Self::new(settings, db, queue, blobs, publisher)
+    }
+
+    /// The same with the process's one publisher (one pacer per process:
+    /// the bot's `/get` and the publish jobs share Telegram's limits).
+    pub fn new(
+        settings: &Settings,
+        db: DatabaseConnection,
+        queue: Arc<dyn JobQueue>,
+        blobs: Arc<dyn BlobStore>,
+        publisher: Option<Arc<Publisher>>,
+    ) -> Self {
         Self {
             db,
             queue,

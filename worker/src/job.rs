@@ -2,7 +2,7 @@
 //! apalis entry point they share.
 //!
 //! Adding a job kind: its payload (a `core::queue::Payload` with a queue of
-//! its own in [`crate::queue`]), an `impl Job` (for work on a leased row,
+//! its own in `vaultstream_queue`), an `impl Job` (for work on a leased row,
 //! `run` is [`crate::executor::run`] over an `impl LeasedJob`: its claim,
 //! its work function, how a result or a failure is stored), and one line
 //! in [`each_kind`]. The worker then runs a pool for it and the reconciler
@@ -20,7 +20,7 @@ use vaultstream_core::queue::{MediaJob, ParseJob, Payload, PublishJob, RefreshJo
 
 use crate::ctx::WorkerCtx;
 use crate::outcome::Outcome;
-use crate::queue::{ApalisQueue, Transport};
+use vaultstream_queue::{ApalisQueue, Transport};
 
 /// A kind of job, as the worker runs it.
 #[async_trait::async_trait]

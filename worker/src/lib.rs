@@ -18,9 +18,6 @@
 //!   parse or a media job).
 //! - [`backoff`]: when the next attempt runs. [`limits`]: per-upstream
 //!   concurrency.
-//! - [`queue`]: the apalis transport — Redis when `VAULTSTREAM_REDIS_URL`
-//!   is set, otherwise the embedded SQL queue (SQLite file in the data dir,
-//!   or PostgreSQL when that is the database). Implements `core::queue::JobQueue`.
 //! - [`reconcile`]: the safety net that re-queues what the queue lost, one
 //!   pass per kind.
 //! - [`run`]: the worker process: a pool per kind, the reconciler, graceful
@@ -39,11 +36,9 @@ pub mod outcome;
 pub mod parse;
 pub mod publish;
 pub mod pushes;
-pub mod queue;
 pub mod reconcile;
 pub mod refresh;
 pub mod run;
 
 pub use ctx::{ItemFetcher, WorkerCtx};
-pub use queue::ApalisQueue;
 pub use run::run_workers;

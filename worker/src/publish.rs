@@ -1,6 +1,6 @@
 //! The publish job: push one pulled item to one Telegram target (one
 //! pushed record, created by [`crate::pushes::schedule`]). The job is
-//! `vaultstream_bot::publish::Publisher::publish`: claim, send, complete —
+//! `vaultstream_telegram::publish::Publisher::publish`: claim, send, complete —
 //! at most once, so it has no lease and does not go through the leased-job
 //! executor. Publishing runs on its own queue and pool: a Telegram outage
 //! never holds up parsing or media.
@@ -8,17 +8,17 @@
 use std::time::{Duration, Instant};
 
 use tracing::{Span, warn};
-use vaultstream_bot::publish::PublishOutcome;
 use vaultstream_core::Settings;
 use vaultstream_core::db::entities::pushed_record;
 use vaultstream_core::db::push;
 use vaultstream_core::metrics;
 use vaultstream_core::queue::{JobKind, Payload, PublishJob};
+use vaultstream_telegram::publish::PublishOutcome;
 
 use crate::ctx::WorkerCtx;
 use crate::job::Job;
 use crate::outcome::{self, Outcome, UNKNOWN_PLATFORM};
-use crate::queue::{ApalisQueue, Transport};
+use vaultstream_queue::{ApalisQueue, Transport};
 
 #[async_trait::async_trait]
 impl Job for PublishJob {

@@ -18,8 +18,8 @@ use vaultstream_core::Settings;
 
 use crate::ctx::WorkerCtx;
 use crate::job::{Job, PerKind, each_kind, handle};
-use crate::queue::{ApalisQueue, Transport};
 use crate::reconcile;
+use vaultstream_queue::{ApalisQueue, Transport};
 
 async fn stopped(mut rx: watch::Receiver<bool>) -> Result<(), std::io::Error> {
     let _ = rx.wait_for(|s| *s).await;

@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
@@ -22,6 +22,7 @@ use vaultstream_core::db::entities::{blob, blob_source, media};
 use vaultstream_core::queue::JobQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Reply, fixture};
+use vaultstream_testkit::wait;
 
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
@@ -66,22 +67,17 @@ fn png_bomb() -> Vec<u8> {
 
 /// Poll the item until no media file is still pending; returns its view.
 async fn media_settled(w: &World, id: i64) -> Value {
-    let within = Duration::from_secs(90);
-    let deadline = Instant::now() + within;
-    loop {
+    let what = format!("media of item {id} settled");
+    wait::until(Duration::from_secs(90), what, || async {
         let (status, body) = w.get(&format!("/api/v1/contents/{id}")).await;
         assert_eq!(status, 200, "{body}");
         let pending = body["media_status"] == "pending" || body["status"] != "pulled";
         if !pending {
-            return body;
+            return Ok(body);
         }
-        assert!(
-            Instant::now() < deadline,
-            "media of item {id} not settled after {within:?}: {body}\nupstream hits: {:?}",
-            w.replay.targets()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(format!("{body}\nupstream hits: {:?}", w.replay.targets()))
+    })
+    .await
 }
 
 /// GET an absolute URL (following redirects, e.g. to S3) → (status, headers, body).

@@ -7,51 +7,14 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{World, fake_mp4, photo};
-use vaultstream_testkit::env::{Stack, TestEnv};
+use support::{World, fake_mp4, photo, tweet_routes, with_telegram};
+use vaultstream_testkit::env::Stack;
 use vaultstream_testkit::replay::{Reply, fixture};
 use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
-
-const ALLOWED: i64 = 1001;
-const OPERATOR: i64 = 1002;
-const STRANGER: i64 = 666;
-
-fn with_telegram(tg: &FakeTelegram) -> impl FnOnce(&mut TestEnv) + '_ {
-    move |env: &mut TestEnv| {
-        env.set("ARCHIVE_MEDIA", "true")
-            .set("TELEGRAM_BOT_TOKEN", tg.token.clone())
-            .set("TELEGRAM_API_URL", tg.base.clone())
-            .set("TELEGRAM_ALLOWED_USERS", ALLOWED.to_string())
-            .set("TELEGRAM_OPERATORS", OPERATOR.to_string())
-            .set("TELEGRAM_DEFAULT_TARGET", "@vault_default")
-            .set("RECONCILE_INTERVAL_MS", "200")
-            .set("REQUEUE_AFTER_MS", "1000");
-    }
-}
-
-fn tweet_routes(w: &World) {
-    w.replay
-        .route(
-            "api.fxtwitter.com/status/1580661436132757506",
-            Reply::json(fixture("twitter/fxtwitter_status_1580661436132757506.json")),
-        )
-        .route(
-            "api.fxtwitter.com/status/1548602399862013953",
-            Reply::json(fixture("twitter/fxtwitter_status_1548602399862013953.json")),
-        )
-        .route(
-            "pbs.twimg.com/",
-            Reply::bytes("image/jpeg", photo("chelsea_small.jpg")),
-        )
-        .route(
-            "video.twimg.com/",
-            Reply::bytes("video/mp4", fake_mp4(512 * 1024, 5)),
-        );
-}
+use vaultstream_testkit::wait;
 
 async fn post(w: &World, path: &str, body: Value) -> (u16, Value) {
     let r = w
@@ -79,17 +42,13 @@ async fn share(w: &World, url: &str, tags: &[&str]) -> i64 {
 
 /// Pushed records (over the API) until `done` holds.
 async fn records_until(w: &World, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait::until(Duration::from_secs(60), what, || async {
         let (status, body) = w.get("/api/v1/pushed-records?limit=200").await;
         assert_eq!(status, 200, "{body}");
         let items = body["items"].as_array().cloned().unwrap_or_default();
-        if done(&items) {
-            return items;
-        }
-        assert!(Instant::now() < deadline, "{what}: {items:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if done(&items) { Ok(items) } else { Err(items) }
+    })
+    .await
 }
 
 fn with_status<'a>(items: &'a [Value], s: &str) -> Vec<&'a Value> {
@@ -368,125 +327,6 @@ async fn an_uncertain_send_or_a_crash_after_claim_is_never_reposted() {
     .await;
     assert_eq!(tg.sent_to("@vault").len(), 3);
     let _ = vault;
-    w.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bot_commands_through_get_updates() {
-    let tg = FakeTelegram::start().await;
-    let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
-    tweet_routes(&w);
-    let settings = w.env.settings();
-    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
-    let telegram = vaultstream_bot::telegram::Telegram::from_settings(&settings).unwrap();
-    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
-        db: w.db.clone(),
-        linker: vaultstream_adapters::links::Linker::new(
-            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
-        ),
-        queue: Arc::new(w.queue.clone()),
-        settings: Arc::new(settings.clone()),
-        telegram: telegram.clone(),
-        publisher: Arc::new(vaultstream_bot::publish::Publisher {
-            telegram,
-            db: w.db.clone(),
-            blobs,
-            pacer: Default::default(),
-            max_attempts: 3,
-            backoff_base_ms: 100,
-        }),
-    });
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let bot = tokio::spawn(vaultstream_bot::commands::run(ctx, async move {
-        let _ = rx.await;
-    }));
-
-    const CHAT: i64 = 5001;
-    let replies = |n: usize| {
-        let tg = tg.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let got: Vec<String> = tg
-                    .sent_to(&CHAT.to_string())
-                    .into_iter()
-                    .filter_map(|m| m.text)
-                    .collect();
-                if got.len() >= n {
-                    return got;
-                }
-                assert!(Instant::now() < deadline, "{n} replies: {got:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-
-    tg.user_message(
-        ALLOWED,
-        CHAT,
-        "/save 看这个 https://x.com/elonmusk/status/1580661436132757506?s=20 #music",
-    );
-    let r = replies(1).await;
-    assert!(r[0].contains("Saved as #1"), "{r:?}");
-    tg.user_message(
-        STRANGER,
-        CHAT,
-        "https://x.com/elonmusk/status/1580661436132757506",
-    );
-    let r = replies(2).await;
-    assert!(
-        r[1].contains("not on this archive") && r[1].contains("666"),
-        "{r:?}"
-    );
-    // A plain message with the same link: known, kept as a second source.
-    tg.user_message(
-        ALLOWED,
-        CHAT,
-        "again https://twitter.com/elonmusk/status/1580661436132757506",
-    );
-    let r = replies(3).await;
-    assert!(r[2].contains("Already archived as #1"), "{r:?}");
-
-    // Wait until the item and its media are archived, then /get it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, v) = w.get("/api/v1/contents/1").await;
-        if v["status"] == "pulled" && v["media_status"] == "archived" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tg.user_message(ALLOWED, CHAT, "/status 1");
-    let r = replies(4).await;
-    assert!(
-        r[3].contains("#1 · twitter · <b>pulled</b>") || r[3].contains("#1 · twitter"),
-        "{r:?}"
-    );
-    tg.user_message(ALLOWED, CHAT, "/get music");
-    let r = replies(5).await;
-    assert!(r[4].starts_with("✅ Pushed #1 to @vault_default"), "{r:?}");
-    assert_eq!(tg.sent_to("@vault_default").len(), 1);
-    assert_eq!(tg.sent_to("@vault_default")[0].method, "sendPhoto");
-    tg.user_message(ALLOWED, CHAT, "/get");
-    let r = replies(6).await;
-    assert!(r[5].contains("Nothing new"), "{r:?}");
-    assert_eq!(tg.sent_to("@vault_default").len(), 1, "never twice");
-    tg.user_message(ALLOWED, CHAT, "/retry 1");
-    let r = replies(7).await;
-    assert!(r[6].contains("Only operators"), "{r:?}");
-    tg.user_message(OPERATOR, CHAT, "/retry 1");
-    let r = replies(8).await;
-    assert!(r[7].contains("nothing to retry"), "{r:?}");
-    tg.user_message(OPERATOR, CHAT, "/targets");
-    let r = replies(9).await;
-    assert!(r[8].contains("@vault_default"), "{r:?}");
-    tg.user_message(STRANGER, CHAT, "/help");
-    let r = replies(10).await;
-    assert!(r[9].contains("/save"), "{r:?}");
-
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
     w.stop().await;
 }
 

@@ -16,9 +16,11 @@ use vaultstream_core::db::{self, items};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_core::queue::{JobQueue, ParseJob};
 use vaultstream_core::status::DeadLetterState;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::upstream::{Behaviour, Upstream};
-use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
+use vaultstream_testkit::wait;
+use vaultstream_worker::{WorkerCtx, run_workers};
 
 struct Harness {
     env: TestEnv,
@@ -126,28 +128,23 @@ impl Harness {
 
     /// Wait until every item is `pulled` or `failed`.
     async fn settle(&self, ids: &[i64], within: Duration) -> Vec<content::Model> {
-        let deadline = Instant::now() + within;
-        loop {
+        wait::until(within, "items settled", || async {
             let mut items = Vec::new();
             for id in ids {
                 items.push(self.item(*id).await);
             }
-            if items
+            let stuck: Vec<_> = items
                 .iter()
-                .all(|i| i.status == Status::Pulled || i.status == Status::Failed)
-            {
-                return items;
+                .filter(|i| i.status != Status::Pulled && i.status != Status::Failed)
+                .map(|i| (i.id, i.platform_id.clone(), i.status, i.attempts))
+                .collect();
+            if stuck.is_empty() {
+                Ok(items)
+            } else {
+                Err(stuck)
             }
-            if Instant::now() > deadline {
-                let stuck: Vec<_> = items
-                    .iter()
-                    .filter(|i| i.status != Status::Pulled && i.status != Status::Failed)
-                    .map(|i| (i.id, i.platform_id.clone(), i.status, i.attempts))
-                    .collect();
-                panic!("items not settled after {within:?}: {stuck:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Stop the worker (as SIGTERM does) and wait for it to return.
@@ -342,17 +339,15 @@ async fn graceful_stop_finishes_in_flight_jobs(stack: Stack) {
         ids.push(h.submit(&format!("40{i}"), true).await);
     }
     // Wait until they are being worked on, then stop.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut processing = 0;
+    wait::at_most(Duration::from_secs(20), || async {
         for id in &ids {
-            processing += usize::from(h.item(*id).await.status == Status::Processing);
+            if h.item(*id).await.status == Status::Processing {
+                return true;
+            }
         }
-        if processing > 0 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        false
+    })
+    .await;
     h.stop().await;
     let mut statuses = Vec::new();
     for id in &ids {

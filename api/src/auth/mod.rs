@@ -23,12 +23,13 @@
 //!
 //! The verified key is put in the request's extensions as a [`Caller`].
 //!
-//! Layout: this file (the policy and the middleware), [`limit`] (the
-//! buckets a request draws from: this process's own token buckets, or
-//! [`shared`] ones in Redis).
+//! Layout: this file (the policy and the middleware), [`key`] (whose
+//! bucket a request draws from), [`limit`] (the buckets: this process's
+//! own token buckets, or [`shared`] ones in Redis).
 //!
 //! [`Settings::auth_required`]: vaultstream_core::Settings::auth_required
 
+pub mod key;
 pub mod limit;
 pub mod shared;
 
@@ -43,7 +44,8 @@ use sea_orm::DatabaseConnection;
 use vaultstream_core::ErrorCode;
 use vaultstream_core::db::keys::{self, Role};
 
-pub use limit::{BucketKey, Limiter, MAX_BUCKETS, RateLimiter};
+pub use key::BucketKey;
+pub use limit::{Limiter, MAX_BUCKETS, RateLimiter};
 pub use shared::SharedBuckets;
 
 use crate::AppState;

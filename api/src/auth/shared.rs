@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::limit::BucketKey;
+use super::key::BucketKey;
 
 /// GCRA in one atomic script, on Redis's clock (so API processes with
 /// skewed clocks agree). The bucket's state is its theoretical arrival time

@@ -20,14 +20,16 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, metrics, openapi};
+use crate::{AppState, metrics};
 
 /// Every documented route: each handler is routed by the method and path
 /// of its `#[utoipa::path]`, and its operation goes into the document in
 /// the same step, so no route exists without its documentation. (One
 /// `routes!` per path: handlers listed together share their path.)
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base())
+/// `base` is the document before any operation (`openapi::base`, passed
+/// in so that `openapi` assembles and the routes never point back at it).
+pub fn api(base: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(base)
         .routes(routes!(shares::create))
         .routes(routes!(contents::list))
         .routes(routes!(contents::get_one))

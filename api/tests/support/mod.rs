@@ -1,20 +1,16 @@
-//! Test support: the real app on port 0 with its own database.
-//!
-//! SQLite: a fresh file in a temp dir. PostgreSQL: a fresh database on the
-//! local server (`VAULTSTREAM_TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped when the test
-//! ends. A missing PostgreSQL fails the test: it is never skipped.
+//! Test support: the real app on port 0 with its own database, from
+//! `vaultstream_testkit::env::TestEnv` (SQLite: a fresh file in a temp dir;
+//! PostgreSQL: a fresh database on the local server, dropped when the test
+//! ends — a missing PostgreSQL fails the test: it is never skipped).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, Database};
 use tokio::net::TcpListener;
 use vaultstream_api::AppState;
-use vaultstream_core::Settings;
 use vaultstream_core::db;
-use vaultstream_core::settings::SettingsSources;
+use vaultstream_testkit::env::{Stack, TestEnv};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -27,26 +23,16 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: sea_orm::DatabaseConnection,
-    _dir: tempfile::TempDir,
-    pg_db: Option<String>,
+    /// The data dir and the database; dropped after the server is told to
+    /// stop (fields drop in order, after `Drop::drop`).
+    env: TestEnv,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-pub fn admin_pg_url() -> String {
-    std::env::var("VAULTSTREAM_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn pg_url_for(db_name: &str) -> String {
-    let mut url = url::Url::parse(&admin_pg_url()).expect("VAULTSTREAM_TEST_POSTGRES_URL is a URL");
-    url.set_path(&format!("/{db_name}"));
-    url.to_string()
 }
 
 impl TestApp {
     /// The app's data dir (local blobs live under it).
     pub fn data_dir(&self) -> std::path::PathBuf {
-        self._dir.path().to_path_buf()
+        self.env.dir.path().to_path_buf()
     }
 
     pub async fn spawn(backend: Backend) -> Self {
@@ -60,42 +46,25 @@ impl TestApp {
             .with_env_filter("warn,vaultstream_api=info")
             .with_test_writer()
             .try_init();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut pg_db = None;
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/vaultstream.db?mode=rwc", dir.path().display()),
-            Backend::Postgres => {
-                let name = format!("vs_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(admin_pg_url())
-                    .await
-                    .expect("PostgreSQL must be running for the Postgres tests (127.0.0.1:5432)");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                pg_db = Some(name.clone());
-                pg_url_for(&name)
-            }
-        };
-        let mut src = SettingsSources::new()
-            .with_flag("DATA_DIR", dir.path().display().to_string())
-            .unwrap()
-            .with_flag("DATABASE_URL", database_url)
-            .unwrap()
-            .with_flag("DATABASE_MAX_CONNECTIONS", "16")
-            .unwrap();
+        let mut env = TestEnv::new(match backend {
+            Backend::Sqlite => Stack::Embedded,
+            Backend::Postgres => Stack::Postgres,
+        })
+        .await;
+        // The API's own defaults: media archived, a pool for parallel requests.
+        env.set("ARCHIVE_MEDIA", "true")
+            .set("DATABASE_MAX_CONNECTIONS", "16");
         for (k, v) in extra {
-            src = src.with_flag(k, v.clone()).unwrap();
+            env.set(k, v.clone());
         }
-        let settings = Settings::load(&src).expect("test settings");
+        let settings = env.settings();
         let conn = db::connect_migrated(&settings)
             .await
             .expect("connect and migrate");
         let linker = vaultstream_adapters::links::Linker::new(
             vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
         );
-        let queue = vaultstream_worker::ApalisQueue::open(&settings)
+        let queue = vaultstream_queue::ApalisQueue::open(&settings)
             .await
             .expect("open the embedded queue");
         let state = AppState {
@@ -118,8 +87,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             db: conn,
-            _dir: dir,
-            pg_db,
+            env,
             shutdown: Some(tx),
         }
     }
@@ -159,27 +127,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-        if let Some(name) = self.pg_db.take() {
-            // Drop is sync; run the cleanup on a thread with its own runtime
-            // and wait for it, so no test database outlives its test.
-            let handle = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(admin_pg_url()).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
-                        admin.close().await.ok();
-                    }
-                });
-            });
-            let _ = handle.join();
         }
     }
 }

@@ -263,10 +263,10 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<ContentView>
         .await?;
     let media = super::media::for_content(db, id).await?;
     let parts = item.parts.clone();
-    let (versions, refresh) = super::refresh::summary(db, &item).await?;
+    let (versions, refresh) = super::history::summary(db, &item).await?;
     let mut view = ContentView::new(item, tags.remove(&id).unwrap_or_default());
     view.versions = Some(versions);
-    view.refresh_due_at = refresh.as_ref().and_then(super::refresh::due_at);
+    view.refresh_due_at = refresh.as_ref().and_then(super::history::due_at);
     view.sources = Some(sources.into_iter().map(SourceView::from).collect());
     view.media_status = crate::content::media_status(media.iter().map(|m| m.status)).to_owned();
     let media: Vec<MediaView> = media.into_iter().map(MediaView::from).collect();

@@ -23,6 +23,7 @@ pub mod blobs;
 pub mod contents;
 pub mod dead_letters;
 pub mod entities;
+pub mod history;
 pub mod items;
 pub mod keys;
 pub mod media;

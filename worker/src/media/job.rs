@@ -21,7 +21,7 @@ use crate::ctx::WorkerCtx;
 use crate::executor::{self, Failure, LeasedJob};
 use crate::job::Job;
 use crate::outcome::Outcome;
-use crate::queue::{ApalisQueue, Transport};
+use vaultstream_queue::{ApalisQueue, Transport};
 
 #[async_trait::async_trait]
 impl Job for MediaJob {

@@ -5,6 +5,9 @@
 //! `Content-Type` header: servers send HTML error pages, JSON and videos with
 //! `image/*` types. The image step refuses what is not an image from this
 //! verdict, and the media job names a video file's extension by it.
+//!
+//! Also the byte walks the image step makes without decoding: whether a
+//! JPEG ends early, how many frames an animated WebP holds.
 
 use image::ImageFormat;
 
@@ -211,6 +214,61 @@ fn looks_like_json(text: &[u8]) -> bool {
             b'{' | b'[' | b'"' | b']' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
         ),
     }
+}
+
+// ------------------------------------------- walking a file's structure
+
+/// True when a JPEG clearly ends early: the marker segments run out before
+/// the first scan, or no EOI marker (FF D9) follows it. Inside entropy-coded
+/// data a 0xFF byte is always stuffed (FF 00) or a marker, so FF D9 after the
+/// first SOS can only be the end (or a later scan's EOI in a progressive
+/// file). Bytes after the EOI are ignored. A structure we cannot walk is left
+/// to the decoder.
+pub(super) fn jpeg_is_truncated(b: &[u8]) -> bool {
+    let mut pos = 2usize; // after SOI
+    loop {
+        match b.get(pos) {
+            None => return true,
+            Some(0xFF) => {}
+            Some(_) => return false, // not a marker: let the decoder judge
+        }
+        while b.get(pos) == Some(&0xFF) {
+            pos += 1; // fill bytes
+        }
+        let Some(&marker) = b.get(pos) else {
+            return true;
+        };
+        match marker {
+            0xDA => return !b[pos..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0xD9 => return false, // EOI before any scan: the decoder reports it
+            0x01 | 0xD0..=0xD7 => pos += 1, // stand-alone markers
+            _ => {
+                let Some(len) = b.get(pos + 1..pos + 3) else {
+                    return true;
+                };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                pos += 1 + len;
+            }
+        }
+    }
+}
+
+/// Count the top-level ANMF chunks of a RIFF WebP, without decoding.
+pub(super) fn webp_frame_count(bytes: &[u8]) -> u32 {
+    let mut count = 0u32;
+    let mut pos = 12usize;
+    while let Some(header) = bytes.get(pos..pos.saturating_add(8)) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[..4] == b"ANMF" {
+            count = count.saturating_add(1);
+        }
+        let padded = size.saturating_add(size & 1);
+        pos = match pos.checked_add(8).and_then(|p| p.checked_add(padded)) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    count
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@
 //! their CDN hosts (real photos from `shared/fixtures/media`, MP4-shaped
 //! stand-ins for videos) and stored by the media jobs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Reply, fixture};
+use vaultstream_testkit::wait;
 
 use crate::support::{World, fake_mp4, fixture_json, photo};
 
@@ -49,22 +50,20 @@ fn serve_media(w: &World, pictures: &[&str], videos: &[&str]) {
 /// Submit, wait for `pulled` and for every media file to settle; the view.
 async fn archived(w: &World, text: &str) -> Value {
     let id = w.submit(text).await;
-    let within = Duration::from_secs(90);
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, view) = w.get(&format!("/api/v1/contents/{id}")).await;
-        assert_eq!(status, 200, "{view}");
-        assert_ne!(view["status"], "failed", "{view}");
-        if view["status"] == "pulled" && view["media_status"] != "pending" {
-            return view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "item {id} not settled after {within:?}: {view}\nupstream hits: {:?}",
-            w.replay.targets()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until(
+        Duration::from_secs(90),
+        format!("item {id} settled"),
+        || async {
+            let (status, view) = w.get(&format!("/api/v1/contents/{id}")).await;
+            assert_eq!(status, 200, "{view}");
+            assert_ne!(view["status"], "failed", "{view}");
+            if view["status"] == "pulled" && view["media_status"] != "pending" {
+                return Ok(view);
+            }
+            Err(format!("{view}\nupstream hits: {:?}", w.replay.targets()))
+        },
+    )
+    .await
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {

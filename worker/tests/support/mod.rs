@@ -1,11 +1,13 @@
 //! The end-to-end test world: the API on port 0 and a worker, sharing a
 //! database and a queue, with every upstream host overridden onto a replay
 //! server on 127.0.0.1 (`/h/<host>` prefixes, unmatched requests answer
-//! 599). Used by `e2e_platforms` and `e2e_media`.
+//! 599). Used by `e2e_platforms`, `e2e_media`, `e2e_telegram` and the
+//! root crate's `tests/bot.rs` (the bot's commands, which the worker crate
+//! does not depend on).
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
@@ -16,9 +18,11 @@ use vaultstream_api::AppState;
 use vaultstream_core::db;
 use vaultstream_core::db::entities::content;
 use vaultstream_core::parsed::ParsedItem;
+use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Replay, fixture};
-use vaultstream_worker::{ApalisQueue, WorkerCtx, run_workers};
+use vaultstream_testkit::wait;
+use vaultstream_worker::{WorkerCtx, run_workers};
 
 /// Every host any test here touches; all of them go to the replay server.
 pub const HOSTS: &[&str] = &[
@@ -211,20 +215,18 @@ impl World {
         // pushed message only ~30 s later (about apalis-sqlite's default
         // heartbeat interval).
         let within = Duration::from_secs(60);
-        let deadline = Instant::now() + within;
-        loop {
+        wait::until(within, format!("item {id} settled"), || async {
             let (status, body) = self.get(&format!("/api/v1/contents/{id}")).await;
             assert_eq!(status, 200, "{body}");
             if matches!(body["status"].as_str(), Some("pulled" | "failed")) {
-                return body;
+                return Ok(body);
             }
-            assert!(
-                Instant::now() < deadline,
-                "item {id} not settled after {within:?}: {body}\nupstream hits: {:?}",
+            Err(format!(
+                "{body}\nupstream hits: {:?}",
                 self.replay.targets()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ))
+        })
+        .await
     }
 
     /// Submit and wait for a `pulled` item; returns the API view and the
@@ -280,14 +282,64 @@ impl World {
     }
 }
 
+// -------------------------------------------------------------- telegram --
+
+/// Telegram users of the bot tests: allowed to save, an operator, neither.
+pub const ALLOWED: i64 = 1001;
+pub const OPERATOR: i64 = 1002;
+pub const STRANGER: i64 = 666;
+
+pub fn with_telegram(
+    tg: &vaultstream_testkit::telegram::FakeTelegram,
+) -> impl FnOnce(&mut TestEnv) + '_ {
+    move |env: &mut TestEnv| {
+        env.set("ARCHIVE_MEDIA", "true")
+            .set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+            .set("TELEGRAM_API_URL", tg.base.clone())
+            .set("TELEGRAM_ALLOWED_USERS", ALLOWED.to_string())
+            .set("TELEGRAM_OPERATORS", OPERATOR.to_string())
+            .set("TELEGRAM_DEFAULT_TARGET", "@vault_default")
+            .set("RECONCILE_INTERVAL_MS", "200")
+            .set("REQUEUE_AFTER_MS", "1000");
+    }
+}
+
+pub fn tweet_routes(w: &World) {
+    w.replay
+        .route(
+            "api.fxtwitter.com/status/1580661436132757506",
+            vaultstream_testkit::replay::Reply::json(fixture(
+                "twitter/fxtwitter_status_1580661436132757506.json",
+            )),
+        )
+        .route(
+            "api.fxtwitter.com/status/1548602399862013953",
+            vaultstream_testkit::replay::Reply::json(fixture(
+                "twitter/fxtwitter_status_1548602399862013953.json",
+            )),
+        )
+        .route(
+            "pbs.twimg.com/",
+            vaultstream_testkit::replay::Reply::bytes("image/jpeg", photo("chelsea_small.jpg")),
+        )
+        .route(
+            "video.twimg.com/",
+            vaultstream_testkit::replay::Reply::bytes("video/mp4", fake_mp4(512 * 1024, 5)),
+        );
+}
+
 // ----------------------------------------------------------- media bytes --
 
+/// A photo from the shared media fixtures (found above the crate, so this
+/// module serves the root crate's tests too).
 pub fn photo(name: &str) -> Vec<u8> {
-    let p = format!(
-        "{}/../../shared/fixtures/media/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("shared/fixtures/media"))
+        .find(|d| d.is_dir())
+        .expect("shared/fixtures/media above the crate");
+    let p = dir.join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 pub fn sha_hex(b: &[u8]) -> String {

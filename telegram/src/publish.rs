@@ -34,9 +34,9 @@ use vaultstream_core::blob::{BlobKey, BlobStore};
 use vaultstream_core::content::{ContentView, MediaView};
 use vaultstream_core::db::{contents, push};
 
+use crate::client::{ChatTarget, SendError, Telegram, Upload};
 use crate::format::media::{Shape, shape};
 use crate::format::{CAPTION_LIMIT, MESSAGE_LIMIT, render};
-use crate::telegram::{ChatTarget, SendError, Telegram, Upload};
 
 /// The Bot API's upload limits (where the choice of files is made).
 pub use crate::format::media::{MAX_ALBUM, MAX_PHOTO_BYTES, MAX_VIDEO_BYTES};

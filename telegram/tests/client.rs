@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vaultstream_bot::telegram::{ChatTarget, SendError, Telegram, Upload};
+use vaultstream_telegram::client::{ChatTarget, SendError, Telegram, Upload};
 use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
+use vaultstream_testkit::wait;
 
 const CHANNEL: i64 = -1_001_234_567_890;
 
@@ -410,10 +411,10 @@ async fn teloxide_dispatcher_runs_against_the_fake() {
     let mut dispatcher = Dispatcher::builder(tg.bot().clone(), handler).build();
     let task = tokio::spawn(async move { dispatcher.dispatch().await });
     fake.user_message(11, 11, "/save https://example.com/a");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.sent_to("11").is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::at_most(Duration::from_secs(10), || async {
+        !fake.sent_to("11").is_empty()
+    })
+    .await;
     task.abort();
     let sent = fake.sent_to("11");
     assert_eq!(sent.len(), 1, "the dispatcher answered once");

@@ -1,4 +1,6 @@
-//! The apalis transport behind `core::queue::JobQueue`.
+//! The apalis transport behind `core::queue::JobQueue`: what the API role,
+//! the CLI, the bot and the workers push to (and the workers pull from).
+//! One file, no modules.
 //!
 //! Three queues per deployment: `<namespace>:parse`, `<namespace>:media`
 //! and `<namespace>:publish`.
