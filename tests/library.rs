@@ -444,3 +444,71 @@ async fn browse_search_open_and_submit_in_chromium() {
     .unwrap();
     assert_eq!(found.items.len(), 1, "the submitted video is one item");
 }
+
+/// With auth on: the page asks for a key once, keeps it for the tab,
+/// fetches archived pictures with it, and shows the operator link only to
+/// an operator key (tests/library_auth_browser.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_on_the_library_asks_for_a_key_once() {
+    use vaultstream_core::db::keys::{self, Role};
+    require_browser();
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    env.set("AUTH", "required");
+    let settings = env.settings();
+    let db = vaultstream_core::db::connect_migrated(&settings)
+        .await
+        .expect("migrated database");
+    let store = vaultstream_core::blob::open(&settings)
+        .await
+        .expect("blob store");
+    let mut seed = Seeder {
+        db: db.clone(),
+        store,
+        images: ImageOptions::from_settings(&settings.media),
+        n: 0,
+    };
+    let item = seed
+        .post(Post {
+            platform: Platform::Twitter,
+            kind: ContentKind::Post,
+            title: Some("A cat on the windowsill".to_owned()),
+            text: "窗台上的猫".to_owned(),
+            author: "Sam Park",
+            tags: vec!["cats".to_owned()],
+            photos: vec!["chelsea"],
+            video: false,
+        })
+        .await;
+    let (_, submitter) = keys::create(&db, Role::Submitter, Some("browser"))
+        .await
+        .unwrap();
+    let (_, operator) = keys::create(&db, Role::Operator, Some("browser op"))
+        .await
+        .unwrap();
+
+    let (server, addr) = vaultstream_testkit::proc::spawn_api(
+        vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library_auth_browser.py");
+    let base = format!("http://{addr}");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(&base)
+            .arg(&submitter)
+            .arg(&operator)
+            .arg(item.to_string())
+            .output()
+            .expect("run python3 tests/library_auth_browser.py")
+    })
+    .await
+    .unwrap();
+    drop(server);
+    assert!(
+        out.status.success(),
+        "library_auth_browser.py exited {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
