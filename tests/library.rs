@@ -447,7 +447,8 @@ async fn browse_search_open_and_submit_in_chromium() {
 
 /// With auth on: the page asks for a key once, keeps it for the tab,
 /// fetches archived pictures with it, and shows the operator link only to
-/// an operator key (tests/library_auth_browser.py).
+/// an operator key; the share target submits at once with the tab's key
+/// (tests/library_auth_browser.py).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_auth_on_the_library_asks_for_a_key_once() {
     use vaultstream_core::db::keys::{self, Role};

@@ -5,7 +5,9 @@ Usage: python3 tests/library_auth_browser.py BASE_URL SUBMITTER_KEY OPERATOR_KEY
 
 The page asks for a key once (the data routes answer 401), keeps it for the
 tab, loads the item's archived picture with it (a blob: URL, fetched with
-the key), and shows the link to /admin only to an operator key. Exit 0 on
+the key), and shows the link to /admin only to an operator key; the share
+target (/share?text=&url=, as the system share sheet opens it) archives the
+link at once with the tab's key. Exit 0 on
 success, 1 on a failed check, 2 when Chromium or selenium are missing.
 """
 
@@ -93,6 +95,13 @@ def main():
         give_key(driver, operator)
         wait_for("the operator link", lambda: find(driver, "admin-link").is_displayed())
         wait_for("the card", lambda: find(driver, f"card-link-{item}"))
+        # The share sheet's way in (the installed page's share target): a
+        # navigation of its own submits at once, with the tab's key.
+        driver.get(f"{base}/share?title=jack&text=%E7%9C%8B%E7%9C%8B&url=https%3A%2F%2Fx.com%2Fjack%2Fstatus%2F20")
+        link = wait_for("the share's result", lambda: find(driver, "submit-result-link"))
+        assert "twitter" in link.text, link.text
+        assert find(driver, "submit-result").get_attribute("data-created") == "true"
+        assert driver.current_url.rstrip("/") == base, driver.current_url
         problems = [e["message"] for e in driver.get_log("browser")
                     if e.get("level") == "SEVERE" and " 401 " not in e.get("message", "")
                     and "status of 401" not in e.get("message", "")
