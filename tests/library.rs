@@ -28,7 +28,9 @@ use vaultstream_core::content::Channel;
 use vaultstream_core::db::blobs::{self, Archived};
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::{items, media};
-use vaultstream_core::parsed::{FetchError, MediaRef, MediaRole, ParsedAuthor, ParsedItem};
+use vaultstream_core::parsed::{
+    FetchError, MediaRef, MediaRole, ParsedAuthor, ParsedItem, ParsedPart,
+};
 use vaultstream_core::platform::{ContentKind, Identity, Platform};
 use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_worker::media::image::{ImageOptions, transcode};
@@ -202,7 +204,31 @@ impl Seeder {
                 format!("https://cdn.example.org/{n}/clip.mp4"),
             ));
         }
+        // A thread: one part per line of its text, the photos dealt to the
+        // parts in turn, the second part the one shared.
+        let lines: Vec<&str> = if p.kind == ContentKind::Thread {
+            p.text.lines().collect()
+        } else {
+            Vec::new()
+        };
+        for (i, f) in files.iter_mut().enumerate() {
+            if !lines.is_empty() {
+                f.part = Some((i % lines.len()) as u32);
+            }
+        }
+        let parts = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ParsedPart {
+                id: Some(format!("{n}-{i}")),
+                text: Some((*l).to_owned()),
+                shared: i == 1,
+                ..Default::default()
+            })
+            .collect();
         let parsed = ParsedItem {
+            kind: (p.kind == ContentKind::Thread).then_some(ContentKind::Thread),
+            parts,
             title: p.title,
             text: Some(p.text),
             author: Some(ParsedAuthor {
@@ -471,12 +497,12 @@ async fn with_auth_on_the_library_asks_for_a_key_once() {
     let item = seed
         .post(Post {
             platform: Platform::Twitter,
-            kind: ContentKind::Post,
-            title: Some("A cat on the windowsill".to_owned()),
-            text: "窗台上的猫".to_owned(),
+            kind: ContentKind::Thread,
+            title: None,
+            text: "A cat on the windowsill, 1/2\n窗台上的猫，晒了一下午太阳。2/2".to_owned(),
             author: "Sam Park",
             tags: vec!["cats".to_owned()],
-            photos: vec!["chelsea"],
+            photos: vec!["chelsea", "coffee"],
             video: false,
         })
         .await;

@@ -95,6 +95,15 @@ def main():
         give_key(driver, operator)
         wait_for("the operator link", lambda: find(driver, "admin-link").is_displayed())
         wait_for("the card", lambda: find(driver, f"card-link-{item}"))
+        # The thread's page: its parts in order, each with its own picture,
+        # the shared one marked.
+        driver.get(f"{base}/items/{item}")
+        wait_for("the parts", lambda: find(driver, "item-parts"))
+        assert "1/2" in find(driver, "part-text-0").text, find(driver, "part-text-0").text
+        assert "窗台上的猫" in find(driver, "part-text-1").text, find(driver, "part-text-1").text
+        assert "shared" in (find(driver, "part-1").get_attribute("class") or "")
+        for i in (0, 1):
+            wait_for(f"part {i}'s picture", lambda: find(driver, f"part-{i}").find_elements(By.TAG_NAME, "img"))
         # The share sheet's way in (the installed page's share target): a
         # navigation of its own submits at once, with the tab's key.
         driver.get(f"{base}/share?title=jack&text=%E7%9C%8B%E7%9C%8B&url=https%3A%2F%2Fx.com%2Fjack%2Fstatus%2F20")
