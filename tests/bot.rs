@@ -650,3 +650,59 @@ async fn bot_commands_through_get_updates() {
     let _ = tokio::time::timeout(Duration::from_secs(5), bot).await;
     w.stop().await;
 }
+
+/// `/refresh` over the fake Bot API: refused to a user who is not an
+/// operator; an operator's refresh of an unknown item and of one not yet
+/// archived each get their answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_refreshes_for_operators_only() {
+    use vaultstream_testkit::proc::{Proc, vaultstream};
+
+    let tg = FakeTelegram::start().await;
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    env.set("TELEGRAM_BOT_TOKEN", tg.token.clone())
+        .set("TELEGRAM_API_URL", tg.base.clone())
+        .set("TELEGRAM_ALLOWED_USERS", "42")
+        .set("TELEGRAM_OPERATORS", "7")
+        .set("LOG_LEVEL", "warn");
+    let mut cmd = vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env);
+    cmd.arg("bot")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let _bot = Proc(cmd.spawn().expect("spawn vaultstream bot"));
+
+    tg.user_message(42, 42, "/refresh 1");
+    let reply = first_reply_to_42(&tg).await;
+    assert!(reply.contains("Only operators"), "{reply}");
+
+    let replies_to_7 = |n: usize| {
+        let tg = &tg;
+        async move {
+            vaultstream_testkit::wait::until(
+                Duration::from_secs(30),
+                "the operator's replies",
+                || async {
+                    let texts: Vec<String> =
+                        tg.sent_to("7").into_iter().filter_map(|m| m.text).collect();
+                    if texts.len() >= n {
+                        Ok(texts)
+                    } else {
+                        Err(format!("{texts:?}"))
+                    }
+                },
+            )
+            .await
+        }
+    };
+    tg.user_message(7, 7, "/refresh 99");
+    assert!(replies_to_7(1).await[0].contains("No item #99"));
+    tg.user_message(7, 7, "/save https://www.bilibili.com/video/BV1GJ411x7h7");
+    let saved = replies_to_7(2).await;
+    assert!(saved[1].contains("Saved as #1"), "{saved:?}");
+    tg.user_message(7, 7, "/refresh 1");
+    let texts = replies_to_7(3).await;
+    assert!(
+        texts[2].contains("only archived items can be refreshed"),
+        "{texts:?}"
+    );
+}
