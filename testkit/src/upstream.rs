@@ -181,19 +181,22 @@ async fn fx(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) ->
             StatusCode::NOT_FOUND,
             r#"{"code":404,"message":"NOT_FOUND"}"#.to_owned(),
         ),
-        Behaviour::RateLimitOnce(secs) => {
-            let mut r = json(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert("retry-after", v);
-            }
-            r
-        }
+        Behaviour::RateLimitOnce(secs) => rate_limited(secs),
     }
+}
+
+/// A 429 with `Retry-After: secs`, as FxTwitter and X answer one.
+fn rate_limited(secs: u64) -> Response {
+    let mut r = json(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert("retry-after", v);
+    }
+    r
 }
 
 /// FxTwitter's v1 API, asked when v2 fails: it fails the same way.
 async fn fallback_v1(State(script): State<Arc<Mutex<Script>>>, Path(id): Path<String>) -> Response {
-    fallback(&script, &id)
+    fallback(&script, &id).await
 }
 
 /// The syndication endpoint fails the same way FxTwitter does.
@@ -202,27 +205,28 @@ async fn syndication(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let id = q.get("id").cloned().unwrap_or_default();
-    fallback(&script, &id)
+    fallback(&script, &id).await
 }
 
-/// A fallback's answer for a tweet: a scripted 404 or 429, else 500.
-fn fallback(script: &Mutex<Script>, id: &str) -> Response {
-    let behaviour = {
+/// A fallback's answer for a tweet: a scripted 404 or 429, else 500,
+/// after the same scripted delay as v2 (a slow upstream is slow on every
+/// endpoint).
+async fn fallback(script: &Mutex<Script>, id: &str) -> Response {
+    let (behaviour, delay) = {
         let s = script.lock().unwrap_or_else(|p| p.into_inner());
-        s.behaviours
+        let b = s
+            .behaviours
             .get(id)
             .cloned()
             .or_else(|| s.default.clone())
-            .unwrap_or(Behaviour::Ok)
+            .unwrap_or(Behaviour::Ok);
+        (b, s.delay)
     };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match behaviour {
-        Behaviour::RateLimitOnce(secs) => {
-            let mut r = json(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert("retry-after", v);
-            }
-            r
-        }
+        Behaviour::RateLimitOnce(secs) => rate_limited(secs),
         Behaviour::NotFound => json(StatusCode::NOT_FOUND, "{}".to_owned()),
         _ => json(StatusCode::INTERNAL_SERVER_ERROR, "{}".to_owned()),
     }
