@@ -26,12 +26,11 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (
-        NoSuchElementException,
-        StaleElementReferenceException,
-    )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from browser_wait import wait_for
 except ImportError as e:  # pragma: no cover - environment check
     print(f"admin_browser: selenium is missing ({e}); .ci/run installs it", file=sys.stderr)
     sys.exit(2)
@@ -41,19 +40,6 @@ def testid(value):
     return (By.CSS_SELECTOR, f'[data-testid="{value}"]')
 
 
-def wait_for(what, fn, timeout=20.0):
-    """Poll fn until it returns a truthy value; fail with `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except (NoSuchElementException, StaleElementReferenceException) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def text_of(driver, tid):

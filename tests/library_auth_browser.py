@@ -20,9 +20,11 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from browser_wait import wait_for
 except ImportError as e:  # pragma: no cover - environment check
     print(f"library_auth_browser: selenium is missing ({e}); scripts/test installs it", file=sys.stderr)
     sys.exit(2)
@@ -32,18 +34,6 @@ def find(driver, tid):
     return driver.find_element(By.CSS_SELECTOR, f'[data-testid="{tid}"]')
 
 
-def wait_for(what, fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except (NoSuchElementException, StaleElementReferenceException) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def give_key(driver, key):

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import sys
-import time
 
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -35,12 +34,11 @@ SHARE_TEXT = "【千本樱】 https://m.bilibili.com/video/av80433022?share_sour
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (
-        NoSuchElementException,
-        StaleElementReferenceException,
-    )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from browser_wait import wait_for
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 except ImportError as e:  # pragma: no cover - environment check
@@ -52,18 +50,6 @@ def testid(value):
     return (By.CSS_SELECTOR, f'[data-testid="{value}"]')
 
 
-def wait_for(what, fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except (NoSuchElementException, StaleElementReferenceException) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Run:
