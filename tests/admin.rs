@@ -117,7 +117,26 @@ async fn seed_searchable(db: &sea_orm::DatabaseConnection) -> i64 {
     am.text = Set(Some(
         "今天早上地铁信号<b>故障</b>停运了很久 <img src=x onerror=alert(1)>".to_owned(),
     ));
+    // Gone upstream since 2026-11-22, with two stats points.
+    let day =
+        |d: u32| chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, d, 9, 0, 0).unwrap();
+    am.upstream_state = Set(vaultstream_core::status::UpstreamState::Deleted);
+    am.upstream_state_since = Set(Some(day(22)));
+    am.pulled_at = Set(Some(day(20)));
     am.update(db).await.unwrap();
+    for (d, likes) in [(20, 10), (21, 25)] {
+        vaultstream_core::db::entities::content_stat::Entity::insert(
+            vaultstream_core::db::entities::content_stat::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                content_id: Set(id),
+                captured_at: Set(day(d)),
+                stats: Set(serde_json::json!({"likes": likes})),
+            },
+        )
+        .exec(db)
+        .await
+        .unwrap();
+    }
     vaultstream_core::db::search::index_items(db, &[id])
         .await
         .unwrap();

@@ -131,6 +131,20 @@ def main():
         driver.find_element(*testid("search-go")).click()
         wait_for("no hits", lambda: driver.find_element(*testid("search-none")))
 
+        # The searchable item is gone upstream: badged in the list, and its
+        # detail has the state, the stats chart and a refresh button.
+        driver.find_element(*testid("tab-items")).click()
+        row = wait_for("the searchable row", lambda: driver.find_element(*testid(f"item-row-{searchable}")))
+        assert "deleted upstream on 2026-11-22" in row.find_element(*testid("badge-upstream")).text
+        driver.find_element(*testid(f"item-open-{searchable}")).click()
+        wait_for("the upstream field", lambda: "deleted upstream on 2026-11-22" in text_of(driver, "detail-upstream"))
+        chart = wait_for("the stats chart", lambda: driver.find_element(*testid("stats-chart")))
+        assert chart.get_attribute("data-points") == "2", chart.get_attribute("data-points")
+        assert "10 → 25" in text_of(driver, "stats-row-likes")
+        driver.find_element(*testid("detail-refresh")).click()
+        wait_for("the refresh to be queued", lambda: "will be fetched again" in text_of(driver, "flash")
+                 or "being refreshed already" in text_of(driver, "flash"))
+
         # Push view renders (empty lists) without errors.
         driver.find_element(*testid("tab-push")).click()
         wait_for("push view", lambda: driver.find_element(*testid("view-push")).is_displayed())

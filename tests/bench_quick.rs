@@ -59,6 +59,15 @@ async fn the_quick_bench_runs_every_scenario() {
                     assert!(recall.is_some_and(|x| x >= 0.9), "{r:?}");
                 }
             }
+            "refresh" if r.variant.contains("refreshes due") => {
+                assert!(positive("refreshes_per_s"), "{r:?}");
+                // Every tweet ending in 0 changes on its refresh.
+                assert!(positive("new_versions"), "{r:?}");
+            }
+            "refresh" => assert!(
+                positive("calm_p99_ms") && positive("backlog_p99_ms"),
+                "{r:?}"
+            ),
             other => panic!("unexpected scenario {other}"),
         }
     }

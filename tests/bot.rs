@@ -115,6 +115,7 @@ async fn a_worker_killed_mid_push_never_posts_twice() {
             platforms: vec![],
             tags: vec![],
             enabled: true,
+            notify_deleted: false,
         },
     )
     .await
@@ -267,6 +268,7 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
             platforms: vec![],
             tags: vec![],
             enabled: true,
+            notify_deleted: false,
         },
     )
     .await
@@ -319,6 +321,7 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
             platforms: vec![],
             tags: vec![],
             enabled: true,
+            notify_deleted: false,
         },
     )
     .await

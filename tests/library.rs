@@ -316,6 +316,71 @@ async fn failed_item(db: &DatabaseConnection) -> i64 {
     id
 }
 
+/// The gallery item's original, as three refreshes found it: liked more
+/// each time, edited once, then gone upstream (written as the refresh
+/// worker writes them).
+async fn gone_upstream(db: &DatabaseConnection, id: i64) {
+    use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
+    use vaultstream_core::db::entities::{content, content_stat, content_version, upstream_event};
+    use vaultstream_core::status::UpstreamState;
+    let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 9, 0, 0).unwrap();
+    for (d, likes, views) in [(20, 120, 900), (21, 180, 1500), (22, 205, 2100)] {
+        content_stat::Entity::insert(content_stat::ActiveModel {
+            id: NotSet,
+            content_id: Set(id),
+            captured_at: Set(day(d)),
+            stats: Set(serde_json::json!({"likes": likes, "views": views})),
+        })
+        .exec(db)
+        .await
+        .unwrap();
+    }
+    for (v, d, diff) in [
+        (1, 20, serde_json::json!([])),
+        (
+            2,
+            21,
+            serde_json::json!([{"field": "text", "change": "changed", "before": "a", "after": "b"}]),
+        ),
+    ] {
+        content_version::Entity::insert(content_version::ActiveModel {
+            id: NotSet,
+            content_id: Set(id),
+            version: Set(v),
+            captured_at: Set(day(d)),
+            snapshot: Set(serde_json::json!({"text": "…"})),
+            diff: Set(Some(diff)),
+        })
+        .exec(db)
+        .await
+        .unwrap();
+    }
+    let evidence =
+        serde_json::json!({"status": "permanent", "message": "HTTP 404: the post was deleted"});
+    upstream_event::Entity::insert(upstream_event::ActiveModel {
+        id: NotSet,
+        content_id: Set(id),
+        state: Set(UpstreamState::Deleted),
+        previous: Set(UpstreamState::Live),
+        at: Set(day(23)),
+        evidence: Set(Some(evidence.clone())),
+    })
+    .exec(db)
+    .await
+    .unwrap();
+    let mut row: content::ActiveModel = content::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    row.upstream_state = Set(UpstreamState::Deleted);
+    row.upstream_state_since = Set(Some(day(22)));
+    row.upstream_evidence = Set(Some(evidence));
+    row.last_refresh_at = Set(Some(day(23)));
+    sea_orm::ActiveModelTrait::update(row, db).await.unwrap();
+}
+
 fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -415,6 +480,7 @@ async fn browse_search_open_and_submit_in_chromium() {
             video: true,
         })
         .await;
+    gone_upstream(&db, gallery).await;
 
     let (server, addr) = vaultstream_testkit::proc::spawn_api(
         vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),

@@ -172,7 +172,13 @@ def flow(driver, base, gallery, hostile, shots, width, docs):
     d.back()
     d.back()
     wait_for("the list again", lambda: r.cards())
+    # The original's state filters the list.
+    d.get(f"{base}/?upstream=deleted")
+    wait_for("only the item deleted upstream", lambda: [c.get_attribute("data-id") for c in r.cards()] == [str(gallery)])
+    assert r.find("f-upstream").get_attribute("value") == "deleted"
     d.get(f"{base}/?platform=weibo")
+    gallery_card = wait_for("the gallery card", lambda: d.find_element(*testid(f"card-{gallery}")))
+    assert "deleted upstream" in gallery_card.find_element(*testid("badge-upstream")).text
     wait_for("the gallery card", lambda: d.find_element(*testid(f"card-link-{gallery}"))).click()
     wait_for("the item page", lambda: d.current_url.endswith(f"/items/{gallery}"))
     wait_for("the item title", lambda: r.text("item-title"))
@@ -182,6 +188,19 @@ def flow(driver, base, gallery, hostile, shots, width, docs):
     assert "archived" in r.text("item-files")
     assert "weekend" in r.text("item-tags")
     assert "via api" in r.text("item-sources")
+    # Deleted upstream: the badge, the history, the stats chart.
+    assert "deleted upstream on 2026-11-22" in r.text("badge-upstream")
+    wait_for("the history", lambda: d.find_elements(*testid("history")))
+    assert "deleted upstream on 2026-11-22" in r.text("history-state")
+    assert "live → deleted" in r.text("history-states")
+    assert "404" in r.text("history-states")
+    assert "text changed" in r.text("version-2")
+    chart = r.find("stats-chart")
+    assert chart.get_attribute("data-points") == "3"
+    likes = r.find("stats-row-likes")
+    assert "120 → 205" in likes.text, likes.text
+    assert len(likes.find_elements(By.CSS_SELECTOR, "svg circle")) == 3
+    assert likes.find_elements(By.CSS_SELECTOR, "svg polyline")
     item_shot = r.shot("item")
 
     # The gallery: open, step with keys, buttons and a swipe, close.

@@ -14,6 +14,8 @@
 //! origin (`/blobs/…`), `blob:` URLs (images fetched with the key) and the
 //! S3 endpoint / public base URL that `/blobs/…` redirects to.
 
+use std::sync::LazyLock;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -23,8 +25,14 @@ use url::Url;
 
 use crate::AppState;
 
+/// Upstream-state badges and the history panel, shared with the library
+/// (its own inline block, before the page's script).
+pub(crate) const HISTORY_JS: &str = include_str!("../static/history.js");
+
 /// The page, with `__CSP_NONCE__` where each response's nonce goes.
-const PAGE: &str = include_str!("../static/admin.html");
+static PAGE: LazyLock<String> = LazyLock::new(|| {
+    include_str!("../static/admin.html").replacen("/*__HISTORY_JS__*/", HISTORY_JS, 1)
+});
 pub(crate) const NONCE_SLOT: &str = "__CSP_NONCE__";
 
 pub fn routes() -> Router<AppState> {
@@ -42,7 +50,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn page(State(state): State<AppState>) -> Response {
-    nonce_page(&state, PAGE, "")
+    nonce_page(&state, &PAGE, "")
 }
 
 /// `template` with a fresh nonce in its `__CSP_NONCE__` slots, served with
@@ -111,7 +119,8 @@ mod tests {
 
     #[test]
     fn the_page_has_a_nonce_slot_on_its_script_and_style() {
-        assert_eq!(PAGE.matches(NONCE_SLOT).count(), 2);
+        assert_eq!(PAGE.matches(NONCE_SLOT).count(), 3);
+        assert!(!PAGE.contains("__HISTORY_JS__"));
         assert!(PAGE.contains(&format!("<script nonce=\"{NONCE_SLOT}\">")));
         assert!(PAGE.contains(&format!("<style nonce=\"{NONCE_SLOT}\">")));
     }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
-use crate::admin::nonce_page;
+use crate::admin::{HISTORY_JS, nonce_page};
 
 const HTML: &str = include_str!("../static/library.html");
 const CSS: &str = include_str!("../static/library.css");
@@ -29,6 +29,7 @@ const ICON: &str = include_str!("../static/icon.svg");
 /// The page with its style and script inlined (nonce slots still open).
 static PAGE: LazyLock<String> = LazyLock::new(|| {
     HTML.replacen("/*__LIBRARY_CSS__*/", CSS, 1)
+        .replacen("/*__HISTORY_JS__*/", HISTORY_JS, 1)
         .replacen("/*__LIBRARY_JS__*/", JS, 1)
 });
 
@@ -97,12 +98,14 @@ mod tests {
 
     #[test]
     fn the_page_is_one_document_with_nonced_blocks() {
-        assert!(!PAGE.contains("__LIBRARY_"));
-        assert_eq!(PAGE.matches(NONCE_SLOT).count(), 2);
+        assert!(!PAGE.contains("__LIBRARY_") && !PAGE.contains("__HISTORY_"));
+        assert_eq!(PAGE.matches(NONCE_SLOT).count(), 3);
         assert!(PAGE.contains(&format!("<script nonce=\"{NONCE_SLOT}\">")));
         assert!(PAGE.contains(&format!("<style nonce=\"{NONCE_SLOT}\">")));
-        // Nothing from elsewhere, nothing parsed as HTML by the script.
-        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
+        // Nothing from elsewhere (the SVG namespace is a name, not a
+        // fetch), nothing parsed as HTML by the scripts.
+        let page = PAGE.replace("http://www.w3.org/2000/svg", "");
+        assert!(!page.contains("http://") && !page.contains("https://"));
         for sink in [
             "innerHTML",
             "outerHTML",
@@ -111,6 +114,7 @@ mod tests {
             "eval(",
         ] {
             assert!(!JS.contains(sink), "library.js uses {sink}");
+            assert!(!HISTORY_JS.contains(sink), "history.js uses {sink}");
         }
     }
 

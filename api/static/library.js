@@ -9,7 +9,7 @@
   const KEY = 'vaultstream.operatorKey';
   const PAGE_SIZE = 24;
   const $ = (id) => document.getElementById(id);
-  const FILTERS = ['q', 'platform', 'tag', 'kind', 'from', 'to'];
+  const FILTERS = ['q', 'platform', 'tag', 'kind', 'upstream', 'from', 'to'];
   const list = { key: null, cursor: null, loading: false, done: false, search: false, count: 0 };
   const objectUrls = [];
   let gallery = [];
@@ -32,6 +32,7 @@
     }
     return e;
   }
+  const upstreamView = VaultHistory(el);
   function safeHref(u) {
     if (!u) return null;
     try {
@@ -156,11 +157,12 @@
     return d.toISOString().slice(0, 10);
   }
   // Words, a kind or dates need the search route (its query language has
-  // them as filters: newest first when there are no words); platform and
-  // tag alone use the list's keyset cursors.
+  // them as filters: newest first when there are no words); platform, tag
+  // and the original's state alone use the list's keyset cursors.
   function query(f) {
     if (!f.q && !f.kind && !f.from && !f.to) return null;
     const parts = [f.q];
+    if (f.upstream) parts.push('upstream:' + f.upstream);
     if (f.platform) parts.push('platform:' + f.platform);
     if (f.tag) parts.push('tag:' + f.tag.replace(/^#/, ''));
     if (f.kind) parts.push('kind:' + f.kind);
@@ -175,6 +177,7 @@
     $('f-platform').value = f.platform;
     $('f-tag').value = f.tag;
     $('f-kind').value = f.kind;
+    $('f-upstream').value = f.upstream;
     $('f-from').value = f.from;
     $('f-to').value = f.to;
     for (const b of document.querySelectorAll('[data-layout]')) b.setAttribute('aria-pressed', String(b.dataset.layout === f.layout));
@@ -183,7 +186,7 @@
   function filtersFromForm() {
     const f = {
       q: $('q').value.trim(), platform: $('f-platform').value, tag: $('f-tag').value.trim(),
-      kind: $('f-kind').value, from: $('f-from').value, to: $('f-to').value,
+      kind: $('f-kind').value, upstream: $('f-upstream').value, from: $('f-from').value, to: $('f-to').value,
     };
     const p = new URLSearchParams();
     for (const k of FILTERS) if (f[k]) p.set(k, f[k]);
@@ -198,6 +201,8 @@
   function badges(it, preview) {
     const out = [];
     const add = (cls, text) => out.push(el('span', { class: 'badge ' + cls, text, testid: 'badge-' + cls }));
+    const upstream = upstreamView.badge(it);
+    if (upstream) out.push(upstream);
     if (it.kind === 'video' || (preview && preview.videos)) add('video', 'video');
     if (it.kind === 'thread' || (Array.isArray(it.parts) && it.parts.length > 1)) add('thread', 'thread');
     if (it.kind === 'article') add('article', 'article');
@@ -265,7 +270,7 @@
         rows = body.items.map((h) => card(h.item, h.preview, h.highlights));
         next = body.next_cursor;
       } else {
-        const { body } = await api('GET', '/contents', { platform: f.platform, tag: f.tag.replace(/^#/, ''), limit: PAGE_SIZE, cursor: list.cursor });
+        const { body } = await api('GET', '/contents', { platform: f.platform, tag: f.tag.replace(/^#/, ''), upstream_state: f.upstream, limit: PAGE_SIZE, cursor: list.cursor });
         rows = body.items.map((it) => card(it, it.preview));
         next = body.next_cursor;
       }
@@ -416,6 +421,8 @@
       parts.push(el('h2', { text: 'Stats' }), el('dl', { class: 'facts', testid: 'item-stats' },
         ...stats.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v.toLocaleString() })])));
     }
+    const historyBox = el('div', { testid: 'item-history-box' }, el('p', { class: 'muted', text: 'Loading…' }));
+    parts.push(el('h2', { text: 'History' }), historyBox);
     parts.push(el('h2', { text: 'Submitted' }), el('ul', { class: 'sources', testid: 'item-sources' },
       ...(it.sources || []).map((s) => el('li', { testid: 'source-' + s.id },
         el('strong', { text: s.submitted_by || 'someone' }), ` via ${s.channel}, `, timeEl(s.created_at),
@@ -424,6 +431,9 @@
     parts.push(el('h2', { text: 'Archive' }), el('p', { class: 'muted', text: `Item ${it.status}; files ${it.media_status}.`, testid: 'item-state' }),
       media.length ? el('ul', { class: 'files', testid: 'item-files' }, ...media.map(fileLine)) : null);
     box.replaceChildren(el('div', { class: 'item' }, ...parts.filter(Boolean)));
+    api('GET', `/contents/${id}/history`)
+      .then(({ body }) => historyBox.replaceChildren(upstreamView.panel(body)))
+      .catch((e) => historyBox.replaceChildren(el('p', { class: 'muted', text: 'History unavailable: ' + e.message })));
     h1.focus({ preventScroll: true });
     window.scrollTo(0, 0);
   }

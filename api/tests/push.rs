@@ -138,6 +138,7 @@ async fn target(
             platforms: platforms.to_vec(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             enabled,
+            notify_deleted: false,
         },
     )
     .await
@@ -570,6 +571,7 @@ async fn matching_rules(b: Backend) {
             platforms: vec![],
             tags: vec![],
             enabled: true,
+            notify_deleted: false,
         },
     )
     .await

@@ -9,7 +9,7 @@
 //!   run against it as a child process, with its peak memory.
 //! - [`load`]: an HTTP/1.1 load generator (N keep-alive connections).
 //! - one module per scenario: [`ingest`], [`queue`], [`images`],
-//!   [`video`], [`e2e`], [`search`].
+//!   [`video`], [`e2e`], [`search`], [`refresh`].
 //!
 //! [`run`] runs the selected scenarios; `--quick` runs each one small, and
 //! the test suite runs that, so the benchmark never rots.
@@ -20,6 +20,7 @@ pub mod images;
 pub mod ingest;
 pub mod load;
 pub mod queue;
+pub mod refresh;
 pub mod report;
 pub mod search;
 pub mod video;
@@ -29,7 +30,9 @@ use std::path::PathBuf;
 pub use report::{Machine, Row};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: &[&str] = &["ingest", "queue", "images", "video", "e2e", "search"];
+pub const SCENARIOS: &[&str] = &[
+    "ingest", "queue", "images", "video", "e2e", "search", "refresh",
+];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -130,6 +133,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<(Machine, Vec<Row>)> {
     }
     if opts.wants("search") {
         emit(search::run(opts).await?);
+    }
+    if opts.wants("refresh") {
+        emit(refresh::run(opts).await?);
     }
     Ok((machine, rows))
 }

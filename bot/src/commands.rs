@@ -311,6 +311,7 @@ impl BotCtx {
                         platforms: vec![],
                         tags: vec![],
                         enabled: false,
+                        notify_deleted: false,
                     },
                 )
                 .await

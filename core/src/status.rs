@@ -108,6 +108,19 @@ string_enum! {
 }
 
 string_enum! {
+    /// What a pushed record delivers: the item itself (`item`), or a
+    /// notice that the original of an item the target received was
+    /// deleted upstream (`deleted_upstream`; only to targets that asked
+    /// for it). One record per (target, item, event): never twice.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[cfg_attr(feature = "openapi", schema(rename_all = "snake_case"))]
+    pub enum PushEvent {
+        Item = "item",
+        DeletedUpstream = "deleted_upstream",
+    }
+}
+
+string_enum! {
     /// What the platform says of an item's original (see `db::refresh`):
     /// `live`; `deleted` (gone: 404, tombstone, "removed" — declared only
     /// after two refetches agree, spaced in time); `restricted` (login

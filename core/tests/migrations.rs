@@ -324,3 +324,105 @@ async fn refresh_carries_items_forward() {
         Migrator::up(&db, None).await.expect("up again");
     }
 }
+
+/// `m20261203_000010_deletion_notices`: push targets and pushed records
+/// written before it are carried forward (no notices wanted; every record
+/// delivers its `item`), "never twice" still holds per (target, item), and
+/// a deletion notice can join an item's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_notices_carry_targets_and_records_forward() {
+    use vaultstream_core::db::entities::{push_target, pushed_record};
+    use vaultstream_core::status::{PushEvent, RecordStatus};
+    for (db, _pg, _dir) in databases().await {
+        migrate_to(&db, "m20261203_000010_deletion_notices").await;
+        let now = "'2026-12-01 10:00:00+00:00'";
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, \
+                 failure_count, attempts, created_at, updated_at) VALUES \
+                 (1, 'twitter', '1', 'https://x.com/i/status/1', 'post', 'pulled', 0, 0, {now}, {now})"
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO push_targets (id, name, chat_id, platforms, tags, enabled, created_at, updated_at) \
+                 VALUES (1, 'main', '@vault', '[]', '[]', {t}, {now}, {now})",
+                t = if db.get_database_backend() == DbBackend::Postgres { "true" } else { "1" }
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO pushed_records (id, target_id, content_id, status, attempts, message_ids, \
+                 created_at, sent_at, updated_at) VALUES (1, 1, 1, 'sent', 1, '[7]', {now}, {now}, {now})"
+            ),
+        )
+        .await;
+
+        Migrator::up(&db, None).await.expect("the rest");
+
+        let target = push_target::Entity::find_by_id(1)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!target.notify_deleted, "nobody asked for notices before");
+        assert_eq!(target.chat_id, "@vault");
+        let record = pushed_record::Entity::find_by_id(1)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.event, PushEvent::Item);
+        assert_eq!(record.status, RecordStatus::Sent);
+        assert_eq!(record.message_ids, Some(serde_json::json!([7])));
+        // Never twice per (target, item, event)…
+        let again = db
+            .execute_unprepared(&format!(
+                "INSERT INTO pushed_records (target_id, content_id, event, status, attempts, created_at, updated_at) \
+                 VALUES (1, 1, 'item', 'pending', 0, {now}, {now})"
+            ))
+            .await;
+        assert!(again.is_err(), "a second item record for the pair");
+        // …but the notice joins the item's record, once.
+        db.execute_unprepared("UPDATE push_targets SET notify_deleted = (1 = 1)")
+            .await
+            .unwrap();
+        let ids = vaultstream_core::db::push::schedule_deletion_notices(&db, 1, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        let twice =
+            vaultstream_core::db::push::schedule_deletion_notices(&db, 1, chrono::Utc::now())
+                .await
+                .unwrap();
+        assert!(twice.is_empty(), "one notice per target and item");
+        assert_eq!(
+            vaultstream_core::db::push::item_message_ids(&db, 1, 1)
+                .await
+                .unwrap(),
+            vec![7]
+        );
+
+        // Down to before this migration (and any after it).
+        let all = Migrator::migrations();
+        let at = all
+            .iter()
+            .position(|m| m.name() == "m20261203_000010_deletion_notices")
+            .unwrap();
+        Migrator::down(&db, Some((all.len() - at) as u32))
+            .await
+            .expect("down");
+        let events = query_strings(&db, "SELECT CAST(id AS TEXT) FROM pushed_records").await;
+        assert_eq!(
+            events,
+            vec![Some("1".to_owned())],
+            "down drops the notices only"
+        );
+        Migrator::up(&db, None).await.expect("up again");
+    }
+}

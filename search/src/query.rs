@@ -9,6 +9,7 @@
 //! | `platform:twitter`, `tag:music`, `author:jack`, `kind:thread`, `status:pulled` | filters (`-platform:web` excludes) |
 //! | `before:2026-01-31`, `after:2025-12` | by publication date (else archive date): `YYYY`, `YYYY-MM` or `YYYY-MM-DD` |
 //! | `has:video`, `has:images` | items with archived media of that kind |
+//! | `upstream:deleted` (`live`, `restricted`, `unreachable`) | by what the platform says of the original |
 //!
 //! A word like `https://x.com` that only looks like a filter (its name is
 //! not one of ours) is a word. Bad syntax is a [`QueryError`] naming the
@@ -60,6 +61,7 @@ pub enum FilterName {
     Author,
     Kind,
     Status,
+    Upstream,
     Before,
     After,
     Has,
@@ -73,6 +75,7 @@ impl FilterName {
             "author" => FilterName::Author,
             "kind" => FilterName::Kind,
             "status" => FilterName::Status,
+            "upstream" => FilterName::Upstream,
             "before" => FilterName::Before,
             "after" => FilterName::After,
             "has" => FilterName::Has,
@@ -87,6 +90,7 @@ impl FilterName {
             FilterName::Author => "author",
             FilterName::Kind => "kind",
             FilterName::Status => "status",
+            FilterName::Upstream => "upstream",
             FilterName::Before => "before",
             FilterName::After => "after",
             FilterName::Has => "has",
@@ -462,6 +466,10 @@ mod tests {
         assert_eq!(q.filters[2].value, "jack d");
         assert_eq!(q.filters[3].date, NaiveDate::from_ymd_opt(2026, 1, 1));
         assert_eq!(q.filters[4].has, Some(Has::Images));
+        let q = parse("Upstream:Deleted -upstream:live").unwrap();
+        assert_eq!(q.filters[0].name, FilterName::Upstream);
+        assert_eq!(q.filters[0].value, "deleted");
+        assert!(q.filters[1].negated);
         // Filters alone are a query; a URL is a word.
         assert!(parse("tag:music").unwrap().all.is_empty());
         assert_eq!(parse("https://x.com").unwrap().all.len(), 1);

@@ -16,8 +16,8 @@ use std::time::Duration;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    ChatId, InputFile, InputMedia, InputMediaPhoto, LinkPreviewOptions, Message, ParseMode,
-    Recipient,
+    ChatId, InputFile, InputMedia, InputMediaPhoto, LinkPreviewOptions, Message, MessageId,
+    ParseMode, Recipient, ReplyParameters,
 };
 
 /// Where a message goes: a numeric chat id or a public `@username`.
@@ -313,6 +313,27 @@ impl Telegram {
                 prefer_large_media: false,
                 show_above_text: false,
             });
+        }
+        let m = req.await?;
+        Ok(ids(std::slice::from_ref(&m)))
+    }
+
+    /// A text message in reply to `reply_to` (a message of ours in that
+    /// chat), sent even when that message is gone.
+    pub async fn send_reply(
+        &self,
+        chat: &ChatTarget,
+        html: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Vec<i64>, SendError> {
+        let mut req = self
+            .bot
+            .send_message(Recipient::from(chat), html)
+            .parse_mode(ParseMode::Html);
+        if let Some(id) = reply_to.and_then(|id| i32::try_from(id).ok()) {
+            req = req.reply_parameters(
+                ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+            );
         }
         let m = req.await?;
         Ok(ids(std::slice::from_ref(&m)))

@@ -234,6 +234,31 @@ pub fn render(item: &ContentView, limit: usize) -> String {
     html
 }
 
+/// The notice a chat gets when the original of an item it received is
+/// declared deleted upstream (sent in reply to the item's message):
+/// ```text
+/// 🗑 Deleted upstream on 2026-12-03
+/// <i>Title</i>
+/// The original on <a href="…">Twitter</a> is gone; the archived copy stays.
+/// ```
+pub fn render_deletion_notice(item: &ContentView) -> String {
+    let title = Some(item.display_title.trim())
+        .filter(|t| !t.is_empty())
+        .or_else(|| item.title.as_deref().map(str::trim))
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&item.canonical_url);
+    let since = item
+        .upstream_state_since
+        .map(|t| format!(" on {}", t.format("%Y-%m-%d")))
+        .unwrap_or_default();
+    format!(
+        "🗑 <b>Deleted upstream{since}</b>\n<i>{}</i>\nThe original on <a href=\"{}\">{}</a> is gone; the archived copy stays.",
+        escape(&shorten(title, 300)),
+        escape(&item.canonical_url),
+        escape(platform_label(&item.platform)),
+    )
+}
+
 /// Visible length of HTML we produced (tags removed, entities counted as one).
 pub fn visible_of_html_estimate(html: &str) -> usize {
     let mut text = String::new();

@@ -33,10 +33,11 @@ use tokio::sync::Mutex;
 use vaultstream_core::blob::{BlobKey, BlobStore};
 use vaultstream_core::content::{ContentView, MediaView};
 use vaultstream_core::db::{contents, push};
+use vaultstream_core::status::PushEvent;
 
 use crate::client::{ChatTarget, SendError, Telegram, Upload};
 use crate::format::media::{Shape, shape};
-use crate::format::{CAPTION_LIMIT, MESSAGE_LIMIT, render};
+use crate::format::{CAPTION_LIMIT, MESSAGE_LIMIT, render, render_deletion_notice};
 
 /// The Bot API's upload limits (where the choice of files is made).
 pub use crate::format::media::{MAX_ALBUM, MAX_PHOTO_BYTES, MAX_VIDEO_BYTES};
@@ -208,7 +209,21 @@ impl Publisher {
         let Some(item) = contents::get(&self.db, record.content_id).await? else {
             return fail("the item was deleted".into()).await;
         };
-        let result = self.send(&chat, &item).await;
+        let result = match record.event {
+            PushEvent::Item => self.send(&chat, &item).await,
+            PushEvent::DeletedUpstream => {
+                let reply_to =
+                    push::item_message_ids(&self.db, record.target_id, record.content_id).await?;
+                self.pacer.wait(&chat.to_string(), 1).await;
+                self.telegram
+                    .send_reply(
+                        &chat,
+                        &render_deletion_notice(&item),
+                        reply_to.first().copied(),
+                    )
+                    .await
+            }
+        };
         match result {
             Ok(ids) => {
                 push::mark_sent(&self.db, record_id, &ids).await?;
@@ -217,6 +232,7 @@ impl Publisher {
                     content.id = record.content_id,
                     chat = %target.chat_id,
                     messages = ids.len(),
+                    event = record.event.as_str(),
                     "pushed to Telegram"
                 );
                 Ok(PublishOutcome::Sent { message_ids: ids })

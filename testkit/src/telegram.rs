@@ -662,8 +662,32 @@ fn send(
         }
     }
 
+    // A reply names a message of that chat: one that does not exist is
+    // refused unless the sender allows sending without it (as Telegram).
+    let reply_to = match params.get("reply_parameters") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+        Some(v) => Some(v.clone()),
+    };
+    let reply_to = match reply_to {
+        None => None,
+        Some(r) => match r.get("message_id").and_then(Value::as_i64) {
+            Some(id) => Some((
+                id,
+                truthy(r.get("allow_sending_without_reply").unwrap_or(&Value::Null)),
+            )),
+            None => return bad_request("can't parse reply parameters JSON object"),
+        },
+    };
+
     let result = shared.with(|s| {
         let chat = chat_object(s, &chat_id)?;
+        if let Some((id, lenient)) = reply_to {
+            let exists = id >= 1 && id < s.next_message_id.get(&chat_id).copied().unwrap_or(1);
+            if !exists && !lenient {
+                return Err("message to be replied not found".to_owned());
+            }
+        }
         let is_channel = chat["type"] == "channel";
         let date = now();
         let mut base = json!({"chat": chat.clone(), "date": date});

@@ -24,7 +24,7 @@ use vaultstream_core::db::work::{self, Lease};
 use vaultstream_core::metrics;
 use vaultstream_core::parsed::ErrorClass;
 use vaultstream_core::platform::Platform;
-use vaultstream_core::queue::{MediaJob, Payload, RefreshJob};
+use vaultstream_core::queue::{MediaJob, Payload, PublishJob, RefreshJob};
 
 use crate::ctx::WorkerCtx;
 use crate::executor::{self, Failure, LeasedJob};
@@ -144,8 +144,16 @@ impl LeasedJob for RefreshJob {
             kept = ?report.kept,
             new_media = report.new_media.len(),
             state_was = report.state_changed_from.map(|s| s.as_str()),
+            notices = report.notices.len(),
             "refresh done"
         );
+        for record_id in report.notices {
+            let job = PublishJob { record_id };
+            if let Err(e) = job.enqueue(ctx.queue.as_ref(), None).await {
+                warn!(error = %e, "could not queue a deletion notice; the reconciler will");
+                break;
+            }
+        }
         for media_id in report.new_media {
             let job = MediaJob {
                 media_id,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use vaultstream_core::db::entities::{blob, refresh};
-use vaultstream_testkit::env::TestEnv;
+use vaultstream_testkit::env::{Stack, TestEnv};
 use vaultstream_testkit::replay::{Reply, fixture};
 
 mod support;
@@ -85,7 +85,16 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn live_edited_gone_gone_and_back() {
-    let w = World::start(vaultstream_testkit::env::Stack::Embedded, |env| {
+    live_edited_gone_gone_and_back_on(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_edited_gone_gone_and_back_on_postgres_and_redis() {
+    live_edited_gone_gone_and_back_on(Stack::PostgresRedis).await;
+}
+
+async fn live_edited_gone_gone_and_back_on(stack: Stack) {
+    let w = World::start(stack, |env| {
         env.set("REFRESH_CONFIRM_AFTER_MS", "2000");
     })
     .await;
@@ -200,6 +209,15 @@ async fn live_edited_gone_gone_and_back() {
     let (status, live) = w.get("/api/v1/contents?upstream_state=live").await;
     assert_eq!(status, 200);
     assert!(live["items"].as_array().unwrap().is_empty());
+    // Search filters by it too (words and `upstream:` together).
+    let (status, found) = w.get("/api/v1/search?q=hit%20upstream:deleted").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["items"][0]["item"]["id"], id, "{found}");
+    let (_, none) = w.get("/api/v1/search?q=upstream:live").await;
+    assert!(none["items"].as_array().unwrap().is_empty(), "{none}");
+    let (status, bad) = w.get("/api/v1/search?q=upstream:gone").await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["code"], "invalid_query");
 
     // Back again: recorded.
     w.replay.route(
@@ -369,9 +387,20 @@ async fn refreshing_deduplicated_media_uploads_nothing_new() {
 /// share is pulled promptly, long before the backlog has drained.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_backlog_never_delays_new_shares() {
-    const BACKLOG: i64 = 300;
-    const NEW: i64 = 20;
-    let w = World::embedded().await;
+    refresh_backlog_never_delays_new_shares(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refresh_backlog_never_delays_new_shares_on_postgres_and_redis() {
+    refresh_backlog_never_delays_new_shares(Stack::PostgresRedis).await;
+}
+
+/// 10,000 refreshes due while 100 new shares arrive at once: the new ones
+/// are pulled first (within seconds) while the backlog is still draining.
+async fn refresh_backlog_never_delays_new_shares(stack: Stack) {
+    const BACKLOG: i64 = 10_000;
+    const NEW: i64 = 100;
+    let w = World::start(stack, |_| {}).await;
     // Every tweet answers (slowly enough that the backlog takes a while).
     w.replay.route(
         "api.fxtwitter.com/status/",
@@ -379,9 +408,9 @@ async fn a_refresh_backlog_never_delays_new_shares() {
             .delayed(Duration::from_millis(30)),
     );
     // Written as the worker would have left them: pulled two hours ago,
-    // their refresh due (SQLite, the embedded stack).
+    // their refresh due.
     let ago = (chrono::Utc::now() - chrono::Duration::hours(2)).format("'%Y-%m-%d %H:%M:%S%:z'");
-    for chunk in (1..=BACKLOG).collect::<Vec<_>>().chunks(100) {
+    for chunk in (1..=BACKLOG).collect::<Vec<_>>().chunks(500) {
         let mut contents = Vec::new();
         let mut refreshes = Vec::new();
         for id in chunk {
@@ -409,14 +438,26 @@ async fn a_refresh_backlog_never_delays_new_shares() {
                 .expect("seed the backlog");
         }
     }
+    if w.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Rows written with explicit ids: move the sequence past them.
+        w.db.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('contents', 'id'), (SELECT MAX(id) FROM contents))",
+        )
+        .await
+        .expect("advance the id sequence");
+    }
     // Let the reconciler start feeding the backlog.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut latencies = Vec::new();
-    for i in 0..NEW {
-        let started = Instant::now();
-        let id = w
+    let started = Instant::now();
+    let world = &w;
+    let ids: Vec<i64> = futures::future::join_all((0..NEW).map(|i| async move {
+        world
             .submit(&format!("https://x.com/someone/status/{}", 9_000_000 + i))
-            .await;
+            .await
+    }))
+    .await;
+    let mut latencies = Vec::new();
+    for id in ids {
         let view = w.settle(id).await;
         assert_eq!(view["status"], "pulled", "{view}");
         latencies.push(started.elapsed());
@@ -427,15 +468,17 @@ async fn a_refresh_backlog_never_delays_new_shares() {
         .await
         .unwrap();
     assert!(
-        refreshed < BACKLOG as u64,
-        "the backlog had drained ({refreshed}) before the new shares were all in"
+        refreshed < BACKLOG as u64 / 2,
+        "the backlog had mostly drained ({refreshed}) before the new shares were all in"
     );
     assert!(refreshed > 0, "the backlog was draining meanwhile");
     let worst = latencies.iter().max().unwrap();
     assert!(
-        *worst < Duration::from_secs(10),
-        "a new share waited {worst:?}: {latencies:?}"
+        *worst < Duration::from_secs(20),
+        "the last of {NEW} new shares was pulled after {worst:?}"
     );
-    eprintln!("new shares: worst {worst:?}; refreshes done meanwhile: {refreshed} of {BACKLOG}");
+    eprintln!(
+        "{stack:?}: {NEW} new shares all pulled after {worst:?}; refreshes done meanwhile: {refreshed} of {BACKLOG}"
+    );
     w.stop().await;
 }

@@ -440,3 +440,116 @@ async fn a_thread_and_an_article_as_messages() {
     );
     w.stop().await;
 }
+
+/// Refresh an item now and wait until that refresh is stored.
+async fn refresh_round(w: &World, id: i64) {
+    use sea_orm::EntityTrait;
+    let rounds = || async {
+        vaultstream_core::db::entities::refresh::Entity::find_by_id(id)
+            .one(&w.db)
+            .await
+            .unwrap()
+            .map_or(0, |r| r.rounds)
+    };
+    let before = rounds().await;
+    let (status, body) = post(w, &format!("/api/v1/contents/{id}/refresh"), json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    wait::until(Duration::from_secs(30), "the refresh stored", || async {
+        let now = rounds().await;
+        if now > before { Ok(()) } else { Err(now) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chats_that_asked_hear_once_that_an_original_is_gone() {
+    let tg = FakeTelegram::start().await;
+    let w = World::start(Stack::Embedded, |env| {
+        with_telegram(&tg)(env);
+        env.set("REFRESH_CONFIRM_AFTER_MS", "300");
+    })
+    .await;
+    tweet_routes(&w);
+    let told = target(&w, json!({"chat_id": "@toldchat", "notify_deleted": true})).await;
+    let quiet = target(&w, json!({"chat_id": "@quietchat"})).await;
+    // A target that asked but never received the item hears nothing.
+    let (status, late) = post(
+        &w,
+        "/api/v1/push-targets",
+        json!({"chat_id": "@otherchat", "notify_deleted": true, "tags": ["never"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{late}");
+    assert_eq!(late["notify_deleted"], true);
+    let id = share(&w, "https://x.com/elonmusk/status/1580661436132757506", &[]).await;
+    records_until(&w, "the item sent to both chats", |r| {
+        with_status(r, "sent").len() == 2
+    })
+    .await;
+    let item_msg = tg.sent_to("@toldchat")[0].message_ids[0];
+
+    // Gone upstream: the first 404 is only suspected — no notice yet.
+    w.replay.route(
+        "api.fxtwitter.com/status/1580661436132757506",
+        Reply::status(404, fixture("twitter/fxtwitter_status_not_found.json")),
+    );
+    refresh_round(&w, id).await;
+    let (_, item) = w.get(&format!("/api/v1/contents/{id}")).await;
+    assert_eq!(item["upstream_state"], "live", "{item}");
+    assert_eq!(tg.sent_to("@toldchat").len(), 1, "no notice on one 404");
+    // The confirming refetch runs by itself; then one notice, in reply to
+    // the item's message, to the chat that asked.
+    let records = records_until(&w, "the deletion notice sent", |r| {
+        r.iter()
+            .any(|x| x["event"] == "deleted_upstream" && x["status"] == "sent")
+    })
+    .await;
+    let notices: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "deleted_upstream")
+        .collect();
+    assert_eq!(notices.len(), 1, "{records:?}");
+    assert_eq!(notices[0]["target_id"], told);
+    let told_msgs = tg.sent_to("@toldchat");
+    assert_eq!(told_msgs.len(), 2, "{told_msgs:?}");
+    let notice = &told_msgs[1];
+    assert_eq!(notice.method, "sendMessage");
+    let text = notice.text.as_deref().unwrap();
+    assert!(text.contains("Deleted upstream on "), "{text}");
+    assert!(text.contains("archived copy stays"), "{text}");
+    assert_eq!(
+        notice.raw["reply_parameters"]["message_id"], item_msg,
+        "a reply to the item's message: {:?}",
+        notice.raw
+    );
+    assert_eq!(tg.sent_to("@quietchat").len(), 1, "quiet chats hear nothing");
+    assert!(tg.sent_to("@otherchat").is_empty());
+    let _ = quiet;
+
+    // Still gone, then back, then gone again: never a second notice.
+    refresh_round(&w, id).await;
+    w.replay.route(
+        "api.fxtwitter.com/status/1580661436132757506",
+        Reply::json(fixture("twitter/fxtwitter_status_1580661436132757506.json")),
+    );
+    refresh_round(&w, id).await;
+    let (_, item) = w.get(&format!("/api/v1/contents/{id}")).await;
+    assert_eq!(item["upstream_state"], "live", "{item}");
+    w.replay.route(
+        "api.fxtwitter.com/status/1580661436132757506",
+        Reply::status(404, fixture("twitter/fxtwitter_status_not_found.json")),
+    );
+    refresh_round(&w, id).await;
+    wait::until(Duration::from_secs(30), "deleted again", || async {
+        let (_, item) = w.get(&format!("/api/v1/contents/{id}")).await;
+        if item["upstream_state"] == "deleted" {
+            Ok(())
+        } else {
+            Err(item)
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to("@toldchat").len(), 2, "one notice, ever");
+    w.stop().await;
+}

@@ -45,6 +45,9 @@ pub struct TargetView {
     /// Empty: every tag (and untagged items).
     pub tags: Vec<String>,
     pub enabled: bool,
+    /// A notice goes to the chat when the original of an item it received
+    /// is declared deleted upstream.
+    pub notify_deleted: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -58,6 +61,7 @@ impl From<push_target::Model> for TargetView {
             name: m.name,
             chat_id: m.chat_id,
             enabled: m.enabled,
+            notify_deleted: m.notify_deleted,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -99,6 +103,11 @@ pub struct TargetRequest {
     pub tags: Vec<String>,
     #[schema(required = false)]
     pub enabled: bool,
+    /// Send a notice (in reply to the item's message) when the original of
+    /// an item this chat received is declared deleted upstream; default
+    /// `false`.
+    #[schema(required = false)]
+    pub notify_deleted: bool,
 }
 
 /// `Some(None)` for an explicit `null`, `None` for an absent field.
@@ -119,6 +128,8 @@ pub struct TargetBody {
     tags: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
     enabled: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    notify_deleted: Option<Option<Value>>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -173,10 +184,10 @@ fn name_of(v: Option<Value>) -> ApiResult<Option<String>> {
     }
 }
 
-fn bool_of(v: Option<Value>) -> ApiResult<bool> {
+fn bool_of(field: &str, v: Option<Value>) -> ApiResult<bool> {
     match v {
         Some(Value::Bool(b)) => Ok(b),
-        _ => Err(invalid("`enabled` must be true or false")),
+        _ => Err(invalid(format!("`{field}` must be true or false"))),
     }
 }
 
@@ -214,7 +225,11 @@ impl TargetBody {
         push::normalise_filter_tags(&tags)?;
         let enabled = match self.enabled.flatten() {
             None => true,
-            v => bool_of(v)?,
+            v => bool_of("enabled", v)?,
+        };
+        let notify_deleted = match self.notify_deleted.flatten() {
+            None => false,
+            v => bool_of("notify_deleted", v)?,
         };
         Ok(NewTarget {
             name,
@@ -222,6 +237,7 @@ impl TargetBody {
             platforms,
             tags,
             enabled,
+            notify_deleted,
         })
     }
 
@@ -239,13 +255,18 @@ impl TargetBody {
         if let Some(t) = &tags {
             push::normalise_filter_tags(t)?;
         }
-        let enabled = self.enabled.map(bool_of).transpose()?;
+        let enabled = self.enabled.map(|v| bool_of("enabled", v)).transpose()?;
+        let notify_deleted = self
+            .notify_deleted
+            .map(|v| bool_of("notify_deleted", v))
+            .transpose()?;
         Ok(TargetPatch {
             name,
             chat_id,
             platforms,
             tags,
             enabled,
+            notify_deleted,
         })
     }
 }

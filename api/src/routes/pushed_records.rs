@@ -28,6 +28,9 @@ pub struct RecordView {
     pub id: i64,
     pub target_id: i64,
     pub content_id: i64,
+    /// What the record delivers: the item (`item`) or the notice that its
+    /// original was deleted upstream (`deleted_upstream`).
+    pub event: vaultstream_core::status::PushEvent,
     /// `pending`, `sending`, `sent` or `failed`.
     #[schema(value_type = PushRecordStatus)]
     pub status: String,
@@ -55,6 +58,7 @@ impl From<pushed_record::Model> for RecordView {
             id: m.id,
             target_id: m.target_id,
             content_id: m.content_id,
+            event: m.event,
             status: m.status.to_string(),
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,

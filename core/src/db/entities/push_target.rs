@@ -14,6 +14,9 @@ pub struct Model {
     pub platforms: Json,
     pub tags: Json,
     pub enabled: bool,
+    /// Send a notice when an item this target received is declared
+    /// deleted upstream (off by default).
+    pub notify_deleted: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

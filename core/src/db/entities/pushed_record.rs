@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// One item for one push target, UNIQUE(target_id, content_id): an item
-/// reaches a chat at most once. `status`: pending → sending → sent |
+/// One item for one push target, UNIQUE(target_id, content_id, event): an
+/// item (and its deletion notice) reaches a chat at most once. `status`: pending → sending → sent |
 /// failed. `message_ids`: the Telegram message ids once sent (JSON array).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "pushed_records")]
@@ -10,6 +10,8 @@ pub struct Model {
     pub id: i64,
     pub target_id: i64,
     pub content_id: i64,
+    /// The item itself, or the notice that its original is gone.
+    pub event: crate::status::PushEvent,
     pub status: crate::status::RecordStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,

@@ -2,7 +2,7 @@
 //! at-most-once bookkeeping of [`crate::db::work`] (no lease).
 //!
 //! A pulled item is [`schedule`]d once: one `pending` record per matching
-//! target, `INSERT ... ON CONFLICT (target_id, content_id) DO NOTHING`, so
+//! target, `INSERT ... ON CONFLICT (target_id, content_id, event) DO NOTHING`, so
 //! the unique index — never a read-then-write — guarantees that an item
 //! reaches a chat at most once.
 //!
@@ -26,17 +26,18 @@ use sea_orm::{
 use super::targets::matching_targets;
 use crate::db::entities::{content, content_tag, media, pushed_record};
 use crate::db::work::{self, chrono_dur};
-use crate::status::{MediaStatus, RecordStatus, Status};
+use crate::status::{MediaStatus, PushEvent, RecordStatus, Status};
 
 // At most once: no lease (see `db::work`).
 work::queued_table!(pushed_record: RecordStatus, waiting = RecordStatus::Pending, working = RecordStatus::Sending);
 
 /// A new `pending` record for (target, item), inserted unless the pair has
 /// one already. Returns its id when this call created it.
-async fn insert_record<C: ConnectionTrait>(
+pub(super) async fn insert_record<C: ConnectionTrait>(
     db: &C,
     target_id: i64,
     content_id: i64,
+    event: PushEvent,
     enqueued_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, DbErr> {
@@ -44,6 +45,7 @@ async fn insert_record<C: ConnectionTrait>(
         id: NotSet,
         target_id: Set(target_id),
         content_id: Set(content_id),
+        event: Set(event),
         status: Set(RecordStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(None),
@@ -62,6 +64,7 @@ async fn insert_record<C: ConnectionTrait>(
         .on_conflict_do_nothing_on([
             pushed_record::Column::TargetId,
             pushed_record::Column::ContentId,
+            pushed_record::Column::Event,
         ])
         .exec(db)
         .await?;
@@ -137,7 +140,9 @@ async fn schedule_with(
         if targets_created_by.is_some_and(|by| t.created_at > by) {
             continue;
         }
-        if let Some(id) = insert_record(&txn, t.id, content_id, enqueued_at, now).await? {
+        if let Some(id) =
+            insert_record(&txn, t.id, content_id, PushEvent::Item, enqueued_at, now).await?
+        {
             created.push(id);
         }
     }
@@ -160,7 +165,7 @@ pub async fn schedule_one(
     content_id: i64,
 ) -> Result<Option<i64>, DbErr> {
     let now = Utc::now();
-    insert_record(db, target_id, content_id, Some(now), now).await
+    insert_record(db, target_id, content_id, PushEvent::Item, Some(now), now).await
 }
 
 /// Pulled items whose media have all settled at least `grace` ago but

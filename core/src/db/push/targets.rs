@@ -26,6 +26,9 @@ pub struct NewTarget {
     /// As users type them; normalised on create.
     pub tags: Vec<String>,
     pub enabled: bool,
+    /// Send a notice when the original of an item the target received is
+    /// deleted upstream.
+    pub notify_deleted: bool,
 }
 
 /// PATCH semantics: `None` leaves a field alone. `name: Some(None)` clears
@@ -37,6 +40,7 @@ pub struct TargetPatch {
     pub platforms: Option<Vec<Platform>>,
     pub tags: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    pub notify_deleted: Option<bool>,
 }
 
 /// Why a target could not be written: bad input (a code from the
@@ -193,6 +197,7 @@ pub async fn create_target(
         platforms: Set(platforms_json(&platforms)),
         tags: Set(serde_json::json!(tags)),
         enabled: Set(new.enabled),
+        notify_deleted: Set(new.notify_deleted),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -262,6 +267,9 @@ pub async fn update_target(
     }
     if let Some(e) = patch.enabled {
         row.enabled = Set(e);
+    }
+    if let Some(n) = patch.notify_deleted {
+        row.notify_deleted = Set(n);
     }
     row.updated_at = Set(Utc::now());
     let updated = row

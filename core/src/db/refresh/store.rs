@@ -80,6 +80,9 @@ pub struct RefreshReport {
     pub new_media: Vec<i64>,
     /// The state before, when this refresh changed it.
     pub state_changed_from: Option<UpstreamState>,
+    /// Deletion notices created (pending records): queue one publish job
+    /// each after commit.
+    pub notices: Vec<i64>,
 }
 
 /// The settings a stored refresh needs.
@@ -120,6 +123,7 @@ pub async fn complete(
         kept: Vec::new(),
         new_media: Vec::new(),
         state_changed_from: None,
+        notices: Vec::new(),
     };
     let mut next = next_due(
         &rules.policy,
@@ -279,6 +283,9 @@ pub async fn complete(
         report.state_changed_from = Some(item.upstream_state);
         item_update = set_state(item_update, state, since, ev.clone());
         add_event(&txn, id, state, item.upstream_state, now, ev).await?;
+        if state == UpstreamState::Deleted {
+            report.notices = super::super::push::schedule_deletion_notices(&txn, id, now).await?;
+        }
     }
     item_update.exec(&txn).await?;
     if reindex {

@@ -130,6 +130,15 @@ pub fn parse(q: &str) -> Result<Query, UserError> {
             FilterName::Status if f.value.parse::<Status>().is_err() => {
                 return Err(invalid(f, format!("no status `{}`", f.value)));
             }
+            FilterName::Upstream if f.value.parse::<crate::status::UpstreamState>().is_err() => {
+                return Err(invalid(
+                    f,
+                    format!(
+                        "no upstream state `{}`: use live, deleted, restricted or unreachable",
+                        f.value
+                    ),
+                ));
+            }
             _ => {}
         }
     }

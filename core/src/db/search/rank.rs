@@ -44,6 +44,9 @@ fn conditions(q: &Query, sql: &mut Sql) -> Vec<String> {
             FilterName::Platform => format!("c.platform = {}", sql.bind(f.value.clone())),
             FilterName::Kind => format!("c.kind = {}", sql.bind(f.value.clone())),
             FilterName::Status => format!("c.status = {}", sql.bind(f.value.clone())),
+            FilterName::Upstream => {
+                format!("c.upstream_state = {}", sql.bind(f.value.clone()))
+            }
             FilterName::Tag => {
                 let tag = f.value.trim_start_matches('#').to_owned();
                 format!(
