@@ -6,8 +6,14 @@
 //!   tags, a `<DD>` after it its note).
 //! - **Pocket's CSV export**: `title,url,time_added,tags,status`, tags
 //!   separated by `|`.
+//! - **Karakeep's, Linkwarden's and Omnivore's JSON exports**: links with
+//!   their tags, lists/collections (as tags), notes and original times.
 //! - **A plain list**: one link or share text per line (`#` comments and
 //!   blank lines skipped).
+//! - **Our own export** (a directory or a `.tar`): restored whole, not
+//!   re-fetched ([`archive`]).
+//!
+//! The parsers are in [`formats`], one file per format.
 //!
 //! Every entry goes through the same intake as a share (identity dedups
 //! it; the link guard refuses private addresses), so nothing is fetched
@@ -15,6 +21,7 @@
 //! is a summary (new, already archived, refused) and a CSV report of every
 //! entry with its outcome, next to the input unless `--report` says where.
 
+mod archive;
 mod formats;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +37,9 @@ use formats::detect;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file: browser bookmarks (HTML), Pocket's CSV, or a list of links.
+    /// The file: a vaultstream export (DIR or .tar), browser bookmarks
+    /// (HTML), Pocket's CSV, Karakeep's, Linkwarden's or Omnivore's JSON,
+    /// or a list of links.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Where to write the per-entry report (CSV); default FILE.report.csv.
@@ -56,6 +65,13 @@ fn default_report(file: &Path) -> PathBuf {
 }
 
 pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
+    if let Some(source) = archive::detect(&args.file) {
+        let report = args
+            .report
+            .clone()
+            .unwrap_or_else(|| default_report(&args.file));
+        return archive::run(settings, source, &report).await;
+    }
     let bytes = match std::fs::read(&args.file) {
         Ok(b) => b,
         Err(e) => {

@@ -3,11 +3,18 @@
 //! line it came from.
 
 mod bookmarks;
+mod json;
+mod karakeep;
+mod linkwarden;
 mod list;
+mod omnivore;
 mod pocket;
 
 pub use bookmarks::parse_bookmarks;
+pub use karakeep::parse_karakeep;
+pub use linkwarden::parse_linkwarden;
 pub use list::parse_list;
+pub use omnivore::parse_omnivore;
 pub use pocket::parse_pocket;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +37,11 @@ pub struct Entry {
 pub enum Format {
     Bookmarks,
     Pocket,
+    Karakeep,
+    Linkwarden,
+    Omnivore,
+    /// JSON that is none of the above.
+    UnknownJson,
     List,
 }
 
@@ -38,6 +50,10 @@ impl Format {
         match self {
             Format::Bookmarks => "browser bookmarks",
             Format::Pocket => "Pocket CSV",
+            Format::Karakeep => "Karakeep JSON",
+            Format::Linkwarden => "Linkwarden JSON",
+            Format::Omnivore => "Omnivore JSON",
+            Format::UnknownJson => "JSON",
             Format::List => "list of links",
         }
     }
@@ -49,6 +65,19 @@ impl Format {
             Format::Bookmarks => Ok(parse_bookmarks(text)),
             Format::Pocket => parse_pocket(text),
             Format::List => Ok(parse_list(text)),
+            Format::Karakeep | Format::Linkwarden | Format::Omnivore | Format::UnknownJson => {
+                let doc: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+                    .map_err(|e| json::syntax(&e))?;
+                match self {
+                    Format::Karakeep => parse_karakeep(&doc),
+                    Format::Linkwarden => parse_linkwarden(&doc),
+                    Format::Omnivore => parse_omnivore(&doc),
+                    _ => Err("$: JSON, but not an export this reads (Karakeep: `bookmarks`; \
+                              Linkwarden: `collections`; Omnivore: an array of articles with \
+                              `url` and `savedAt`)"
+                        .to_owned()),
+                }
+            }
         }
     }
 }
@@ -56,12 +85,35 @@ impl Format {
 pub fn detect(text: &str) -> Format {
     let head = text.trim_start_matches('\u{feff}').trim_start();
     let first = head.lines().next().unwrap_or("").to_ascii_lowercase();
+    if head.starts_with('{') || head.starts_with('[') {
+        return detect_json(head);
+    }
     if first.contains("netscape-bookmark-file") || head.to_ascii_lowercase().contains("<dt><a ") {
         Format::Bookmarks
     } else if first.starts_with("title,url,") {
         Format::Pocket
     } else {
         Format::List
+    }
+}
+
+/// Which JSON export, by its shape (a file that is not JSON at all is
+/// [`Format::UnknownJson`], whose parse names the syntax error).
+fn detect_json(text: &str) -> Format {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Format::UnknownJson;
+    };
+    if doc.get("bookmarks").is_some() {
+        Format::Karakeep
+    } else if doc.get("collections").is_some() {
+        Format::Linkwarden
+    } else if doc
+        .as_array()
+        .is_some_and(|a| a.iter().all(|x| x.get("url").is_some() && x.get("savedAt").is_some()))
+    {
+        Format::Omnivore
+    } else {
+        Format::UnknownJson
     }
 }
 
@@ -95,6 +147,13 @@ mod tests {
         );
         assert_eq!(detect("title,url,time_added,tags,status\n"), Format::Pocket);
         assert_eq!(detect("https://x.com/jack/status/20\n"), Format::List);
+        assert_eq!(detect(r#"{"bookmarks": []}"#), Format::Karakeep);
+        assert_eq!(detect(r#"{"id": 1, "collections": []}"#), Format::Linkwarden);
+        assert_eq!(
+            detect(r#"[{"url": "https://e.org", "savedAt": "2024-01-01T00:00:00Z"}]"#),
+            Format::Omnivore
+        );
+        assert_eq!(detect(r#"{"a": 1"#), Format::UnknownJson);
     }
 
     #[test]
