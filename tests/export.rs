@@ -252,7 +252,9 @@ async fn add_history(env: &TestEnv, id: i64) {
         (1, None),
         (
             2,
-            Some(serde_json::json!([{"field": "text", "change": "changed", "before": "a", "after": "b"}])),
+            Some(
+                serde_json::json!([{"field": "text", "change": "changed", "before": "a", "after": "b"}]),
+            ),
         ),
     ] {
         content_version::ActiveModel {
@@ -463,7 +465,10 @@ async fn export_import_round_trip_sqlite_postgres_and_back() {
     let out = import(&d, &damaged, &root.path().join("d.csv"));
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&path) && stderr.contains("SHA-256"), "{stderr}");
+    assert!(
+        stderr.contains(&path) && stderr.contains("SHA-256"),
+        "{stderr}"
+    );
     let d_dir = root.path().join("d");
     ok(&export(&d, &[d_dir.to_str().unwrap()]));
     assert!(lines(&d_dir).is_empty(), "no item was restored");

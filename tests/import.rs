@@ -143,7 +143,11 @@ async fn karakeep_linkwarden_and_omnivore_exports_become_shares() {
     let video_id: i64 = rows[0][2].parse().unwrap();
     let video = contents::get(&db, video_id).await.unwrap().unwrap();
     for t in ["music", "vocaloid", "watch-later", "imported"] {
-        assert!(video.tags.contains(&t.to_owned()), "{t} in {:?}", video.tags);
+        assert!(
+            video.tags.contains(&t.to_owned()),
+            "{t} in {:?}",
+            video.tags
+        );
     }
     assert_eq!(
         video.sources.unwrap()[0].note.as_deref(),
@@ -175,7 +179,11 @@ async fn karakeep_linkwarden_and_omnivore_exports_become_shares() {
     );
     let tweet = contents::get(&db, tweet_id).await.unwrap().unwrap();
     for t in ["reading", "tweets"] {
-        assert!(tweet.tags.contains(&t.to_owned()), "{t} in {:?}", tweet.tags);
+        assert!(
+            tweet.tags.contains(&t.to_owned()),
+            "{t} in {:?}",
+            tweet.tags
+        );
     }
 
     // Omnivore: both known now; labels become tags.

@@ -118,10 +118,8 @@ async fn write_tar(
         anyhow::bail!("{} exists already", args.dir.display());
     }
     let part = args.dir.with_extension("tar.part");
-    let file = tokio::io::BufWriter::with_capacity(
-        256 * 1024,
-        tokio::fs::File::create(&part).await?,
-    );
+    let file =
+        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(&part).await?);
     let mut sink = TarSink::new(file)?;
     let t = export::run(
         db,

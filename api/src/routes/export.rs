@@ -105,9 +105,8 @@ pub async fn export_tar(
     });
     // The tar, then — only when the writer failed — an error that aborts
     // the response instead of ending it cleanly.
-    let failure = futures::stream::once(failed_rx).filter_map(|r| async move {
-        r.ok().map(|msg| Err(std::io::Error::other(msg)))
-    });
+    let failure = futures::stream::once(failed_rx)
+        .filter_map(|r| async move { r.ok().map(|msg| Err(std::io::Error::other(msg))) });
     let body = Body::from_stream(ReaderStream::new(reader).chain(failure));
     let name = format!(
         "attachment; filename=\"vaultstream-export-{}.tar\"",

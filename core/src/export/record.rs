@@ -252,7 +252,10 @@ async fn stored(db: &sea_orm::DatabaseConnection, item: &content::Model) -> Resu
         })
         .collect();
     let media_rows = crate::db::media::for_content(db, id).await?;
-    let keys: Vec<String> = media_rows.iter().filter_map(|m| m.blob_key.clone()).collect();
+    let keys: Vec<String> = media_rows
+        .iter()
+        .filter_map(|m| m.blob_key.clone())
+        .collect();
     let blobs = if keys.is_empty() {
         Vec::new()
     } else {

@@ -7,9 +7,7 @@
 //! caller's (stored and checked against their SHA-256 before the lines).
 
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::record::{Line, Stored};
 use crate::db::entities::{
@@ -59,7 +57,10 @@ pub fn check(line: &Line) -> Result<(), RestoreError> {
         }
     }
     for (i, e) in s.upstream_events.iter().enumerate() {
-        word::<crate::status::UpstreamState>(&format!("stored.upstream_events[{i}].state"), &e.state)?;
+        word::<crate::status::UpstreamState>(
+            &format!("stored.upstream_events[{i}].state"),
+            &e.state,
+        )?;
         word::<crate::status::UpstreamState>(
             &format!("stored.upstream_events[{i}].previous"),
             &e.previous,
@@ -132,7 +133,10 @@ pub async fn restore(db: &DatabaseConnection, line: &Line) -> Result<Restored, R
         upstream_evidence: Set(item.upstream_evidence.clone()),
         last_refresh_at: Set(item.last_refresh_at),
     };
-    let id = content::Entity::insert(row).exec(&txn).await?.last_insert_id;
+    let id = content::Entity::insert(row)
+        .exec(&txn)
+        .await?
+        .last_insert_id;
     for s in &line.sources {
         content_source::Entity::insert(content_source::ActiveModel {
             id: NotSet,

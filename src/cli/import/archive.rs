@@ -20,7 +20,7 @@ use vaultstream_core::export::{FORMAT, VERSION};
 
 use super::super::progress::Progress;
 use super::super::{EXIT_RUNTIME, EXIT_USAGE};
-use super::csv_cell;
+use super::formats::csv_cell;
 
 /// Where the export is.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub fn detect(path: &Path) -> Option<Source> {
     let mut head = [0u8; 263];
     let mut f = std::fs::File::open(path).ok()?;
     f.read_exact(&mut head).ok()?;
-    (&head[257..262] == b"ustar").then(|| Source::Tar(path.to_owned()))
+    (head[257..262] == *b"ustar").then(|| Source::Tar(path.to_owned()))
 }
 
 /// A failure: a bad file (usage, exit 2) or the deployment (exit 1).
@@ -212,6 +212,7 @@ async fn import(settings: &Settings, source: &Source, report_path: &Path) -> Res
     // then lines, through a short channel — flat memory at any size.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Msg, Failure>>(8);
     let src = source.clone();
+    let staging_dir = staging.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let sent = each_file(
             &src,
@@ -226,13 +227,16 @@ async fn import(settings: &Settings, source: &Source, report_path: &Path) -> Res
                         let parsed: Line = serde_json::from_str(&line).map_err(|e| {
                             Failure::Bad(format!("items.jsonl line {}: {e}", n + 1))
                         })?;
-                        if tx.blocking_send(Ok(Msg::Line(n + 1, Box::new(parsed)))).is_err() {
+                        if tx
+                            .blocking_send(Ok(Msg::Line(n + 1, Box::new(parsed))))
+                            .is_err()
+                        {
                             return Ok(());
                         }
                     }
                     return Ok(());
                 }
-                let (key, tmp) = stage(&staging, path, r)?;
+                let (key, tmp) = stage(&staging_dir, path, r)?;
                 let _ = tx.blocking_send(Ok(Msg::Blob(key, tmp)));
                 Ok(())
             },

@@ -33,7 +33,7 @@ use vaultstream_core::content::Channel;
 
 use super::progress::Progress;
 use super::{EXIT_RUNTIME, EXIT_USAGE};
-use formats::detect;
+use formats::{csv_cell, detect};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,14 +48,6 @@ pub struct Args {
     /// Tag every imported link with this too (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 fn default_report(file: &Path) -> PathBuf {
@@ -187,15 +179,4 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         report_path.display()
     );
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted() {
-        assert_eq!(csv_cell("x,y"), "\"x,y\"");
-        assert_eq!(csv_cell("x"), "x");
-    }
 }

@@ -15,7 +15,7 @@ pub use karakeep::parse_karakeep;
 pub use linkwarden::parse_linkwarden;
 pub use list::parse_list;
 pub use omnivore::parse_omnivore;
-pub use pocket::parse_pocket;
+pub use pocket::{csv_cell, parse_pocket};
 
 use chrono::{DateTime, Utc};
 
@@ -29,7 +29,10 @@ pub struct Entry {
     pub note: Option<String>,
     /// When the user saved the link in the tool they come from, when the
     /// format says (bookmarks `ADD_DATE`, Pocket `time_added`, …).
-    #[allow(dead_code, reason = "the submission loop carries it into the stored source")]
+    #[allow(
+        dead_code,
+        reason = "the submission loop carries it into the stored source"
+    )]
     pub added_at: Option<DateTime<Utc>>,
 }
 
@@ -66,16 +69,19 @@ impl Format {
             Format::Pocket => parse_pocket(text),
             Format::List => Ok(parse_list(text)),
             Format::Karakeep | Format::Linkwarden | Format::Omnivore | Format::UnknownJson => {
-                let doc: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-                    .map_err(|e| json::syntax(&e))?;
+                let doc: serde_json::Value =
+                    serde_json::from_str(text.trim_start_matches('\u{feff}'))
+                        .map_err(|e| json::syntax(&e))?;
                 match self {
                     Format::Karakeep => parse_karakeep(&doc),
                     Format::Linkwarden => parse_linkwarden(&doc),
                     Format::Omnivore => parse_omnivore(&doc),
-                    _ => Err("$: JSON, but not an export this reads (Karakeep: `bookmarks`; \
+                    _ => Err(
+                        "$: JSON, but not an export this reads (Karakeep: `bookmarks`; \
                               Linkwarden: `collections`; Omnivore: an array of articles with \
                               `url` and `savedAt`)"
-                        .to_owned()),
+                            .to_owned(),
+                    ),
                 }
             }
         }
@@ -107,10 +113,10 @@ fn detect_json(text: &str) -> Format {
         Format::Karakeep
     } else if doc.get("collections").is_some() {
         Format::Linkwarden
-    } else if doc
-        .as_array()
-        .is_some_and(|a| a.iter().all(|x| x.get("url").is_some() && x.get("savedAt").is_some()))
-    {
+    } else if doc.as_array().is_some_and(|a| {
+        a.iter()
+            .all(|x| x.get("url").is_some() && x.get("savedAt").is_some())
+    }) {
         Format::Omnivore
     } else {
         Format::UnknownJson
@@ -148,7 +154,10 @@ mod tests {
         assert_eq!(detect("title,url,time_added,tags,status\n"), Format::Pocket);
         assert_eq!(detect("https://x.com/jack/status/20\n"), Format::List);
         assert_eq!(detect(r#"{"bookmarks": []}"#), Format::Karakeep);
-        assert_eq!(detect(r#"{"id": 1, "collections": []}"#), Format::Linkwarden);
+        assert_eq!(
+            detect(r#"{"id": 1, "collections": []}"#),
+            Format::Linkwarden
+        );
         assert_eq!(
             detect(r#"[{"url": "https://e.org", "savedAt": "2024-01-01T00:00:00Z"}]"#),
             Format::Omnivore

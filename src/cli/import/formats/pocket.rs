@@ -28,6 +28,15 @@ pub(crate) fn csv_fields(line: &str) -> Option<Vec<String>> {
     Some(fields)
 }
 
+/// One CSV cell, quoted when it must be (RFC 4180).
+pub fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 /// Pocket's CSV export. A malformed row is an error naming its line.
 pub fn parse_pocket(text: &str) -> Result<Vec<Entry>, String> {
     let mut lines = text.lines().enumerate();
@@ -77,14 +86,22 @@ mod tests {
             vec!["a", "b, c", "say \"hi\"", "d"]
         );
         assert!(csv_fields(r#"a,"open"#).is_none());
+        assert_eq!(csv_cell("x,y"), "\"x,y\"");
+        assert_eq!(csv_cell("x"), "x");
     }
 
     #[test]
     fn rows_have_their_time() {
-        let e = parse_pocket("title,url,time_added,tags,status\nT,https://e.org/,1700000100,a|b,unread\n")
-            .unwrap();
+        let e = parse_pocket(
+            "title,url,time_added,tags,status\nT,https://e.org/,1700000100,a|b,unread\n",
+        )
+        .unwrap();
         assert_eq!(e[0].added_at.map(|t| t.timestamp()), Some(1_700_000_100));
         assert_eq!(e[0].tags, ["a", "b"]);
-        assert!(parse_pocket("title,url\nx\n").unwrap_err().starts_with("line 2"));
+        assert!(
+            parse_pocket("title,url\nx\n")
+                .unwrap_err()
+                .starts_with("line 2")
+        );
     }
 }
