@@ -413,9 +413,14 @@ async fn export_import_round_trip_sqlite_postgres_and_back() {
         "times at microseconds, as every database keeps them"
     );
 
-    // SQLite → PostgreSQL (from the tar), then PostgreSQL → SQLite (from
-    // a directory): each export is the first one, ids aside.
-    let b = TestEnv::new(Stack::Postgres).await;
+    // SQLite → PostgreSQL (from the tar; its files in S3, streamed both
+    // ways), then PostgreSQL → SQLite (from a directory): each export is
+    // the first one, ids aside.
+    let bucket = vaultstream_testkit::s3::server().bucket();
+    let mut b = TestEnv::new(Stack::Postgres).await;
+    for (k, v) in &bucket.env {
+        b.set(k, v.clone());
+    }
     let stderr = ok(&import(&b, &a_tar, &root.path().join("b.csv")));
     assert!(
         stderr.contains("4 items: 4 new, 0 already archived"),
