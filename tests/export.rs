@@ -354,6 +354,7 @@ fn ok(out: &Output) -> String {
 /// Unpack a tar into `dir` with the `tar` crate (a real reader).
 fn untar(tar_path: &Path, dir: &Path) -> Vec<String> {
     let mut names = Vec::new();
+    std::fs::create_dir_all(dir).unwrap();
     let mut archive = tar::Archive::new(std::fs::File::open(tar_path).unwrap());
     for e in archive.entries().unwrap() {
         let mut e = e.unwrap();

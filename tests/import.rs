@@ -139,7 +139,8 @@ async fn karakeep_linkwarden_and_omnivore_exports_become_shares() {
         "{stderr}"
     );
     let rows = report_rows(&report);
-    assert_eq!(rows[2][5], "no_link_found", "{:?}", rows[2]);
+    // The asset has no link: refused as empty, reported.
+    assert_eq!(rows[2][5], "empty_input", "{:?}", rows[2]);
     let video_id: i64 = rows[0][2].parse().unwrap();
     let video = contents::get(&db, video_id).await.unwrap().unwrap();
     for t in ["music", "vocaloid", "watch-later", "imported"] {

@@ -3,7 +3,9 @@
 //! media rows, blob rows, versions, stats series and upstream state
 //! changes — unless an item with the same identity `(platform,
 //! platform_id)` is there already (then nothing is written). Rows get
-//! fresh ids; everything else is kept as exported. Blobs themselves are the
+//! fresh ids; everything else is kept as exported, but for this
+//! deployment's bookkeeping: an archived item is not pushed again and its
+//! refresh schedule starts afresh; one not archived yet is queued. Blobs themselves are the
 //! caller's (stored and checked against their SHA-256 before the lines).
 
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -253,6 +255,11 @@ pub async fn restore(db: &DatabaseConnection, line: &Line) -> Result<Restored, R
         })
         .exec_without_returning(&txn)
         .await?;
+    }
+    if pulled {
+        // Its refresh schedule starts afresh here, as for an item archived
+        // here (the worker puts it on the policy).
+        crate::db::refresh::insert_unscheduled(&txn, id, chrono::Utc::now()).await?;
     }
     crate::db::search::index_item(&txn, id).await?;
     txn.commit().await?;
