@@ -235,3 +235,311 @@ async fn export_writes_items_blobs_and_a_manifest() {
         .collect();
     assert_eq!(resumed, ids);
 }
+
+/// History rows a refresh would have written: two versions, two stats
+/// points, one upstream state change (and the item's state with it).
+async fn add_history(env: &TestEnv, id: i64) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use vaultstream_core::db::entities::{content, content_stat, content_version, upstream_event};
+    use vaultstream_core::status::UpstreamState;
+    let db = vaultstream_core::db::connect_migrated(&env.settings())
+        .await
+        .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00.123456789Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for (v, diff) in [
+        (1, None),
+        (
+            2,
+            Some(
+                serde_json::json!([{"field": "text", "change": "changed", "before": "a", "after": "b"}]),
+            ),
+        ),
+    ] {
+        content_version::ActiveModel {
+            content_id: Set(id),
+            version: Set(v),
+            captured_at: Set(at + chrono::Duration::hours(v.into())),
+            snapshot: Set(serde_json::json!({"title": format!("v{v}"), "text": "t"})),
+            diff: Set(diff),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    for likes in [3, 5] {
+        content_stat::ActiveModel {
+            content_id: Set(id),
+            captured_at: Set(at + chrono::Duration::minutes(likes)),
+            stats: Set(serde_json::json!({"likes": likes})),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    upstream_event::ActiveModel {
+        content_id: Set(id),
+        state: Set(UpstreamState::Deleted),
+        previous: Set(UpstreamState::Live),
+        at: Set(at),
+        evidence: Set(Some(serde_json::json!({"status": 404}))),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let mut item: content::ActiveModel = content::Entity::find_by_id(id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    item.upstream_state = Set(UpstreamState::Deleted);
+    item.upstream_state_since = Set(Some(at));
+    item.update(&db).await.unwrap();
+}
+
+fn import(env: &TestEnv, path: &Path, report: &Path) -> Output {
+    let mut cmd: Command =
+        vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), env);
+    cmd.arg("import").arg(path).arg("--report").arg(report);
+    cmd.output().expect("run vaultstream import")
+}
+
+/// An export's lines without the ids a deployment gives (rows get fresh
+/// ids on import; everything else must be the same).
+fn without_ids(dir: &Path) -> Vec<serde_json::Value> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.remove("id");
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut lines = lines(dir);
+    lines.iter_mut().for_each(strip);
+    lines
+}
+
+/// Every file under `blobs/`, by path, with its bytes.
+fn blob_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.join("blobs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// Unpack a tar into `dir` with the `tar` crate (a real reader).
+fn untar(tar_path: &Path, dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    std::fs::create_dir_all(dir).unwrap();
+    let mut archive = tar::Archive::new(std::fs::File::open(tar_path).unwrap());
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        names.push(e.path().unwrap().display().to_string());
+        e.unpack_in(dir).unwrap();
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_import_round_trip_sqlite_postgres_and_back() {
+    // An archive on the embedded default: items with parts, sources with
+    // notes, tags, archived files, history.
+    let a = TestEnv::new(Stack::Embedded).await;
+    let first = seed(&a, 1, Platform::Twitter, 3).await;
+    for n in 2..=4 {
+        seed(&a, n, Platform::Twitter, 1).await;
+    }
+    add_history(&a, first).await;
+    let root = tempfile::tempdir().unwrap();
+
+    // The same archive as a directory and as a tar: the same lines, files
+    // and manifest counts; the tar ends with its manifest.
+    let a_dir = root.path().join("a");
+    ok(&export(&a, &[a_dir.to_str().unwrap()]));
+    let a_tar = root.path().join("a.tar");
+    ok(&export(&a, &[a_tar.to_str().unwrap()]));
+    let unpacked = root.path().join("a-unpacked");
+    let names = untar(&a_tar, &unpacked);
+    assert_eq!(names.last().map(String::as_str), Some("manifest.json"));
+    assert_eq!(
+        std::fs::read(unpacked.join("items.jsonl")).unwrap(),
+        std::fs::read(a_dir.join("items.jsonl")).unwrap()
+    );
+    assert_eq!(blob_files(&unpacked), blob_files(&a_dir));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(unpacked.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["items"], 4);
+    assert_eq!(manifest["blobs"]["files"], 6);
+    assert_eq!(
+        manifest["files"]["items.jsonl"]["sha256"],
+        hex::encode(Sha256::digest(
+            std::fs::read(unpacked.join("items.jsonl")).unwrap()
+        ))
+    );
+    // Every stored row of the item is in its line.
+    let one = &lines(&a_dir)[0];
+    assert_eq!(one["stored"]["versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(one["stored"]["stats"][1]["stats"]["likes"], 5);
+    assert_eq!(one["stored"]["upstream_events"][0]["state"], "deleted");
+    assert_eq!(one["stored"]["media"].as_array().map(Vec::len), Some(3));
+    assert_eq!(one["stored"]["blobs"].as_array().map(Vec::len), Some(3));
+    assert_eq!(one["stored"]["tags"][0]["tag"], "t1");
+    assert_eq!(
+        one["stored"]["versions"][0]["captured_at"], "2026-11-30T11:00:00.123456Z",
+        "times at microseconds, as every database keeps them"
+    );
+
+    // SQLite → PostgreSQL (from the tar; its files in S3, streamed both
+    // ways), then PostgreSQL → SQLite (from a directory): each export is
+    // the first one, ids aside.
+    let bucket = vaultstream_testkit::s3::server().bucket();
+    let mut b = TestEnv::new(Stack::Postgres).await;
+    for (k, v) in &bucket.env {
+        b.set(k, v.clone());
+    }
+    let stderr = ok(&import(&b, &a_tar, &root.path().join("b.csv")));
+    assert!(
+        stderr.contains("4 items: 4 new, 0 already archived"),
+        "{stderr}"
+    );
+    let b_dir = root.path().join("b");
+    ok(&export(&b, &[b_dir.to_str().unwrap()]));
+    assert_eq!(without_ids(&b_dir), without_ids(&a_dir));
+    assert_eq!(blob_files(&b_dir), blob_files(&a_dir));
+
+    let c = TestEnv::new(Stack::Embedded).await;
+    ok(&import(&c, &b_dir, &root.path().join("c.csv")));
+    let c_dir = root.path().join("c");
+    ok(&export(&c, &[c_dir.to_str().unwrap()]));
+    assert_eq!(without_ids(&c_dir), without_ids(&a_dir));
+    assert_eq!(blob_files(&c_dir), blob_files(&a_dir));
+    // Restored items are searchable and show their history.
+    let db = vaultstream_core::db::connect_migrated(&c.settings())
+        .await
+        .unwrap();
+    let restored: i64 = lines(&c_dir)[0]["id"].as_i64().unwrap();
+    let history = vaultstream_core::db::history::history(&db, restored)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(history.versions.len(), 2);
+    assert_eq!(history.stats.len(), 2);
+    assert_eq!(history.states.len(), 1);
+
+    // Importing again skips every item by identity: nothing doubles.
+    let stderr = ok(&import(&b, &a_dir, &root.path().join("b2.csv")));
+    assert!(
+        stderr.contains("4 items: 0 new, 4 already archived"),
+        "{stderr}"
+    );
+    let again = root.path().join("b-again");
+    ok(&export(&b, &[again.to_str().unwrap()]));
+    assert_eq!(lines(&again).len(), 4);
+
+    // A damaged blob (bytes that do not match its name) stops the import
+    // before any item, naming the file, with the usage exit code.
+    let damaged = root.path().join("damaged");
+    untar(&a_tar, &damaged);
+    let (path, _) = blob_files(&damaged).into_iter().next().unwrap();
+    std::fs::write(damaged.join(&path), b"not the bytes").unwrap();
+    let d = TestEnv::new(Stack::Embedded).await;
+    let out = import(&d, &damaged, &root.path().join("d.csv"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&path) && stderr.contains("SHA-256"),
+        "{stderr}"
+    );
+    let d_dir = root.path().join("d");
+    ok(&export(&d, &[d_dir.to_str().unwrap()]));
+    assert!(lines(&d_dir).is_empty(), "no item was restored");
+
+    // A bad line names its line and restores nothing.
+    let bad = root.path().join("bad");
+    untar(&a_tar, &bad);
+    let mut text = std::fs::read_to_string(bad.join("items.jsonl")).unwrap();
+    text.push_str("{\"stored\": 1}\n");
+    std::fs::write(bad.join("items.jsonl"), text).unwrap();
+    let out = import(&d, &bad, &root.path().join("d2.csv"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("items.jsonl line 5"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_streams_the_same_tar() {
+    let env = TestEnv::new(Stack::Embedded).await;
+    for n in 1..=3 {
+        seed(&env, n, Platform::Twitter, 1).await;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cli");
+    ok(&export(&env, &[dir.to_str().unwrap(), "--tag", "t1"]));
+
+    let (_server, addr) = vaultstream_testkit::proc::spawn_api(
+        vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),
+    );
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(format!("http://{addr}/api/v1/export?tag=t1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/x-tar");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"vaultstream-export-")
+    );
+    let tar_path = root.path().join("api.tar");
+    std::fs::write(&tar_path, resp.bytes().await.unwrap()).unwrap();
+    let unpacked = root.path().join("api");
+    let names = untar(&tar_path, &unpacked);
+    assert_eq!(names.last().map(String::as_str), Some("manifest.json"));
+    assert_eq!(
+        std::fs::read(unpacked.join("items.jsonl")).unwrap(),
+        std::fs::read(dir.join("items.jsonl")).unwrap(),
+        "the API's tar holds what the CLI writes"
+    );
+    assert_eq!(lines(&unpacked).len(), 2);
+    assert_eq!(blob_files(&unpacked), blob_files(&dir));
+
+    // Bad filters are 400 invalid_parameter, before any byte of a tar.
+    for q in ["since=yesterday", "platform=myspace", "blobs=maybe"] {
+        let resp = client
+            .get(format!("http://{addr}/api/v1/export?{q}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{q}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_parameter", "{q}: {body}");
+    }
+}

@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/push-targets/{id}"),
     ("get", "/api/v1/pushed-records"),
     ("post", "/api/v1/pushed-records/{id}/resend"),
+    ("get", "/api/v1/export"),
     ("get", "/api/v1/health"),
     ("get", "/metrics"),
     ("get", "/blobs/sha256/{rest}"),

@@ -13,6 +13,8 @@
 //! - [`blob`]: blob keys and the blob stores (local disk, S3).
 //! - [`db`]: connecting, migrating and querying (SQLite or PostgreSQL);
 //!   `db::work` is the queued-work bookkeeping every job table shares.
+//! - [`export`]: the open export layout (a directory or a tar stream) and
+//!   restoring an item from it.
 //! - [`queue`]: job payloads and the queue interface the worker implements.
 //! - [`metrics`]: the process-global Prometheus registry and its helpers.
 //! - [`failpoint`]: crash points that only tests switch on.
@@ -24,6 +26,7 @@ pub mod blob;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod failpoint;
 pub mod metrics;
 pub mod parsed;

@@ -76,11 +76,13 @@ enum Command {
     Submit(submit::Args),
     /// Search the archive (`search reindex` rebuilds the index).
     Search(search::Args),
-    /// Write every item, its sources and its media files to a directory,
-    /// in an open layout (items.jsonl, blobs/, manifest.json).
+    /// Write every item, its sources, history and media files to a
+    /// directory or a .tar, in an open layout (items.jsonl, blobs/,
+    /// manifest.json).
     Export(export::Args),
-    /// Import links: browser bookmarks (HTML), Pocket's CSV or a list of
-    /// links; a CSV report of every entry's outcome.
+    /// Import: our own export (restored whole), browser bookmarks (HTML),
+    /// Pocket's CSV, Karakeep/Linkwarden/Omnivore JSON or a list of links;
+    /// a CSV report of every entry's outcome.
     Import(import::Args),
     /// Fetch items again now (re-archive; upstream state; stats history).
     Refresh(refresh::Args),

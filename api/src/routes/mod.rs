@@ -3,6 +3,7 @@
 
 pub mod blobs;
 pub mod contents;
+pub mod export;
 pub mod health;
 pub mod operator;
 pub mod page;
@@ -52,6 +53,7 @@ pub fn api(base: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(pushed_records::list_records))
         .routes(routes!(pushed_records::resend_record))
+        .routes(routes!(export::export_tar))
         .routes(routes!(health::health))
         .routes(routes!(blobs::get_blob))
         .routes(routes!(metrics::scrape))

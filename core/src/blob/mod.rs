@@ -115,6 +115,13 @@ pub enum Stored {
     AlreadyThere,
 }
 
+/// A blob being read: its size (known before the bytes, as a tar header
+/// needs it) and the bytes.
+pub struct BlobReader {
+    pub size: u64,
+    pub reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+}
+
 /// A stored blob's size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -183,6 +190,29 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// The file backing `key` (local disk only), for serving with Range.
     fn local_path(&self, key: &BlobKey) -> Option<PathBuf>;
+
+    /// The blob's size and its bytes as a reader, for copying it on
+    /// (exports): local disk streams the file; other stores hand over the
+    /// one blob they fetched. `None` when the key does not exist.
+    async fn open_read(&self, key: &BlobKey) -> Result<Option<BlobReader>, BlobError> {
+        if let Some(path) = self.local_path(key) {
+            return match tokio::fs::File::open(&path).await {
+                Ok(f) => {
+                    let size = f.metadata().await?.len();
+                    Ok(Some(BlobReader {
+                        size,
+                        reader: Box::pin(f),
+                    }))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Ok(self.get(key).await?.map(|bytes| BlobReader {
+            size: bytes.len() as u64,
+            reader: Box::pin(std::io::Cursor::new(bytes)),
+        }))
+    }
 
     /// Reachable and writable? (health, doctor)
     async fn check(&self) -> Result<(), BlobError>;

@@ -25,7 +25,7 @@ use s3::request::tokio_backend::ReqwestRequest;
 use s3::{Bucket, Region};
 use url::Url;
 
-use super::{BlobError, BlobInfo, BlobKey, BlobStore, Stored};
+use super::{BlobError, BlobInfo, BlobKey, BlobReader, BlobStore, Stored};
 use crate::settings::S3Settings;
 
 /// Objects never change once written.
@@ -224,6 +224,30 @@ impl BlobStore for S3Store {
                 S3Error::HttpFailWithBody(status, String::new()),
             )),
             Err(e) => Err(self.classify(&format!("HEAD {key}"), e)),
+        }
+    }
+
+    /// Streamed: the object's bytes as they arrive, never whole in memory.
+    async fn open_read(&self, key: &BlobKey) -> Result<Option<BlobReader>, BlobError> {
+        use futures::StreamExt as _;
+        let Some(info) = self.head(key).await? else {
+            return Ok(None);
+        };
+        match self.bucket.get_object_stream(key.as_str()).await {
+            Ok(r) if r.status_code < 300 => {
+                let bytes = r.bytes.map(|chunk| chunk.map_err(std::io::Error::other));
+                Ok(Some(BlobReader {
+                    size: info.size,
+                    reader: Box::pin(tokio_util::io::StreamReader::new(bytes)),
+                }))
+            }
+            Ok(r) if r.status_code == 404 => Ok(None),
+            Ok(r) => Err(self.classify(
+                &format!("GET {key}"),
+                S3Error::HttpFailWithBody(r.status_code, String::new()),
+            )),
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(None),
+            Err(e) => Err(self.classify(&format!("GET {key}"), e)),
         }
     }
 
