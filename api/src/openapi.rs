@@ -61,6 +61,7 @@ pub const BEARER: &str = "bearer";
         (name = "push", description = "Telegram push targets and pushed records"),
         (name = "health", description = "Liveness"),
         (name = "blobs", description = "Archived media files"),
+        (name = "feeds", description = "RSS, Atom and JSON feeds behind revocable tokens"),
     )
 )]
 struct ApiDoc;

@@ -14,6 +14,7 @@
 //! - `m20261203_000007_parts`: a whole post's parts and fields.
 //! - `m20261203_000008_search`: the full-text index.
 //! - `m20261203_000009_refresh`: upstream state, the refresh queue, versions, stats series and upstream events.
+//! - `m20261203_000011_feeds`: feeds and their tokens.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ mod m20261203_000006_push_scheduling;
 mod m20261203_000007_parts;
 mod m20261203_000008_search;
 mod m20261203_000009_refresh;
+mod m20261203_000011_feeds;
 
 pub struct Migrator;
 
@@ -42,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_parts::Migration),
             Box::new(m20261203_000008_search::Migration),
             Box::new(m20261203_000009_refresh::Migration),
+            Box::new(m20261203_000011_feeds::Migration),
         ]
     }
 }
