@@ -267,7 +267,7 @@ async fn feeds_over_http(b: Backend) {
     let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        vec!["https://x.com/jack/status/102", "https://x.com/jack/status/101"],
+        vec!["https://x.com/i/status/102", "https://x.com/i/status/101"],
         "twitter and #cats only, archived only, newest first"
     );
     let hostile = &entries[1];
@@ -381,7 +381,7 @@ async fn feeds_over_http(b: Backend) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let jf: Value = r.json().await.unwrap();
-    assert_eq!(jf["items"][0]["id"], "https://x.com/jack/status/104");
+    assert_eq!(jf["items"][0]["id"], "https://x.com/i/status/104");
 
     // Paging by rel="next": a feed of everything, two per page.
     let everything: Value = op
@@ -413,10 +413,10 @@ async fn feeds_over_http(b: Backend) {
     assert_eq!(
         seen,
         vec![
-            "https://x.com/jack/status/104",
+            "https://x.com/i/status/104",
             "https://www.bilibili.com/video/BV1GJ411x7h7",
-            "https://x.com/jack/status/102",
-            "https://x.com/jack/status/101",
+            "https://x.com/i/status/102",
+            "https://x.com/i/status/101",
         ],
         "every archived item once, newest first (not {pending})"
     );

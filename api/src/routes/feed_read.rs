@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use vaultstream_core::ErrorCode;
 use vaultstream_core::content::ContentView;
 use vaultstream_core::db::contents;
-use vaultstream_core::db::entities::feed;
+use vaultstream_core::db::entities::feed as feed_row;
 use vaultstream_core::db::feeds;
 use vaultstream_core::db::keys::hash_key;
 
@@ -156,7 +156,7 @@ pub async fn json(
 }
 
 /// The feed's title: its name, else what it selects.
-fn title(f: &feed::Model) -> String {
+fn title(f: &feed_row::Model) -> String {
     if let Some(n) = f.name.as_deref() {
         return format!("VaultStream: {n}");
     }
@@ -248,9 +248,13 @@ async fn read(
     };
     let blob_url = |path: &str| format!("{base}{path}?token={token}");
     let entries: Vec<feed::Entry> = views.iter().map(|v| feed::entry(v, blob_url)).collect();
+    // A file archived later changes the entry without touching the item.
     let updated = views
         .iter()
-        .map(|v| v.updated_at)
+        .flat_map(|v| {
+            let files = v.media.iter().flatten().filter_map(|m| m.archived_at);
+            std::iter::once(v.updated_at).chain(files)
+        })
         .max()
         .unwrap_or(row.created_at);
     let channel = Channel {
