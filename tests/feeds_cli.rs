@@ -26,7 +26,11 @@ async fn feeds_from_the_cli() {
     // Bad filters are usage errors that name the flag.
     let out = run(&env, &["feeds", "create", "--kind", "poem"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--kind"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--kind"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&env, &["feeds", "create", "--platform", "myspace"]);
     assert_eq!(out.status.code(), Some(2));
     let long = "x".repeat(200);
@@ -39,7 +43,14 @@ async fn feeds_from_the_cli() {
     let out = run(
         &env,
         &[
-            "feeds", "create", "--name", "Videos", "--kind", "video", "--base-url", &base,
+            "feeds",
+            "create",
+            "--name",
+            "Videos",
+            "--kind",
+            "video",
+            "--base-url",
+            &base,
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -50,7 +61,10 @@ async fn feeds_from_the_cli() {
         .find_map(|l| l.strip_prefix("RSS:  "))
         .unwrap_or_else(|| panic!("an RSS URL: {stdout}"))
         .to_owned();
-    assert!(rss.starts_with(&format!("{base}/api/v1/feed/rss?token=vf_")), "{rss}");
+    assert!(
+        rss.starts_with(&format!("{base}/api/v1/feed/rss?token=vf_")),
+        "{rss}"
+    );
     let token = rss.split("token=").nth(1).unwrap().to_owned();
     assert!(stdout.contains(&format!("{base}/api/v1/feed/atom?token={token}")));
     assert!(stdout.contains(&format!("{base}/api/v1/feed/json?token={token}")));
@@ -72,9 +86,14 @@ async fn feeds_from_the_cli() {
     let resp = reqwest::get(&rss).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body = resp.text().await.unwrap();
-    assert!(body.contains("<title>VaultStream: Videos</title>"), "{body}");
+    assert!(
+        body.contains("<title>VaultStream: Videos</title>"),
+        "{body}"
+    );
     // Without the token it is closed like every other route.
-    let resp = reqwest::get(format!("{base}/api/v1/feed/rss")).await.unwrap();
+    let resp = reqwest::get(format!("{base}/api/v1/feed/rss"))
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 
     let prefix = token[..11].to_owned();

@@ -24,7 +24,8 @@ use vaultstream_core::parsed::{MediaRef, MediaRole, ParsedAuthor, ParsedItem};
 both_backends!(feeds_over_http);
 
 const HOSTILE_TITLE: &str = "<script>alert(\"t\")</script> & 'quotes' ]]>";
-const HOSTILE_TEXT: &str = "first line <img src=x onerror=alert(1)>\nsecond line\u{1b}\n\nnext paragraph";
+const HOSTILE_TEXT: &str =
+    "first line <img src=x onerror=alert(1)>\nsecond line\u{1b}\n\nnext paragraph";
 
 fn authed(key: &str) -> reqwest::Client {
     let mut h = HeaderMap::new();
@@ -32,7 +33,10 @@ fn authed(key: &str) -> reqwest::Client {
         "authorization",
         HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
     );
-    reqwest::Client::builder().default_headers(h).build().unwrap()
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
 }
 
 async fn share(app: &TestApp, client: &reqwest::Client, url: &str, tags: &[&str]) -> i64 {
@@ -88,7 +92,11 @@ async fn pull(
         },
         ..Default::default()
     };
-    assert!(items::complete(&app.db, &claim, &parsed, true).await.unwrap());
+    assert!(
+        items::complete(&app.db, &claim, &parsed, true)
+            .await
+            .unwrap()
+    );
     search::index_items(&app.db, &[id]).await.unwrap();
     if !with_image {
         return None;
@@ -252,7 +260,12 @@ async fn feeds_over_http(b: Backend) {
     );
     assert!(!rss.contains("<script"), "hostile markup is escaped: {rss}");
     assert!(!rss.contains('\u{1b}'), "no character XML cannot carry");
-    for leak in ["pbs.twimg.com", "secret-signed", op_key.as_str(), sub_key.as_str()] {
+    for leak in [
+        "pbs.twimg.com",
+        "secret-signed",
+        op_key.as_str(),
+        sub_key.as_str(),
+    ] {
         assert!(!rss.contains(leak), "the feed names {leak}");
     }
     let parsed = feedparser(&tmp, &rss);
@@ -260,7 +273,12 @@ async fn feeds_over_http(b: Backend) {
     assert_eq!(parsed["version"], "rss20");
     assert_eq!(parsed["feed"]["title"], "VaultStream: Cats <b>");
     assert_eq!(parsed["feed"]["link"], format!("{}/", app.base));
-    assert!(parsed["feed"]["subtitle"].as_str().unwrap().contains("Cats"));
+    assert!(
+        parsed["feed"]["subtitle"]
+            .as_str()
+            .unwrap()
+            .contains("Cats")
+    );
     assert_eq!(link(&parsed, "self").as_deref(), Some(rss_url.as_str()));
     assert_eq!(link(&parsed, "next"), None, "one page");
     let entries = parsed["entries"].as_array().unwrap();
@@ -283,7 +301,10 @@ async fn feeds_over_http(b: Backend) {
     let html = hostile["content"][0].as_str().unwrap();
     assert!(html.contains("<img") && html.contains(&blob_url), "{html}");
     assert!(html.contains("first line &lt;img src=x"), "{html}");
-    assert!(html.contains("second line") && !html.contains("onerror=alert(1)>"), "{html}");
+    assert!(
+        html.contains("second line") && !html.contains("onerror=alert(1)>"),
+        "{html}"
+    );
     assert!(
         rss.contains(&format!("&lt;img src=&quot;{blob_url}&quot;")),
         "the HTML is escaped once more for XML"
@@ -446,11 +467,18 @@ async fn feeds_over_http(b: Backend) {
     );
     assert_eq!(reqwest::get(&other).await.unwrap().status().as_u16(), 403);
     let every_blob = format!("{}/{}?token={every_token}", app.base, image.as_str());
-    assert_eq!(reqwest::get(&every_blob).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        reqwest::get(&every_blob).await.unwrap().status().as_u16(),
+        200
+    );
 
     // Bad requests: clear 4xx codes.
     for (url, status, code) in [
-        (format!("{}/api/v1/feed/rss", app.base), 401, "unauthenticated"),
+        (
+            format!("{}/api/v1/feed/rss", app.base),
+            401,
+            "unauthenticated",
+        ),
         (
             format!("{}/api/v1/feed/rss?token=vf_{}", app.base, "A".repeat(40)),
             401,
@@ -482,7 +510,10 @@ async fn feeds_over_http(b: Backend) {
     let revoked: Value = resp.json().await.unwrap();
     assert!(revoked["revoked_at"].is_string());
     assert_eq!(fetch(&rss_url).await.0, 401);
-    assert_eq!(reqwest::get(&blob_url).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        reqwest::get(&blob_url).await.unwrap().status().as_u16(),
+        401
+    );
     let resp = op
         .get(app.url(&format!("/api/v1/feeds/{id}")))
         .send()

@@ -334,7 +334,11 @@ async fn feeds_leave_items_and_keys_as_they_were() {
     for (db, _pg, _dir) in databases().await {
         migrate_to(&db, "m20261203_000011_feeds").await;
         let now = "'2026-12-01 10:00:00+00:00'";
-        for (id, status, tag) in [(1, "pulled", "cats"), (2, "pulled", "dogs"), (3, "failed", "cats")] {
+        for (id, status, tag) in [
+            (1, "pulled", "cats"),
+            (2, "pulled", "dogs"),
+            (3, "failed", "cats"),
+        ] {
             exec(
                 &db,
                 &format!(
@@ -375,7 +379,10 @@ async fn feeds_leave_items_and_keys_as_they_were() {
         )
         .await
         .unwrap();
-        let found = feeds::verify(&db, &token).await.unwrap().expect("live feed");
+        let found = feeds::verify(&db, &token)
+            .await
+            .unwrap()
+            .expect("live feed");
         assert_eq!(found.id, feed.id);
         let page = feeds::page(&db, &found, 10, None).await.unwrap();
         let ids: Vec<i64> = page.items.iter().map(|i| i.id).collect();

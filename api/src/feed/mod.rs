@@ -139,7 +139,11 @@ pub fn entry(view: &ContentView, blob_url: impl Fn(&str) -> String) -> Entry {
     if view.parts.is_empty() {
         paragraphs(view.text.as_deref().unwrap_or_default(), &mut html);
         for m in media.iter().filter(archived) {
-            media_html(m, &blob_url(m.url.as_deref().unwrap_or_default()), &mut html);
+            media_html(
+                m,
+                &blob_url(m.url.as_deref().unwrap_or_default()),
+                &mut html,
+            );
         }
     } else {
         if let Some(text) = view.text.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -147,7 +151,11 @@ pub fn entry(view: &ContentView, blob_url: impl Fn(&str) -> String) -> Entry {
         }
         // Files of no part (the item's own) first, then each part's.
         for m in media.iter().filter(|m| m.part.is_none()).filter(archived) {
-            media_html(m, &blob_url(m.url.as_deref().unwrap_or_default()), &mut html);
+            media_html(
+                m,
+                &blob_url(m.url.as_deref().unwrap_or_default()),
+                &mut html,
+            );
         }
         for part in &view.parts {
             html.push_str("<hr>");
@@ -156,7 +164,11 @@ pub fn entry(view: &ContentView, blob_url: impl Fn(&str) -> String) -> Entry {
             }
             paragraphs(part.text.as_deref().unwrap_or_default(), &mut html);
             for m in part.media.iter().filter(archived) {
-                media_html(m, &blob_url(m.url.as_deref().unwrap_or_default()), &mut html);
+                media_html(
+                    m,
+                    &blob_url(m.url.as_deref().unwrap_or_default()),
+                    &mut html,
+                );
             }
         }
     }
@@ -219,7 +231,10 @@ mod tests {
             xml_escape("a<b>&\"c'\u{0}\u{1b}\u{FFFE}d\n"),
             "a&lt;b&gt;&amp;&quot;c&apos;d\n"
         );
-        assert_eq!(html_escape("<img onerror='x'>"), "&lt;img onerror=&#39;x&#39;&gt;");
+        assert_eq!(
+            html_escape("<img onerror='x'>"),
+            "&lt;img onerror=&#39;x&#39;&gt;"
+        );
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub fn render(ch: &Channel, entries: &[Entry]) -> String {
     let _ = writeln!(out, "<title>{}</title>", x(&ch.title));
     let _ = writeln!(out, "<link>{}</link>", x(&ch.home_url));
     let _ = writeln!(out, "<description>{}</description>", x(&ch.description));
-    let _ = writeln!(out, "<lastBuildDate>{}</lastBuildDate>", ch.updated.to_rfc2822());
+    let _ = writeln!(
+        out,
+        "<lastBuildDate>{}</lastBuildDate>",
+        ch.updated.to_rfc2822()
+    );
     out.push_str("<generator>VaultStream</generator>\n");
     let _ = writeln!(
         out,

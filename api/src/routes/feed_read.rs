@@ -196,9 +196,10 @@ fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -
     {
         // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2);
         // the comparison is weak (a `W/` prefix is ignored).
-        return inm.split(',').map(str::trim).any(|t| {
-            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
-        });
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag);
     }
     headers
         .get(header::IF_MODIFIED_SINCE)

@@ -124,7 +124,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
 impl FeedRequest {
     fn filter(self) -> ApiResult<(Option<String>, FeedFilter)> {
         let texts = [&self.name, &self.tag, &self.author, &self.q];
-        if texts.iter().any(|t| t.as_deref().is_some_and(|t| t.contains('\0'))) {
+        if texts
+            .iter()
+            .any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+        {
             return Err(invalid("feed fields cannot contain NUL characters"));
         }
         let platform = self
@@ -260,7 +263,9 @@ pub async fn get_feed(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<FeedView>> {
     let id = path_id(path, "feed")?;
-    let row = feeds::get(&state.db, id).await?.ok_or_else(|| no_feed(id))?;
+    let row = feeds::get(&state.db, id)
+        .await?
+        .ok_or_else(|| no_feed(id))?;
     Ok(Json(row.into()))
 }
 

@@ -122,9 +122,7 @@ pub fn looks_like_key(text: &str) -> bool {
 pub fn looks_like_token(text: &str, prefix: &str) -> bool {
     text.len() == prefix.len() + KEY_RANDOM_CHARS
         && text.starts_with(prefix)
-        && text[prefix.len()..]
-            .bytes()
-            .all(|b| URL_SAFE.contains(&b))
+        && text[prefix.len()..].bytes().all(|b| URL_SAFE.contains(&b))
 }
 
 /// Create a key. Returns the stored row and the plaintext key, which is not
