@@ -4,9 +4,10 @@
 //! - [`error`]: the `{"error": {"code", "message"}}` envelope.
 //! - [`extract`]: body/query extractors that answer in that envelope.
 //! - [`routes`]: one file per route group (shares, contents, operator,
-//!   push targets, pushed records, health, blobs), each answering with the
+//!   push targets, pushed records, health, blobs, feeds), each answering with the
 //!   typed bodies it declares; [`routes::api`] lists every route once, for
 //!   the router and the document alike.
+//! - [`feed`]: items as RSS 2.0, Atom and JSON Feed entries.
 //! - [`openapi`]: assembles the OpenAPI document; Swagger UI.
 //! - [`metrics`]: `GET /metrics` (Prometheus) and the HTTP metrics middleware.
 //! - [`auth`]: API keys, roles and rate limits, one middleware for all routes.
@@ -20,6 +21,7 @@ mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod feed;
 mod library;
 pub mod metrics;
 pub mod openapi;

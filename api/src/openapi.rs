@@ -12,7 +12,9 @@
 use axum::Router;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -34,6 +36,8 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 pub const DOCS_PATH: &str = "/docs";
 /// The name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
+/// The name of the feed-token scheme (`?token=vf_…`) in the document.
+pub const FEED_TOKEN: &str = "feed_token";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +65,7 @@ pub const BEARER: &str = "bearer";
         (name = "push", description = "Telegram push targets and pushed records"),
         (name = "health", description = "Liveness"),
         (name = "blobs", description = "Archived media files"),
+        (name = "feeds", description = "RSS, Atom and JSON feeds behind revocable tokens"),
     )
 )]
 struct ApiDoc;
@@ -118,6 +123,15 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            FEED_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A feed's token (`vf_…`, from `vaultstream feeds create` or \
+                 `POST /api/v1/feeds`): reads that feed, and the archived files \
+                 of the items it shows.",
+            ))),
+        );
         for (path, item) in openapi.paths.paths.iter_mut() {
             // `method(get, head)` shares one operation; ids must be unique.
             if let Some(head) = item.head.as_mut()
@@ -139,14 +153,41 @@ impl Modify for Security {
                 &mut item.patch,
                 &mut item.trace,
             ];
+            let feed = path.starts_with("/api/v1/feed/");
+            let blob = path.starts_with("/blobs/");
             for op in ops.into_iter().flatten() {
                 match access {
+                    Access::Open if feed => feed_secured(op),
                     Access::Open => op.security = Some(Vec::new()),
-                    Access::Needs(role) => secure(op, role),
+                    Access::Needs(role) => {
+                        secure(op, role);
+                        if blob {
+                            // Or a feed's token, for the files its items have.
+                            op.security
+                                .get_or_insert_with(Vec::new)
+                                .push(feed_requirement());
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+fn feed_requirement() -> SecurityRequirement {
+    SecurityRequirement::new::<_, [&str; 0], &str>(FEED_TOKEN, [])
+}
+
+/// A feed route: its own token in the query instead of a key; limited per
+/// client IP.
+fn feed_secured(op: &mut Operation) {
+    op.security = Some(vec![feed_requirement()]);
+    op.responses
+        .responses
+        .entry("429".to_owned())
+        .or_insert_with(|| {
+            error_response("`rate_limited`: retry after the `Retry-After` header (seconds)")
+        });
 }
 
 fn secure(op: &mut Operation, role: Role) {

@@ -36,6 +36,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/pushed-records"),
     ("post", "/api/v1/pushed-records/{id}/resend"),
     ("get", "/api/v1/export"),
+    ("get", "/api/v1/feeds"),
+    ("post", "/api/v1/feeds"),
+    ("get", "/api/v1/feeds/{id}"),
+    ("delete", "/api/v1/feeds/{id}"),
+    ("get", "/api/v1/feed/rss"),
+    ("get", "/api/v1/feed/atom"),
+    ("get", "/api/v1/feed/json"),
     ("get", "/api/v1/health"),
     ("get", "/metrics"),
     ("get", "/blobs/sha256/{rest}"),
@@ -131,6 +138,14 @@ fn every_route_is_documented_and_nothing_else() {
         let security = op["security"].as_array().expect("security on every op");
         if *p == "/api/v1/health" {
             assert!(security.is_empty(), "health is open");
+        } else if p.starts_with("/api/v1/feed/") {
+            assert_eq!(security.len(), 1, "{m} {p} needs a feed token");
+            assert!(security[0].get("feed_token").is_some(), "{m} {p}");
+            assert!(op["responses"]["401"].is_object(), "{m} {p} documents 401");
+        } else if p.starts_with("/blobs/") {
+            assert_eq!(security.len(), 2, "{m} {p}: a key or a feed token");
+            assert!(security[0].get("bearer").is_some(), "{m} {p}");
+            assert!(security[1].get("feed_token").is_some(), "{m} {p}");
         } else {
             assert_eq!(security.len(), 1, "{m} {p} needs a key");
             assert!(security[0].get("bearer").is_some(), "{m} {p}");
@@ -159,6 +174,7 @@ fn every_route_is_documented_and_nothing_else() {
         ("post", "/api/v1/shares"),
         ("post", "/api/v1/push-targets"),
         ("patch", "/api/v1/push-targets/{id}"),
+        ("post", "/api/v1/feeds"),
     ] {
         assert!(
             doc["paths"][p][m]["requestBody"].is_object(),

@@ -423,6 +423,72 @@ async fn deletion_notices_carry_targets_and_records_forward() {
             vec![Some("1".to_owned())],
             "down drops the notices only"
         );
+/// `m20261203_000011_feeds`: a new table; the items and API keys written
+/// before it are untouched, feeds made afterwards select them, and the
+/// migration goes down and up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_leave_items_and_keys_as_they_were() {
+    use vaultstream_core::db::{feeds, keys};
+    for (db, _pg, _dir) in databases().await {
+        migrate_to(&db, "m20261203_000011_feeds").await;
+        let now = "'2026-12-01 10:00:00+00:00'";
+        for (id, status, tag) in [
+            (1, "pulled", "cats"),
+            (2, "pulled", "dogs"),
+            (3, "failed", "cats"),
+        ] {
+            exec(
+                &db,
+                &format!(
+                    "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, \
+                     title, failure_count, attempts, created_at, updated_at) VALUES \
+                     ({id}, 'twitter', '{id}', 'https://x.com/i/status/{id}', 'post', '{status}', \
+                     't{id}', 0, 0, {now}, {now})"
+                ),
+            )
+            .await;
+            exec(
+                &db,
+                &format!(
+                    "INSERT INTO content_tags (content_id, tag, created_at) VALUES ({id}, '{tag}', {now})"
+                ),
+            )
+            .await;
+        }
+        let (_, key) = keys::create(&db, keys::Role::Operator, Some("before"))
+            .await
+            .unwrap();
+
+        Migrator::up(&db, None).await.expect("the rest");
+
+        let titles = query_strings(&db, "SELECT title FROM contents ORDER BY id").await;
+        assert_eq!(
+            titles,
+            vec![Some("t1".into()), Some("t2".into()), Some("t3".into())]
+        );
+        assert!(keys::verify(&db, &key).await.unwrap().is_some());
+        let (feed, token) = feeds::create(
+            &db,
+            Some("cats"),
+            feeds::FeedFilter {
+                tag: Some("cats".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let found = feeds::verify(&db, &token)
+            .await
+            .unwrap()
+            .expect("live feed");
+        assert_eq!(found.id, feed.id);
+        let page = feeds::page(&db, &found, 10, None).await.unwrap();
+        let ids: Vec<i64> = page.items.iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![1], "pulled items with the tag only");
+
+        Migrator::down(&db, Some(1)).await.expect("down");
+        let left = query_strings(&db, "SELECT title FROM contents ORDER BY id").await;
+        assert_eq!(left.len(), 3);
         Migrator::up(&db, None).await.expect("up again");
     }
 }

@@ -15,6 +15,7 @@
 //! - `m20261203_000008_search`: the full-text index.
 //! - `m20261203_000009_refresh`: upstream state, the refresh queue, versions, stats series and upstream events.
 //! - `m20261203_000010_deletion_notices`: push targets that want a notice when an original is deleted, and the notice records.
+//! - `m20261203_000011_feeds`: feeds and their tokens.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ mod m20261203_000007_parts;
 mod m20261203_000008_search;
 mod m20261203_000009_refresh;
 mod m20261203_000010_deletion_notices;
+mod m20261203_000011_feeds;
 
 pub struct Migrator;
 
@@ -45,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_search::Migration),
             Box::new(m20261203_000009_refresh::Migration),
             Box::new(m20261203_000010_deletion_notices::Migration),
+            Box::new(m20261203_000011_feeds::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 mod dlq;
 mod doctor;
 mod export;
+mod feeds;
 mod import;
 mod keys;
 mod logging;
@@ -96,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         action: keys::Action,
     },
+    /// RSS, Atom and JSON feeds of the archive, each behind its own revocable token.
+    Feeds {
+        #[command(subcommand)]
+        action: feeds::Action,
+    },
     /// Check the settings and every dependency; print what is wrong and how to fix it.
     Doctor,
     /// Print a shell completion script.
@@ -163,6 +169,7 @@ pub fn main() -> ExitCode {
             Command::Refresh(args) => refresh::run(&settings, args).await,
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
+            Command::Feeds { action } => feeds::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
             Command::Completions { .. } => ExitCode::SUCCESS,
         }

@@ -23,6 +23,13 @@
 //!
 //! The verified key is put in the request's extensions as a [`Caller`].
 //!
+//! Feeds are read by feed readers, which send no header: the feed routes
+//! (`/api/v1/feed/{rss,atom,json}`) are open here and check the token in
+//! their URL themselves, and a blob request that carries a feed's token
+//! (`/blobs/…?token=vf_…`, the URLs a feed hands out) is let through when
+//! that feed shows an item the file belongs to ([`feed_blob`]), instead of
+//! needing an API key. Feed requests are rate limited per client IP.
+//!
 //! Layout: this file (the policy and the middleware), [`key`] (whose
 //! bucket a request draws from), [`limit`] (the buckets: this process's
 //! own token buckets, or [`shared`] ones in Redis).
@@ -42,6 +49,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sea_orm::DatabaseConnection;
 use vaultstream_core::ErrorCode;
+use vaultstream_core::db::feeds;
 use vaultstream_core::db::keys::{self, Role};
 
 pub use key::BucketKey;
@@ -64,6 +72,9 @@ pub enum Access {
 /// route's methods all belong to the same audience).
 pub fn access_for(path: &str) -> Access {
     if path == "/api/v1/health"
+        || path == "/api/v1/feed/rss"
+        || path == "/api/v1/feed/atom"
+        || path == "/api/v1/feed/json"
         || path == "/api/openapi.json"
         || path == "/docs"
         || path.starts_with("/docs/")
@@ -136,11 +147,84 @@ fn bearer(req: &Request) -> Result<Option<&str>, ()> {
     Ok(Some(token.trim()))
 }
 
-/// The middleware: see the module documentation.
-pub async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
-    let Access::Needs(needed) = access_for(req.uri().path()) else {
-        return next.run(req).await;
+/// A feed token in the query (`token=vf_…`), if any.
+fn feed_token(req: &Request) -> Option<String> {
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|t| feeds::looks_like_token(t))
+}
+
+/// Whether the feed behind `token` opens this blob: the feed is live and
+/// shows an item the file belongs to. `Err` is a response to give.
+async fn feed_blob(db: &DatabaseConnection, token: &str, path: &str) -> Result<(), Response> {
+    let feed = match feeds::verify(db, token).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(unauthenticated("unknown or revoked feed token")),
+        Err(e) => return Err(ApiError::from(e).into_response()),
     };
+    let key = path.trim_start_matches('/');
+    match feeds::may_read_blob(db, &feed, key).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this feed's token does not open this file",
+        )
+        .into_response()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+/// The per-IP bucket of a request (`None` without a peer address).
+fn client_bucket(req: &Request) -> Option<BucketKey> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| BucketKey::client(c.0.ip()))
+}
+
+/// The middleware: see the module documentation.
+pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let access = access_for(path);
+    let feed_route = access == Access::Open && path.starts_with("/api/v1/feed/");
+    let blob_token = if path.starts_with("/blobs/") {
+        feed_token(&req)
+    } else {
+        None
+    };
+    if !feed_route && blob_token.is_none() {
+        return match access {
+            Access::Open => next.run(req).await,
+            Access::Needs(needed) => keyed(g, req, next, needed).await,
+        };
+    }
+    // Feeds and the files they show: the feed's token, not an API key.
+    if let Some(token) = blob_token.as_deref()
+        && g.required
+        && let Err(resp) = feed_blob(&g.db, token, req.uri().path()).await
+    {
+        return resp;
+    }
+    if let (Some(limiter), Some(bucket)) = (&g.limiter, client_bucket(&req))
+        && let Err(wait) = limiter.check(bucket).await
+    {
+        return rate_limited(wait);
+    }
+    next.run(req).await
+}
+
+fn rate_limited(wait: std::time::Duration) -> Response {
+    let mut err = ApiError::new(
+        ErrorCode::RateLimited,
+        "too many requests; retry after the Retry-After header",
+    );
+    err.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+    err.into_response()
+}
+
+/// A route that needs an API key with at least the role `needed`.
+async fn keyed(g: Guard, mut req: Request, next: Next, needed: Role) -> Response {
     let bucket = if g.required {
         let token = match bearer(&req) {
             Ok(Some(t)) => t,
@@ -170,12 +254,8 @@ pub async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
         });
         BucketKey::Key(key.id)
     } else {
-        let ip = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        match ip {
-            Some(ip) => BucketKey::client(ip),
+        match client_bucket(&req) {
+            Some(b) => b,
             // No peer address (a router driven without a socket): nothing
             // to tell clients apart by.
             None => return next.run(req).await,
@@ -184,12 +264,7 @@ pub async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Resp
     if let Some(limiter) = &g.limiter
         && let Err(wait) = limiter.check(bucket).await
     {
-        let mut err = ApiError::new(
-            ErrorCode::RateLimited,
-            "too many requests; retry after the Retry-After header",
-        );
-        err.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-        return err.into_response();
+        return rate_limited(wait);
     }
     next.run(req).await
 }
@@ -203,6 +278,11 @@ mod tests {
         let sub = Access::Needs(Role::Submitter);
         let op = Access::Needs(Role::Operator);
         assert_eq!(access_for("/api/v1/health"), Access::Open);
+        assert_eq!(access_for("/api/v1/feed/rss"), Access::Open);
+        assert_eq!(access_for("/api/v1/feed/json"), Access::Open);
+        assert_eq!(access_for("/api/v1/feed/xml"), op);
+        assert_eq!(access_for("/api/v1/feeds"), op);
+        assert_eq!(access_for("/api/v1/feeds/1"), op);
         assert_eq!(access_for("/api/openapi.json"), Access::Open);
         assert_eq!(access_for("/api/v1/shares"), sub);
         assert_eq!(access_for("/api/v1/contents"), sub);

@@ -4,6 +4,8 @@
 pub mod blobs;
 pub mod contents;
 pub mod export;
+pub mod feed_read;
+pub mod feeds;
 pub mod health;
 pub mod operator;
 pub mod page;
@@ -54,6 +56,11 @@ pub fn api(base: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(pushed_records::list_records))
         .routes(routes!(pushed_records::resend_record))
         .routes(routes!(export::export_tar))
+        .routes(routes!(feeds::list_feeds, feeds::create_feed))
+        .routes(routes!(feeds::get_feed, feeds::revoke_feed))
+        .routes(routes!(feed_read::rss))
+        .routes(routes!(feed_read::atom))
+        .routes(routes!(feed_read::json))
         .routes(routes!(health::health))
         .routes(routes!(blobs::get_blob))
         .routes(routes!(metrics::scrape))

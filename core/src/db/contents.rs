@@ -284,6 +284,10 @@ pub struct ListFilter {
     pub tag: Option<String>,
     pub q: Option<String>,
     pub upstream_state: Option<crate::status::UpstreamState>,
+    /// The item's kind (`video`, `post`, ...).
+    pub kind: Option<crate::platform::ContentKind>,
+    /// The author's name or platform id, exactly.
+    pub author: Option<String>,
     pub limit: u64,
     pub cursor: Option<Cursor>,
 }
@@ -317,7 +321,36 @@ impl Cursor {
 
 /// Newest first, keyset-paginated by id.
 pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr> {
+    let mut rows = content::Entity::find()
+        .filter(condition(f))
+        .order_by_desc(content::Column::Id)
+        .limit(f.limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > f.limit {
+        rows.truncate(f.limit as usize);
+        rows.last().map(|last| Cursor { before_id: last.id })
+    } else {
+        None
+    };
+    let items = views_of(db, rows).await?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The WHERE of [`list`] (every filter but `limit`), for queries that
+/// need the same selection (feeds, and the blobs a feed may show).
+pub fn condition(f: &ListFilter) -> Condition {
     let mut cond = Condition::all();
+    if let Some(k) = f.kind {
+        cond = cond.add(content::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(a) = f.author.as_deref().filter(|a| !a.is_empty()) {
+        cond = cond.add(
+            Condition::any()
+                .add(content::Column::AuthorName.eq(a))
+                .add(content::Column::AuthorId.eq(a)),
+        );
+    }
     if let Some(s) = f.status {
         cond = cond.add(content::Column::Status.eq(s));
     }
@@ -354,20 +387,7 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
                 .add(like(content::Column::CanonicalUrl)),
         );
     }
-    let mut rows = content::Entity::find()
-        .filter(cond)
-        .order_by_desc(content::Column::Id)
-        .limit(f.limit + 1)
-        .all(db)
-        .await?;
-    let next_cursor = if rows.len() as u64 > f.limit {
-        rows.truncate(f.limit as usize);
-        rows.last().map(|last| Cursor { before_id: last.id })
-    } else {
-        None
-    };
-    let items = views_of(db, rows).await?;
-    Ok(Page { items, next_cursor })
+    cond
 }
 
 /// List views of these rows, in their order: tags and `media_status`

@@ -98,10 +98,16 @@ pub fn hash_key(plaintext: &str) -> String {
 
 /// A fresh random key.
 pub fn generate_key() -> String {
+    random_token(KEY_PREFIX)
+}
+
+/// `prefix` and [`KEY_RANDOM_CHARS`] random URL-safe characters: API keys,
+/// and feed tokens (`db::feeds`), which are made and kept the same way.
+pub fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; KEY_RANDOM_CHARS];
     rand::rng().fill_bytes(&mut bytes);
-    let mut key = String::with_capacity(KEY_PREFIX.len() + KEY_RANDOM_CHARS);
-    key.push_str(KEY_PREFIX);
+    let mut key = String::with_capacity(prefix.len() + KEY_RANDOM_CHARS);
+    key.push_str(prefix);
     // 256 is a multiple of 64: masking keeps the distribution uniform.
     key.extend(bytes.iter().map(|b| URL_SAFE[usize::from(b & 63)] as char));
     key
@@ -109,11 +115,14 @@ pub fn generate_key() -> String {
 
 /// Whether `text` has the shape of a key (cheap check before any query).
 pub fn looks_like_key(text: &str) -> bool {
-    text.len() == KEY_PREFIX.len() + KEY_RANDOM_CHARS
-        && text.starts_with(KEY_PREFIX)
-        && text[KEY_PREFIX.len()..]
-            .bytes()
-            .all(|b| URL_SAFE.contains(&b))
+    looks_like_token(text, KEY_PREFIX)
+}
+
+/// Whether `text` has the shape of a [`random_token`] with this prefix.
+pub fn looks_like_token(text: &str, prefix: &str) -> bool {
+    text.len() == prefix.len() + KEY_RANDOM_CHARS
+        && text.starts_with(prefix)
+        && text[prefix.len()..].bytes().all(|b| URL_SAFE.contains(&b))
 }
 
 /// Create a key. Returns the stored row and the plaintext key, which is not

@@ -13,6 +13,7 @@
 //! - [`retry`]: an operator's retry of items, files and dead letters.
 //! - [`push`]: push targets and pushed records.
 //! - [`keys`]: API keys.
+//! - [`feeds`]: feeds (a saved filter behind a revocable token).
 //! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
 //! - [`previews`]: what a list's card shows of an item's media.
 //! - [`tags`]: editing an item's tags (the search document kept current).
@@ -23,6 +24,7 @@ pub mod blobs;
 pub mod contents;
 pub mod dead_letters;
 pub mod entities;
+pub mod feeds;
 pub mod history;
 pub mod items;
 pub mod keys;

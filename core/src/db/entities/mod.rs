@@ -10,6 +10,7 @@ pub mod content_stat;
 pub mod content_tag;
 pub mod content_version;
 pub mod dead_letter;
+pub mod feed;
 pub mod media;
 pub mod push_target;
 pub mod pushed_record;
