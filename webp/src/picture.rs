@@ -63,11 +63,10 @@ impl Picture {
         if ok == 0 {
             return Err(Error::Config);
         }
-        // SAFETY: initialised just above (ok != 0). From here on `Drop`
-        // frees whatever libwebp allocates in it.
-        let mut picture = Self {
-            raw: unsafe { raw.assume_init() },
-        };
+        // SAFETY: initialised just above (ok != 0).
+        let raw = unsafe { raw.assume_init() };
+        // From here on `Drop` frees whatever libwebp allocates in it.
+        let mut picture = Self { raw };
         picture.raw.use_argb = c_int::from(argb);
         // Both fit: at most 16383 and 16383 × 4.
         picture.raw.width = width as c_int;
