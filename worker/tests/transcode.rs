@@ -59,14 +59,19 @@ fn gradient(w: u32, h: u32) -> image::RgbImage {
     })
 }
 
-/// "lossy" or "lossless", as libwebp reads the bitstream.
+/// "lossy" or "lossless", from the bitstream chunk of the RIFF container
+/// ("VP8 " or "VP8L", after a "VP8X" header and an "ALPH" chunk if any).
 fn webp_format(bytes: &[u8]) -> &'static str {
-    let features = webp::BitstreamFeatures::new(bytes).expect("libwebp reads the features");
-    match features.format() {
-        Some(webp::BitstreamFormat::Lossy) => "lossy",
-        Some(webp::BitstreamFormat::Lossless) => "lossless",
-        _ => "undefined",
+    let mut pos = 12;
+    while let Some(head) = bytes.get(pos..pos + 8) {
+        let size = u32::from_le_bytes(head[4..8].try_into().unwrap()) as usize;
+        match &head[..4] {
+            b"VP8 " => return "lossy",
+            b"VP8L" => return "lossless",
+            _ => pos += 8 + size + (size & 1),
+        }
     }
+    "undefined"
 }
 
 // ------------------------------------------------------------------ photos
@@ -565,17 +570,19 @@ fn timing_one_2mp_photo() {
     let _ = transcode(&bytes, &opts).unwrap(); // warm up
     let rgb = image::load_from_memory(&bytes).unwrap().to_rgb8();
     let (w, h) = rgb.dimensions();
-    let mut config = webp::WebPConfig::new().unwrap();
-    config.quality = 80.0;
-    config.method = 4;
+    let settings = vaultstream_webp::Settings {
+        quality: 80,
+        method: 4,
+        threads: false,
+    };
     for _ in 0..3 {
         let start = std::time::Instant::now();
         let t = transcode(&bytes, &opts).unwrap();
         let total = start.elapsed();
         let start = std::time::Instant::now();
-        let encoded = webp::Encoder::from_rgb(rgb.as_raw(), w, h)
-            .encode_advanced(&config)
-            .unwrap();
+        let encoded =
+            vaultstream_webp::encode(rgb.as_raw(), vaultstream_webp::Layout::Rgb, w, h, &settings)
+                .unwrap();
         let encode = start.elapsed();
         println!(
             "{w}×{h}: transcode {total:?} (libwebp encode alone {encode:?}), \
@@ -924,13 +931,17 @@ fn single_frame_gif_is_a_still_image() {
 
 #[test]
 fn animated_webp_is_kept_as_is() {
-    let config = webp::WebPConfig::new().unwrap();
+    let settings = vaultstream_webp::Settings {
+        quality: 75,
+        method: 4,
+        threads: false,
+    };
     let a = vec![200u8; 16 * 8 * 4];
     let b = vec![50u8; 16 * 8 * 4];
-    let mut enc = webp::AnimEncoder::new(16, 8, &config);
-    enc.add_frame(webp::AnimFrame::from_rgba(&a, 16, 8, 0));
-    enc.add_frame(webp::AnimFrame::from_rgba(&b, 16, 8, 100));
-    let src = enc.try_encode().unwrap().to_vec();
+    let mut enc = vaultstream_webp::AnimEncoder::new(16, 8, &settings, 0).unwrap();
+    enc.add_frame(&a, 0).unwrap();
+    enc.add_frame(&b, 100).unwrap();
+    let src = enc.finish(200).unwrap();
     assert_eq!(sniff(&src), Sniffed::Image(ImageFormat::WebP));
 
     let t = transcode(&src, &opts()).unwrap();

@@ -1,4 +1,4 @@
-//! Writing WebP with libwebp (`webp` crate): the encoder settings, 8-bit
+//! Writing WebP with libwebp 1.6 (`vaultstream-webp`): the encoder settings, 8-bit
 //! pixels, and WebP's size limit (16383 pixels a side: larger images are
 //! downscaled to fit, keeping the aspect ratio).
 //!
@@ -9,29 +9,22 @@
 
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView};
+use vaultstream_webp::Layout;
+
+use super::stages::{Clock, Stage};
 
 /// WebP's largest width or height.
-pub(super) const MAX_DIMENSION: u32 = 16383;
+pub(super) const MAX_DIMENSION: u32 = vaultstream_webp::MAX_DIMENSION;
 
 /// libwebp settings: lossy at `quality` (0..=99) with `method` (0..=6), or
 /// lossless when the quality is 100; single-threaded (callers parallelise
-/// across jobs).
-pub(super) fn config(quality: u8, method: u8) -> Result<webp::WebPConfig, String> {
-    let mut config =
-        webp::WebPConfig::new().map_err(|()| "libwebp could not initialise a config".to_owned())?;
-    let quality = quality.min(100);
-    config.method = i32::from(method.min(6));
-    config.thread_level = 0;
-    if quality == 100 {
-        config.lossless = 1;
-        // For lossless, `quality` is the compression effort (cwebp's default).
-        config.quality = 75.0;
-    } else {
-        config.lossless = 0;
-        config.quality = f32::from(quality);
-        config.alpha_compression = 1;
+/// across jobs, one encode per core).
+pub(super) fn settings(quality: u8, method: u8) -> vaultstream_webp::Settings {
+    vaultstream_webp::Settings {
+        quality: quality.min(100),
+        method: method.min(6),
+        threads: false,
     }
-    Ok(config)
 }
 
 /// A still image as WebP: 8-bit RGB (RGBA when it has alpha), fitted to
@@ -42,28 +35,26 @@ pub(super) fn encode_still(
     quality: u8,
     method: u8,
     max_alloc_bytes: u64,
+    clock: &mut Clock<'_>,
 ) -> Result<(Vec<u8>, u32, u32), String> {
     let img = to_8bit(img);
     let img = fit(img, max_alloc_bytes);
+    clock.mark(Stage::Transform);
     let (width, height) = img.dimensions();
-    let config = config(quality, method)?;
+    let settings = settings(quality, method);
     let converted;
-    let encoder = match &img {
-        DynamicImage::ImageRgb8(buf) => webp::Encoder::from_rgb(buf.as_raw(), width, height),
-        DynamicImage::ImageRgba8(buf) => webp::Encoder::from_rgba(buf.as_raw(), width, height),
+    let (pixels, layout) = match &img {
+        DynamicImage::ImageRgb8(buf) => (buf.as_raw(), Layout::Rgb),
+        DynamicImage::ImageRgba8(buf) => (buf.as_raw(), Layout::Rgba),
         other => {
             // Not reached: `to_8bit` returns RGB8 or RGBA8.
             converted = other.to_rgba8();
-            webp::Encoder::from_rgba(converted.as_raw(), width, height)
+            (converted.as_raw(), Layout::Rgba)
         }
     };
-    let encoded = encoder
-        .encode_advanced(&config)
-        .map_err(|e| format!("{e:?}"))?;
-    let bytes = encoded.to_vec();
-    if bytes.is_empty() {
-        return Err("libwebp produced no output".into());
-    }
+    let bytes = vaultstream_webp::encode(pixels, layout, width, height, &settings)
+        .map_err(|e| e.to_string())?;
+    clock.mark(Stage::Encode);
     Ok((bytes, width, height))
 }
 

@@ -1,12 +1,11 @@
 //! Animated GIF → animated WebP: the block walk that counts frames before
 //! anything is decoded, the bounded decoding of every frame, and libwebp's
-//! `WebPAnimEncoder` (through `webp::AnimEncoder`).
+//! `WebPAnimEncoder` (through `vaultstream_webp::AnimEncoder`).
 //!
 //! - Frame delays of 10 ms or less become 100 ms, as browsers play them.
 //! - The loop count comes from the GIF's NETSCAPE2.0 extension (absent: play
 //!   once).
-//! - A limitation of `webp` 0.3: the last frame's duration is the average of
-//!   the others (exact for the usual constant-delay GIF).
+//! - Every frame keeps its own delay, the last one included.
 //! - All frames are held decoded at once, so the caller gives a frame budget
 //!   (its memory bound over `width × height × 4`); past it, on a damaged
 //!   frame after the first or a frame of another size, the original GIF is
@@ -127,32 +126,22 @@ pub(super) fn decode_frames(
 }
 
 /// Animated WebP from full-canvas RGBA frames; None on any encoder failure.
+/// Every frame keeps its delay, the last one included.
 pub(super) fn encode_animation(
     frames: &[(RgbaImage, u32)],
     width: u32,
     height: u32,
-    loop_count: i32,
-    config: &webp::WebPConfig,
+    loop_count: u16,
+    settings: &vaultstream_webp::Settings,
 ) -> Option<Vec<u8>> {
-    let mut encoder = webp::AnimEncoder::new(width, height, config);
-    encoder.set_loop_count(loop_count);
-    let expected_len = usize::try_from(u64::from(width) * u64::from(height) * 4).ok()?;
+    let mut encoder =
+        vaultstream_webp::AnimEncoder::new(width, height, settings, loop_count).ok()?;
     let mut timestamp: i32 = 0;
     for (buffer, delay_ms) in frames {
-        // `webp::AnimEncoder` imports `width × height × 4` bytes per frame
-        // without checking the slice: make sure they are there.
-        if buffer.as_raw().len() != expected_len {
-            return None;
-        }
-        encoder.add_frame(webp::AnimFrame::from_rgba(
-            buffer.as_raw(),
-            width,
-            height,
-            timestamp,
-        ));
+        // The encoder checks the buffer against the canvas size.
+        encoder.add_frame(buffer.as_raw(), timestamp).ok()?;
         timestamp = timestamp.saturating_add(i32::try_from(*delay_ms).unwrap_or(i32::MAX));
     }
-    let encoded = encoder.try_encode().ok()?;
-    let bytes = encoded.to_vec();
+    let bytes = encoder.finish(timestamp).ok()?;
     (bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP").then_some(bytes)
 }

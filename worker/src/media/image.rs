@@ -18,7 +18,7 @@
 //! - Still images are decoded, EXIF orientation is applied
 //!   ([`image::ImageDecoder::orientation`]), the pixels are converted to 8-bit
 //!   RGB (no alpha channel) or RGBA (alpha channel present), and the result is
-//!   encoded with libwebp (`webp` crate): lossy at [`ImageOptions::quality`]
+//!   encoded with libwebp 1.6 (`vaultstream-webp`): lossy at [`ImageOptions::quality`]
 //!   with [`ImageOptions::method`], or lossless when the quality is 100.
 //!   Metadata (EXIF, XMP, ICC profiles) is not carried over.
 //! - A still WebP source is **re-encoded** like any other still image, so the
@@ -75,6 +75,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 /// image step's callers know it by this path as well.
 pub use super::sniff::{Sniffed, sniff};
 use super::sniff::{is_heif, jpeg_is_truncated, looks_like_svg, webp_frame_count};
+use super::stages::{Clock, Stage, StageTimes};
 use super::{encode, gif};
 
 /// Head room on top of the decoded pixel buffer for decoder working memory.
@@ -190,7 +191,19 @@ impl ImageError {
 /// Decode `bytes` (format from magic bytes) and re-encode as WebP; see the
 /// module docs for animations and limits. Never panics.
 pub fn transcode(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageError> {
-    match catch_unwind(AssertUnwindSafe(|| transcode_inner(bytes, opts))) {
+    transcode_timed(bytes, opts, &mut StageTimes::default())
+}
+
+/// [`transcode`], adding the time of each stage to `times`.
+pub fn transcode_timed(
+    bytes: &[u8],
+    opts: &ImageOptions,
+    times: &mut StageTimes,
+) -> Result<Transcoded, ImageError> {
+    let mut clock = Clock::start(times);
+    match catch_unwind(AssertUnwindSafe(|| {
+        transcode_inner(bytes, opts, &mut clock)
+    })) {
         Ok(result) => result,
         Err(panic) => {
             let msg = panic
@@ -203,7 +216,11 @@ pub fn transcode(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
     }
 }
 
-fn transcode_inner(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageError> {
+fn transcode_inner(
+    bytes: &[u8],
+    opts: &ImageOptions,
+    clock: &mut Clock<'_>,
+) -> Result<Transcoded, ImageError> {
     let not_an_image = |msg: String| Err(ImageError::NotAnImage(msg));
     let format = match sniff(bytes) {
         Sniffed::Image(format) => format,
@@ -242,9 +259,9 @@ fn transcode_inner(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, Imag
         }
     };
     match format {
-        ImageFormat::Gif => transcode_gif(bytes, opts),
-        ImageFormat::WebP => transcode_webp(bytes, opts),
-        _ => transcode_still(bytes, format, source_format, opts),
+        ImageFormat::Gif => transcode_gif(bytes, opts, clock),
+        ImageFormat::WebP => transcode_webp(bytes, opts, clock),
+        _ => transcode_still(bytes, format, source_format, opts, clock),
     }
 }
 
@@ -305,6 +322,7 @@ fn transcode_still(
     format: ImageFormat,
     source_format: &'static str,
     opts: &ImageOptions,
+    clock: &mut Clock<'_>,
 ) -> Result<Transcoded, ImageError> {
     if format == ImageFormat::Jpeg && jpeg_is_truncated(bytes) {
         // zune-jpeg would fill the missing part with grey: refuse instead.
@@ -329,8 +347,9 @@ fn transcode_still(
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut img =
         DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(e, dims, opts))?;
+    clock.mark(Stage::Decode);
     img.apply_orientation(orientation);
-    encode_still(img, source_format, opts)
+    encode_still(img, source_format, opts, clock)
 }
 
 /// Encode a decoded still (see [`encode::encode_still`]).
@@ -338,9 +357,10 @@ fn encode_still(
     img: DynamicImage,
     source_format: &'static str,
     opts: &ImageOptions,
+    clock: &mut Clock<'_>,
 ) -> Result<Transcoded, ImageError> {
     let (bytes, width, height) =
-        encode::encode_still(img, opts.quality, opts.method, opts.max_alloc_bytes)
+        encode::encode_still(img, opts.quality, opts.method, opts.max_alloc_bytes, clock)
             .map_err(ImageError::Encode)?;
     Ok(Transcoded {
         bytes,
@@ -357,11 +377,15 @@ fn encode_still(
 // ---------------------------------------------------------------- WebP input
 
 /// A still WebP is re-encoded like any still image; an animated one is kept.
-fn transcode_webp(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageError> {
+fn transcode_webp(
+    bytes: &[u8],
+    opts: &ImageOptions,
+    clock: &mut Clock<'_>,
+) -> Result<Transcoded, ImageError> {
     let decoder =
         WebPDecoder::new(Cursor::new(bytes)).map_err(|e| map_image_error(e, (0, 0), opts))?;
     if !decoder.has_animation() {
-        return transcode_still(bytes, ImageFormat::WebP, "webp", opts);
+        return transcode_still(bytes, ImageFormat::WebP, "webp", opts, clock);
     }
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, opts)?;
@@ -382,7 +406,11 @@ fn transcode_webp(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, Image
 
 /// A GIF of one frame is a still; an animated one becomes an animated WebP
 /// ([`super::gif`]) within the memory bound, or is kept as it is.
-fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageError> {
+fn transcode_gif(
+    bytes: &[u8],
+    opts: &ImageOptions,
+    clock: &mut Clock<'_>,
+) -> Result<Transcoded, ImageError> {
     let mut decoder =
         GifDecoder::new(Cursor::new(bytes)).map_err(|e| map_image_error(e, (0, 0), opts))?;
     let (width, height) = decoder.dimensions();
@@ -394,7 +422,8 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
     if scan.frames <= 1 {
         let img = DynamicImage::from_decoder(decoder)
             .map_err(|e| map_image_error(e, (width, height), opts))?;
-        return encode_still(img, "gif", opts);
+        clock.mark(Stage::Decode);
+        return encode_still(img, "gif", opts, clock);
     }
     let keep = || Transcoded {
         bytes: bytes.to_vec(),
@@ -419,19 +448,18 @@ fn transcode_gif(bytes: &[u8], opts: &ImageOptions) -> Result<Transcoded, ImageE
         Ok(gif::Frames::Keep) => return Ok(keep()),
         Err(e) => return Err(map_image_error(e, (width, height), opts)),
     };
+    clock.mark(Stage::Decode);
     match frames.len() {
         0 => Err(ImageError::Corrupt("the GIF has no decodable frame".into())),
         1 => {
             let (buffer, _) = frames.pop().unwrap_or_default();
-            encode_still(DynamicImage::ImageRgba8(buffer), "gif", opts)
+            encode_still(DynamicImage::ImageRgba8(buffer), "gif", opts, clock)
         }
         n => {
-            let loop_count = scan.loop_count.map_or(1, i32::from);
-            let encoded = encode::config(opts.quality, opts.method)
-                .ok()
-                .and_then(|config| {
-                    gif::encode_animation(&frames, width, height, loop_count, &config)
-                });
+            let loop_count = scan.loop_count.unwrap_or(1);
+            let settings = encode::settings(opts.quality, opts.method);
+            let encoded = gif::encode_animation(&frames, width, height, loop_count, &settings);
+            clock.mark(Stage::Encode);
             match encoded {
                 Some(bytes) => Ok(Transcoded {
                     bytes,

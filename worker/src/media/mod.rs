@@ -6,7 +6,9 @@
 //!   re-encode as WebP (pure, CPU-bound);
 //! - `gif`: animated GIF → animated WebP, for `image`;
 //! - `encode`: writing WebP (settings, 8-bit pixels, the 16383-pixel limit),
-//!   for `image`;
+//!   for `image`, through `vaultstream-webp` (libwebp 1.6);
+//! - [`stages`]: where an image's time goes (decode, transform, encode), for
+//!   the benchmark;
 //! - [`archive`]: one file — reuse, download, transcode, store
 //!   content-addressed; staging files;
 //! - [`job`]: the media job kind — claim, archive, record, retry or
@@ -18,3 +20,4 @@ mod gif;
 pub mod image;
 pub mod job;
 mod sniff;
+pub mod stages;
