@@ -8,8 +8,8 @@
 //!   file, Redis namespace, S3 bucket) and the real `vaultstream` binary
 //!   run against it as a child process, with its peak memory.
 //! - [`load`]: an HTTP/1.1 load generator (N keep-alive connections).
-//! - one module per scenario: [`ingest`], [`queue`], [`images`],
-//!   [`video`], [`e2e`], [`search`].
+//! - one module per scenario: [`ingest`], [`import`], [`queue`],
+//!   [`images`], [`video`], [`e2e`], [`search`].
 //!
 //! [`run`] runs the selected scenarios; `--quick` runs each one small, and
 //! the test suite runs that, so the benchmark never rots.
@@ -17,6 +17,7 @@
 pub mod deploy;
 pub mod e2e;
 pub mod images;
+pub mod import;
 pub mod ingest;
 pub mod load;
 pub mod queue;
@@ -29,7 +30,9 @@ use std::path::PathBuf;
 pub use report::{Machine, Row};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: &[&str] = &["ingest", "queue", "images", "video", "e2e", "search"];
+pub const SCENARIOS: &[&str] = &[
+    "ingest", "import", "queue", "images", "video", "e2e", "search",
+];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -115,6 +118,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<(Machine, Vec<Row>)> {
     };
     if opts.wants("ingest") {
         emit(ingest::run(opts).await?);
+    }
+    if opts.wants("import") {
+        emit(import::run(opts).await?);
     }
     if opts.wants("queue") {
         emit(queue::run(opts).await?);

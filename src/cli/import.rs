@@ -18,10 +18,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use vaultstream_adapters::intake::{self, IntakeError, Share};
+use chrono::{DateTime, Utc};
 use vaultstream_core::Settings;
-use vaultstream_core::content::Channel;
 
+use super::import_submit::{Failed, Link, Tally, submit_all};
 use super::progress::Progress;
 use super::{EXIT_RUNTIME, EXIT_USAGE};
 
@@ -45,6 +45,8 @@ pub struct Entry {
     pub text: String,
     pub tags: Vec<String>,
     pub note: Option<String>,
+    /// When the user saved the link, where the file says.
+    pub added_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,11 +134,16 @@ pub fn parse_bookmarks(text: &str) -> Vec<Entry> {
                 tags.extend(t.split(',').filter_map(tag_of));
             }
             tags.dedup();
+            // ADD_DATE: seconds since the epoch.
+            let added_at = attr(tag, "add_date")
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .and_then(|secs| DateTime::from_timestamp(secs, 0));
             out.push(Entry {
                 line: n + 1,
                 text: href,
                 tags,
                 note: None,
+                added_at,
             });
         } else if let Some(rest) = l.strip_prefix("<DD>").or_else(|| l.strip_prefix("<dd>"))
             && let Some(last) = out.last_mut().filter(|e| e.note.is_none())
@@ -204,6 +211,7 @@ pub fn parse_pocket(text: &str) -> Result<Vec<Entry>, String> {
             text: fields[url_at].trim().to_owned(),
             tags,
             note: None,
+            added_at: None,
         });
     }
     Ok(out)
@@ -219,11 +227,12 @@ pub fn parse_list(text: &str) -> Vec<Entry> {
             text: l.trim().to_owned(),
             tags: Vec::new(),
             note: None,
+            added_at: None,
         })
         .collect()
 }
 
-fn csv_cell(s: &str) -> String {
+pub(super) fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -287,68 +296,54 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         .unwrap_or_else(|| default_report(&args.file));
     let mut report =
         String::from("line,outcome,content_id,platform,platform_id,code,message,text\n");
-    let (mut new, mut known, mut refused) = (0u64, 0u64, 0u64);
     let mut progress = Progress::new("links imported");
     let total = entries.len() as u64;
-    for (done, e) in entries.into_iter().enumerate() {
-        let mut tags = e.tags.clone();
-        tags.extend(args.tags.iter().cloned());
-        // A folder name that is not a valid tag must not refuse the link:
-        // keep the tags that pass on their own.
-        tags.retain(|t| vaultstream_core::content::normalise_tags(std::slice::from_ref(t)).is_ok());
-        let share = Share {
-            text: e.text.clone(),
-            tags,
-            note: e.note.clone(),
-            channel: Channel::Cli,
-            submitted_by: Some(format!("import:{}", format.name())),
-            request_id: None,
-        };
-        let row = match intake::accept(
-            &linker,
-            &db,
-            queue
-                .as_ref()
-                .map(|q| q as &dyn vaultstream_core::queue::JobQueue),
-            share,
-        )
-        .await
-        {
-            Ok(r) => {
-                if r.created {
-                    new += 1;
-                } else {
-                    known += 1;
-                }
-                format!(
-                    "{},{},{},{},{},,,{}\n",
-                    e.line,
-                    if r.created { "new" } else { "known" },
-                    r.content_id,
-                    r.platform,
-                    csv_cell(&r.platform_id),
-                    csv_cell(&e.text)
-                )
+    let links = entries
+        .into_iter()
+        .map(|e| {
+            let mut tags = e.tags;
+            tags.extend(args.tags.iter().cloned());
+            // A folder name that is not a valid tag must not refuse the link:
+            // keep the tags that pass on their own.
+            tags.retain(|t| {
+                vaultstream_core::content::normalise_tags(std::slice::from_ref(t)).is_ok()
+            });
+            Link {
+                line: e.line,
+                text: e.text,
+                tags,
+                note: e.note,
+                added_at: e.added_at,
             }
-            Err(IntakeError::Refused(err)) => {
-                refused += 1;
-                format!(
-                    "{},refused,,,,{},{},{}\n",
-                    e.line,
-                    err.code,
-                    csv_cell(&err.message),
-                    csv_cell(&e.text)
-                )
-            }
-            Err(IntakeError::Store(err)) => {
-                eprintln!("vaultstream: the database failed at line {}: {err}", e.line);
-                let _ = std::fs::write(&report_path, &report);
-                return ExitCode::from(EXIT_RUNTIME);
-            }
-        };
-        report.push_str(&row);
-        progress.update(done as u64 + 1, total);
-    }
+        })
+        .collect();
+    let tally = match submit_all(
+        &linker,
+        &db,
+        queue
+            .as_ref()
+            .map(|q| q as &dyn vaultstream_core::queue::JobQueue),
+        links,
+        &format!("import:{}", format.name()),
+        &mut report,
+        &mut progress,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(Failed { line, error }) => {
+            eprintln!("vaultstream: the database failed at the batch from line {line}: {error}");
+            let _ = std::fs::write(&report_path, &report);
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let Tally {
+        new,
+        known,
+        refused,
+        deferred,
+        ..
+    } = tally;
     if let Err(e) = std::fs::write(&report_path, &report) {
         eprintln!("vaultstream: cannot write {}: {e}", report_path.display());
         return ExitCode::from(EXIT_RUNTIME);
@@ -357,6 +352,11 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         "imported {total} links: {new} new, {known} already archived, {refused} refused; report: {}",
         report_path.display()
     );
+    if deferred > 0 {
+        eprintln!(
+            "{deferred} new items wait in the database for the workers; they are queued as the queue drains"
+        );
+    }
     ExitCode::SUCCESS
 }
 

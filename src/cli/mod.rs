@@ -5,6 +5,7 @@ mod dlq;
 mod doctor;
 mod export;
 mod import;
+mod import_submit;
 mod keys;
 mod logging;
 mod migrate;

@@ -1,9 +1,11 @@
 //! Items and their submissions.
 //!
 //! [`submit`] is the heart of intake: one transaction that inserts the item
-//! if its `(platform, platform_id)` is new (`ON CONFLICT DO NOTHING` — the
-//! unique index decides under concurrency, never a read-then-write), records
-//! the submission as a source, and adds its tags.
+//! if its `(platform, platform_id)` is new (`ON CONFLICT` — the unique index
+//! decides under concurrency, never a read-then-write), records the
+//! submission as a source, and adds its tags. Submissions arriving together
+//! share one transaction (group commit, `db::group`); a batch of them is
+//! `db::batch`.
 
 use std::collections::HashMap;
 
@@ -12,9 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{content, content_source, content_tag};
@@ -45,17 +46,24 @@ pub struct Submitted {
 
 /// Record a submission: the item (once), its source (always) and its tags.
 ///
-/// On PostgreSQL this is one statement ([`SUBMIT_PG`]); elsewhere one
-/// transaction of a few statements.
+/// It is committed together with the other submissions to the same
+/// database waiting at that moment (group commit, `db::group`) and answered
+/// once that transaction committed. Alone on PostgreSQL it is one statement
+/// ([`SUBMIT_PG`]); otherwise a batch (`db::batch`).
 pub async fn submit(
     db: &DatabaseConnection,
     identity: &Identity,
     source: NewSource,
 ) -> Result<Submitted, DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        return submit_pg(db, identity, source).await;
-    }
-    submit_txn(db, identity, source).await
+    super::group::submit(
+        db,
+        super::batch::Submission {
+            identity: identity.clone(),
+            source,
+            saved_at: None,
+        },
+    )
+    .await
 }
 
 /// The whole submission as one PostgreSQL statement — one round trip, no
@@ -93,7 +101,7 @@ WITH item AS (
 SELECT item.*, src.id AS source_id FROM item JOIN src ON src.content_id = item.id
 "#;
 
-async fn submit_pg(
+pub(crate) async fn submit_pg(
     db: &DatabaseConnection,
     identity: &Identity,
     source: NewSource,
@@ -123,115 +131,6 @@ async fn submit_pg(
         content: content::Model::from_query_result(&row, "")?,
         created: row.try_get("", "created")?,
         source_id: row.try_get("", "source_id")?,
-    })
-}
-
-/// The portable path (SQLite): one transaction of a few statements.
-async fn submit_txn(
-    db: &DatabaseConnection,
-    identity: &Identity,
-    source: NewSource,
-) -> Result<Submitted, DbErr> {
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let mut fresh = content::Model {
-        id: 0,
-        platform: identity.platform.as_str().to_owned(),
-        platform_id: identity.platform_id.clone(),
-        canonical_url: identity.canonical_url.clone(),
-        kind: identity.kind.as_str().to_owned(),
-        status: Status::Unprocessed,
-        title: None,
-        text: None,
-        author_name: None,
-        author_id: None,
-        author_url: None,
-        published_at: None,
-        stats: None,
-        raw_metadata: None,
-        failure_count: 0,
-        last_error: None,
-        last_error_type: None,
-        last_error_detail: None,
-        last_error_at: None,
-        pulled_at: None,
-        attempts: 0,
-        next_attempt_at: None,
-        lease_until: None,
-        lease_token: None,
-        // The caller queues a new item right after the commit; if that push
-        // is lost, the reconciler re-queues it after REQUEUE_AFTER_MS.
-        enqueued_at: Some(now),
-        pushes_scheduled_at: None,
-        parts: None,
-        fields: None,
-        created_at: now,
-        updated_at: now,
-        upstream_state: crate::status::UpstreamState::Live,
-        upstream_state_since: None,
-        upstream_evidence: None,
-        last_refresh_at: None,
-    };
-    let mut row: content::ActiveModel = fresh.clone().into();
-    row.id = NotSet;
-    // `exec` (not `exec_with_returning`): on a conflict it reports
-    // `Conflicted`, while the RETURNING path reports a missing row as an error.
-    let inserted = content::Entity::insert(row)
-        .on_conflict_do_nothing_on([content::Column::Platform, content::Column::PlatformId])
-        .exec(&txn)
-        .await?;
-    let (item, created) = match inserted {
-        TryInsertResult::Inserted(res) => {
-            fresh.id = res.last_insert_id;
-            (fresh, true)
-        }
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            let existing = content::Entity::find()
-                .filter(content::Column::Platform.eq(identity.platform.as_str()))
-                .filter(content::Column::PlatformId.eq(identity.platform_id.as_str()))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| {
-                    DbErr::Custom("content vanished between conflict and read".into())
-                })?;
-            (existing, false)
-        }
-    };
-
-    let src = content_source::ActiveModel {
-        id: NotSet,
-        content_id: Set(item.id),
-        raw_text: Set(source.raw_text),
-        submitted_url: Set(source.submitted_url),
-        resolved_url: Set(source.resolved_url),
-        channel: Set(source.channel.as_str().to_owned()),
-        tags: Set(serde_json::json!(source.tags)),
-        note: Set(source.note),
-        submitted_by: Set(source.submitted_by),
-        request_id: Set(source.request_id),
-        created_at: Set(now),
-    };
-    let source_id = content_source::Entity::insert(src)
-        .exec(&txn)
-        .await?
-        .last_insert_id;
-
-    if !source.tags.is_empty() {
-        let rows = source.tags.iter().map(|t| content_tag::ActiveModel {
-            content_id: Set(item.id),
-            tag: Set(t.clone()),
-            created_at: Set(now),
-        });
-        content_tag::Entity::insert_many(rows)
-            .on_conflict_do_nothing_on([content_tag::Column::ContentId, content_tag::Column::Tag])
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(Submitted {
-        content: item,
-        created,
-        source_id,
     })
 }
 
