@@ -92,7 +92,10 @@ async fn import_goes_through_batches_with_original_times_and_a_bounded_queue() {
     assert_eq!(sources[1].created_at.timestamp(), 1_700_000_000);
     assert_eq!(item.tags, ["imported"]);
     let last = rows.last().unwrap();
-    assert_eq!((last[1].as_str(), last[5].as_str()), ("refused", "forbidden_target"));
+    assert_eq!(
+        (last[1].as_str(), last[5].as_str()),
+        ("refused", "forbidden_target")
+    );
 }
 
 /// The API process aborts (a failpoint) after writing half of a batch,

@@ -62,7 +62,7 @@ where
 /// A JSON body read as [`JsonBody`] reads it (the same codes), from bytes
 /// a route buffered itself (the batch route, which takes a larger body).
 pub fn parse_json<T: DeserializeOwned>(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<T> {
-        let declared_json = content_type
+    let declared_json = content_type
         .map(str::to_ascii_lowercase)
         .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
     if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -75,7 +75,10 @@ async fn a_batch_judges_each_share_on_its_own(b: Backend) {
     );
     assert_eq!(results[5]["error"]["code"], "invalid_tag");
     assert_eq!(results[6]["error"]["code"], "forbidden_target");
-    assert_eq!((&body["created"], &body["known"], &body["refused"]), (&json!(2), &json!(2), &json!(4)));
+    assert_eq!(
+        (&body["created"], &body["known"], &body["refused"]),
+        (&json!(2), &json!(2), &json!(4))
+    );
     // The same item twice in one batch: created once, the second a source.
     let video = results[0]["receipt"]["content_id"].as_i64().unwrap();
     assert_eq!(results[2]["receipt"]["content_id"], video);
@@ -101,7 +104,11 @@ async fn a_batch_judges_each_share_on_its_own(b: Backend) {
         .collect();
     assert_eq!(tags, HashSet::from(["music", "again"]));
     let (items, sources) = contents::counts(&app.db).await.unwrap();
-    assert_eq!((items, sources), (3, 5), "only the accepted shares are stored");
+    assert_eq!(
+        (items, sources),
+        (3, 5),
+        "only the accepted shares are stored"
+    );
 }
 
 async fn batch_limits_and_malformed_bodies(b: Backend) {
@@ -159,7 +166,10 @@ async fn batch_limits_and_malformed_bodies(b: Backend) {
     // The same again: all known, nothing new but their sources.
     let (status, body) = batch(&app, &many(1000)).await;
     assert_eq!(status, 200);
-    assert_eq!((&body["created"], &body["known"]), (&json!(0), &json!(1000)));
+    assert_eq!(
+        (&body["created"], &body["known"]),
+        (&json!(0), &json!(1000))
+    );
     assert_eq!(contents::counts(&app.db).await.unwrap(), (1000, 2000));
     // A single share's body limit is unchanged.
     let (status, body) = app
@@ -180,7 +190,9 @@ async fn original_time_round_trips(b: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let id = body["results"][0]["receipt"]["content_id"].as_i64().unwrap();
+    let id = body["results"][0]["receipt"]["content_id"]
+        .as_i64()
+        .unwrap();
     let (_, item) = app.get(&format!("/api/v1/contents/{id}")).await;
     let at = item["sources"][0]["created_at"].as_str().unwrap();
     assert_eq!(
@@ -194,11 +206,14 @@ async fn original_time_round_trips(b: Backend) {
         .with_timezone(&chrono::Utc);
     assert!(chrono::Utc::now() - created < chrono::Duration::minutes(5));
     // Without one, the source's time is the time it arrived.
-    let other = body["results"][1]["receipt"]["content_id"].as_i64().unwrap();
+    let other = body["results"][1]["receipt"]["content_id"]
+        .as_i64()
+        .unwrap();
     let (_, item) = app.get(&format!("/api/v1/contents/{other}")).await;
-    let at = chrono::DateTime::parse_from_rfc3339(item["sources"][0]["created_at"].as_str().unwrap())
-        .unwrap()
-        .with_timezone(&chrono::Utc);
+    let at =
+        chrono::DateTime::parse_from_rfc3339(item["sources"][0]["created_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
     assert!(chrono::Utc::now() - at < chrono::Duration::minutes(5));
     // A bad time refuses that share alone.
     let (status, body) = batch(
@@ -234,7 +249,10 @@ async fn sixty_four_clients_share_commits(b: Backend) {
                 let url = if i % 4 == 3 {
                     "https://www.bilibili.com/video/BV1GJ411x7h7".to_owned()
                 } else {
-                    format!("https://x.com/i/status/{}", 1_950_000_000_000_000_000u64 + c * 100 + i)
+                    format!(
+                        "https://x.com/i/status/{}",
+                        1_950_000_000_000_000_000u64 + c * 100 + i
+                    )
                 };
                 let (status, body) = app.share(json!({"url": url})).await;
                 assert!(status == 200 || status == 201, "{status}: {body}");
@@ -252,7 +270,11 @@ async fn sixty_four_clients_share_commits(b: Backend) {
                         .any(|x| x["id"] == source),
                     "source {source} of an acknowledged share is stored"
                 );
-                acked.push((url, body["content_id"].as_i64().unwrap(), body["created"] == true));
+                acked.push((
+                    url,
+                    body["content_id"].as_i64().unwrap(),
+                    body["created"] == true,
+                ));
             }
             acked
         }

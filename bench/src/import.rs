@@ -108,7 +108,10 @@ pub fn bookmarks(links: u64) -> Bookmarks {
             (link(m, true), "again")
         } else if n % 500 == 250 {
             refused += 1;
-            (format!("http://192.168.{}.{}/", n % 250, n % 200 + 1), "router")
+            (
+                format!("http://192.168.{}.{}/", n % 250, n % 200 + 1),
+                "router",
+            )
         } else {
             distinct += 1;
             (link(n, false), "a post")
@@ -245,28 +248,30 @@ async fn one_stack(opts: &Opts, stack: Stack) -> anyhow::Result<Row> {
     let per_s = file.links as f64 / secs;
     let ratio = per_s / single.per_s;
     let name = stack_name(stack);
-    Ok(Row::new("import", format!("{}-link bookmarks, {name}", file.links))
-        .metric("links", file.links)
-        .metric("distinct", file.distinct)
-        .num("secs", secs)
-        .num("links_per_s", per_s)
-        .num("single_share_per_s", single.per_s)
-        .num("single_share_p99_ms", single.p99_ms)
-        .result(format!(
-            "{per_s:.0} links/s ({:.1} s; {} new, {} known, {} refused)",
-            secs,
-            file.distinct,
-            file.links - file.distinct - file.refused,
-            file.refused
-        ))
-        .baseline(
-            format!(
-                "single shares, same deployment, {} connections: {:.0}/s (p99 {:.1} ms)",
-                sz.conns, single.per_s, single.p99_ms
-            ),
-            Some(ratio),
-        )
-        .target("≥ 5× single-share", at_least(per_s, 5.0, single.per_s)))
+    Ok(
+        Row::new("import", format!("{}-link bookmarks, {name}", file.links))
+            .metric("links", file.links)
+            .metric("distinct", file.distinct)
+            .num("secs", secs)
+            .num("links_per_s", per_s)
+            .num("single_share_per_s", single.per_s)
+            .num("single_share_p99_ms", single.p99_ms)
+            .result(format!(
+                "{per_s:.0} links/s ({:.1} s; {} new, {} known, {} refused)",
+                secs,
+                file.distinct,
+                file.links - file.distinct - file.refused,
+                file.refused
+            ))
+            .baseline(
+                format!(
+                    "single shares, same deployment, {} connections: {:.0}/s (p99 {:.1} ms)",
+                    sz.conns, single.per_s, single.p99_ms
+                ),
+                Some(ratio),
+            )
+            .target("≥ 5× single-share", at_least(per_s, 5.0, single.per_s)),
+    )
 }
 
 #[cfg(test)]

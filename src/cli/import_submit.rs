@@ -124,10 +124,9 @@ pub async fn submit_all(
         if let Some(q) = queue {
             let depth = q.depth().await.ok().flatten();
             progress.set_note(match (depth, q.high_water()) {
-                (Some(d), Some(h)) => format!(
-                    "queue {d}/{h}, {} waiting for the workers",
-                    tally.deferred
-                ),
+                (Some(d), Some(h)) => {
+                    format!("queue {d}/{h}, {} waiting for the workers", tally.deferred)
+                }
                 _ => format!("{} queued", tally.queued),
             });
         }

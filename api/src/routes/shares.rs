@@ -173,12 +173,7 @@ pub async fn create_batch(
 ) -> ApiResult<Json<BatchResponse>> {
     let bytes = axum::body::to_bytes(body, crate::MAX_BATCH_BODY_BYTES)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "the request body is too large",
-            )
-        })?;
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"))?;
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -245,7 +240,10 @@ pub async fn create_batch(
     for (index, slot) in slots.into_iter().enumerate() {
         let result = match slot {
             Ok(()) => judged.next().unwrap_or_else(|| {
-                Err(UserError::new(ErrorCode::Internal, "no result for this share"))
+                Err(UserError::new(
+                    ErrorCode::Internal,
+                    "no result for this share",
+                ))
             }),
             Err(e) => Err(e),
         };

@@ -220,10 +220,7 @@ async fn submit_batch_sqlite(
             None => (
                 txn.query_one_raw(stmt(
                     FIND_ITEM_SQLITE,
-                    vec![
-                        id.platform.as_str().into(),
-                        id.platform_id.clone().into(),
-                    ],
+                    vec![id.platform.as_str().into(), id.platform_id.clone().into()],
                 ))
                 .await?
                 .ok_or_else(|| {
