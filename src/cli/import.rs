@@ -232,14 +232,6 @@ pub fn parse_list(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-pub(super) fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 fn default_report(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".report.csv");
@@ -363,6 +355,7 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::import_submit::csv_cell;
 
     #[test]
     fn csv_quotes() {

@@ -13,7 +13,6 @@ use vaultstream_adapters::links::Linker;
 use vaultstream_core::content::Channel;
 use vaultstream_core::queue::JobQueue;
 
-use super::import::csv_cell;
 use super::progress::Progress;
 
 /// Links per batch (one transaction each).
@@ -48,6 +47,15 @@ pub struct Tally {
 pub struct Failed {
     pub line: usize,
     pub error: DbErr,
+}
+
+/// A CSV field, quoted when it must be.
+pub(super) fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
 }
 
 /// Submit every link, appending one report row per link

@@ -26,8 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::oneshot;
 
-use super::batch::{self, Submission};
-use super::contents::Submitted;
+use super::batch::{self, Submission, Submitted};
 
 /// The most shares one group transaction carries.
 pub const MAX_GROUP: usize = 256;
