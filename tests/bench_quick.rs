@@ -34,6 +34,10 @@ async fn the_quick_bench_runs_every_scenario() {
             |name: &str| r.metrics.get(name).and_then(|v| v.as_f64()).unwrap_or(0.0) > 0.0;
         match r.scenario.as_str() {
             "ingest" => assert!(positive("per_s") && positive("raw_sql_per_s"), "{r:?}"),
+            "import" => assert!(
+                positive("links_per_s") && positive("single_share_per_s"),
+                "{r:?}"
+            ),
             "queue" => assert!(positive("per_s") && positive("raw_per_s"), "{r:?}"),
             // Pillow is part of the run: CI installs it.
             "images" => assert!(

@@ -3,8 +3,11 @@
 //! identity rules, the same tag and length checks and the same error codes
 //! whichever way it arrived.
 
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use sea_orm::{DatabaseConnection, DbErr};
 use vaultstream_core::content::{Channel, ShareReceipt, normalise_tags};
+use vaultstream_core::db::batch::{self, Submission};
 use vaultstream_core::db::contents::{self, NewSource};
 use vaultstream_core::db::search;
 use vaultstream_core::queue::{JobQueue, ParseJob};
@@ -142,4 +145,165 @@ pub async fn accept(
         "share accepted"
     );
     Ok(receipt)
+}
+
+/// Short links of one batch resolved at once (each may be an upstream
+/// round trip).
+pub const IDENTIFY_CONCURRENCY: usize = 16;
+
+/// How the parse jobs of a batch's new items are queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Queue every new item now (the route: a client's batch is at most
+    /// 1,000 items).
+    All,
+    /// Queue only while the parse queue has room below its high-water mark
+    /// (where the backend can count it); the rest stay due in the database
+    /// and the reconciler feeds them in as the workers drain the queue (the
+    /// importer: 100,000 links must not flood the queue).
+    Room,
+}
+
+/// What a batch did: per share, in order, the receipt or why it was
+/// refused; and how many new items were queued now (the rest wait for the
+/// reconciler).
+#[derive(Debug)]
+pub struct BatchResult {
+    pub results: Vec<Result<ShareReceipt, UserError>>,
+    pub queued: usize,
+    pub deferred: usize,
+}
+
+/// Take many submissions at once: each is checked and identified as
+/// [`accept`] does (short links resolved concurrently, at most
+/// [`IDENTIFY_CONCURRENCY`] at a time, before any transaction opens), then
+/// every acceptable one is stored in one transaction, and parse jobs are
+/// queued for the new items after the commit. One refused share does not
+/// refuse the others; a database failure fails the whole batch (nothing of
+/// it is stored). `saved_at` is the time the user originally saved each
+/// link, if known (it becomes the source's time).
+pub async fn accept_batch(
+    linker: &Linker,
+    db: &DatabaseConnection,
+    queue: Option<&dyn JobQueue>,
+    shares: Vec<(Share, Option<DateTime<Utc>>)>,
+    pace: Pace,
+) -> Result<BatchResult, DbErr> {
+    let checked: Vec<_> = futures::stream::iter(shares)
+        .map(|(share, saved_at)| async move {
+            let (tags, note) = check(&share)?;
+            let found = linker.identify(&share.text).await?;
+            Ok::<_, UserError>(Submission {
+                identity: found.identity,
+                source: NewSource {
+                    raw_text: share.text,
+                    submitted_url: found.submitted_url,
+                    resolved_url: found.resolved_url,
+                    channel: share.channel,
+                    tags,
+                    note,
+                    submitted_by: share.submitted_by,
+                    request_id: share.request_id,
+                },
+                saved_at,
+            })
+        })
+        .buffered(IDENTIFY_CONCURRENCY)
+        .collect()
+        .await;
+    let mut subs = Vec::new();
+    let mut slots = Vec::with_capacity(checked.len());
+    for c in checked {
+        match c {
+            Ok(sub) => {
+                slots.push(Ok(()));
+                subs.push(sub);
+            }
+            Err(e) => slots.push(Err(e)),
+        }
+    }
+    let stored = batch::submit_batch(db, &subs).await?;
+    let receipts: Vec<ShareReceipt> = stored.into_iter().map(ShareReceipt::from).collect();
+
+    // Known, archived items whose new sources add tags or notes: their
+    // search documents hold those (see `accept`).
+    for (sub, r) in subs.iter().zip(&receipts) {
+        let adds_words = !sub.source.tags.is_empty() || sub.source.note.is_some();
+        if !r.created
+            && adds_words
+            && r.status == "pulled"
+            && let Err(e) = search::index_item(db, r.content_id).await
+        {
+            tracing::warn!(content.id = r.content_id, error = %e, "could not refresh the search index; `vaultstream search reindex` repairs it");
+        }
+    }
+
+    let new: Vec<(i64, Option<String>)> = subs
+        .iter()
+        .zip(&receipts)
+        .filter(|(_, r)| r.created)
+        .map(|(s, r)| (r.content_id, s.source.request_id.clone()))
+        .collect();
+    let total_new = new.len();
+    let (queued, deferred);
+    if let Some(queue) = queue {
+        let room = match pace {
+            Pace::All => usize::MAX,
+            Pace::Room => queue_room(queue).await,
+        };
+        let now = new.len().min(room);
+        let results: Vec<bool> = futures::stream::iter(new.into_iter().take(now))
+            .map(|(content_id, request_id)| async move {
+                let job = ParseJob {
+                    content_id,
+                    request_id,
+                };
+                match queue.enqueue_parse(job, None).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(content.id = content_id, error = %e, "could not queue the parse job; the reconciler will");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(IDENTIFY_CONCURRENCY)
+            .collect()
+            .await;
+        queued = results.iter().filter(|ok| **ok).count();
+        deferred = total_new - queued;
+    } else {
+        queued = 0;
+        deferred = total_new;
+    }
+    tracing::info!(
+        shares = slots.len(),
+        stored = receipts.len(),
+        queued,
+        deferred,
+        "batch accepted"
+    );
+    // One receipt per stored share, in order.
+    let mut stored = receipts.into_iter();
+    let results = slots
+        .into_iter()
+        .filter_map(|slot| match slot {
+            Ok(()) => stored.next().map(Ok),
+            Err(e) => Some(Err(e)),
+        })
+        .collect();
+    Ok(BatchResult {
+        results,
+        queued,
+        deferred,
+    })
+}
+
+/// How many parse jobs the queue can take now without passing its
+/// high-water mark; unbounded where the backend cannot count cheaply (the
+/// SQL queues are tables and hold any backlog).
+pub async fn queue_room(queue: &dyn JobQueue) -> usize {
+    match (queue.high_water(), queue.depth().await) {
+        (Some(high), Ok(Some(depth))) => high.saturating_sub(depth) as usize,
+        _ => usize::MAX,
+    }
 }

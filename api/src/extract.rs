@@ -55,54 +55,60 @@ where
                     format!("the request body could not be read: {other}"),
                 ),
             })?;
-        let declared_json = content_type
-            .as_deref()
-            .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidJson,
-                "the request body is empty; send a JSON object",
-            ));
-        }
-        let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-            Ok(v) => v,
-            Err(_) if !declared_json => {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "send the body as JSON with Content-Type: application/json",
-                ));
-            }
-            Err(e) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidJson,
-                    format!("the body is not valid JSON: {e}"),
-                ));
-            }
-        };
-        // serde also reads a struct from an array (positional fields); our
-        // bodies are objects, and anything else is a client mistake.
-        if !value.is_object() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidBody,
-                "the body must be a JSON object",
-            ));
-        }
-        // PostgreSQL cannot store a NUL in text, and no field of ours
-        // means one: refused the same on every backend.
-        if has_nul(&value) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidBody,
-                "strings in the body cannot contain NUL (\\u0000) characters",
-            ));
-        }
-        serde_json::from_value(value)
-            .map(JsonBody)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid body: {e}")))
+        parse_json(content_type.as_deref(), &bytes).map(JsonBody)
     }
 }
 
+/// A JSON body read as [`JsonBody`] reads it (the same codes), from bytes
+/// a route buffered itself (the batch route, which takes a larger body).
+pub fn parse_json<T: DeserializeOwned>(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<T> {
+    let declared_json = content_type
+        .map(str::to_ascii_lowercase)
+        .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(_) if !declared_json => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        Err(e) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidJson,
+                format!("the body is not valid JSON: {e}"),
+            ));
+        }
+    };
+    // serde also reads a struct from an array (positional fields); our
+    // bodies are objects, and anything else is a client mistake.
+    if !value.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "the body must be a JSON object",
+        ));
+    }
+    // PostgreSQL cannot store a NUL in text, and no field of ours
+    // means one: refused the same on every backend.
+    if has_nul(&value) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "strings in the body cannot contain NUL (\\u0000) characters",
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid body: {e}")))
+}
+
 /// Middleware: read every request body before its route runs, at most
-/// [`crate::MAX_BODY_BYTES`]; a larger one is `payload_too_large` (413)
+/// [`crate::MAX_BODY_BYTES`] ([`crate::MAX_BATCH_BODY_BYTES`] for the batch
+/// route); a larger one is `payload_too_large` (413)
 /// whatever the route, and so is one declared larger.
 ///
 /// Why here and not in each extractor: when a server answers before it has
@@ -114,7 +120,8 @@ where
 /// one waiting for `100 Continue`, is not worth reading and is not).
 pub async fn buffer_body(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    match read_body(&parts.headers, body, crate::MAX_BODY_BYTES).await {
+    let limit = crate::body_limit(parts.uri.path());
+    match read_body(&parts.headers, body, limit).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

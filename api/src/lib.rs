@@ -52,6 +52,19 @@ use crate::error::ApiError;
 /// every route ([`extract::buffer_body`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// `POST /api/v1/shares/batch` takes up to 1,000 shares: its bodies may be
+/// this large.
+pub const MAX_BATCH_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest body a route takes.
+pub fn body_limit(path: &str) -> usize {
+    if path == routes::shares::BATCH_PATH {
+        MAX_BATCH_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -18,6 +18,7 @@ use vaultstream_core::ErrorCode;
 /// Add a route there → add it here → document it.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/shares"),
+    ("post", "/api/v1/shares/batch"),
     ("get", "/api/v1/contents"),
     ("get", "/api/v1/contents/{id}"),
     ("put", "/api/v1/contents/{id}/tags"),
@@ -172,6 +173,7 @@ fn every_route_is_documented_and_nothing_else() {
     // Bodies and query parameters are described.
     for (m, p) in [
         ("post", "/api/v1/shares"),
+        ("post", "/api/v1/shares/batch"),
         ("post", "/api/v1/push-targets"),
         ("patch", "/api/v1/push-targets/{id}"),
         ("post", "/api/v1/feeds"),

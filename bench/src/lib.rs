@@ -8,8 +8,8 @@
 //!   file, Redis namespace, S3 bucket) and the real `vaultstream` binary
 //!   run against it as a child process, with its peak memory.
 //! - [`load`]: an HTTP/1.1 load generator (N keep-alive connections).
-//! - one module per scenario: [`ingest`], [`queue`], [`images`],
-//!   [`video`], [`e2e`], [`search`], [`refresh`].
+//! - one module per scenario: [`ingest`], [`import`], [`queue`],
+//!   [`images`], [`video`], [`e2e`], [`search`], [`refresh`].
 //!
 //! [`run`] runs the selected scenarios; `--quick` runs each one small, and
 //! the test suite runs that, so the benchmark never rots.
@@ -17,6 +17,7 @@
 pub mod deploy;
 pub mod e2e;
 pub mod images;
+pub mod import;
 pub mod ingest;
 pub mod load;
 pub mod queue;
@@ -31,7 +32,7 @@ pub use report::{Machine, Row};
 
 /// Every scenario, in the order they run.
 pub const SCENARIOS: &[&str] = &[
-    "ingest", "queue", "images", "video", "e2e", "search", "refresh",
+    "ingest", "import", "queue", "images", "video", "e2e", "search", "refresh",
 ];
 
 /// What to run and how big.
@@ -118,6 +119,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<(Machine, Vec<Row>)> {
     };
     if opts.wants("ingest") {
         emit(ingest::run(opts).await?);
+    }
+    if opts.wants("import") {
+        emit(import::run(opts).await?);
     }
     if opts.wants("queue") {
         emit(queue::run(opts).await?);

@@ -12,7 +12,7 @@ struct Cli {
     /// Run every scenario small (seconds): what the test suite runs.
     #[arg(long)]
     quick: bool,
-    /// Only these scenarios (ingest, queue, images, video, e2e, search); repeatable.
+    /// Only these scenarios (ingest, import, queue, images, video, e2e, search); repeatable.
     #[arg(long = "only", value_name = "SCENARIO")]
     only: Vec<String>,
     /// The `vaultstream` binary (default: next to this one).

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     InvalidBody,
     /// The body is larger than the route accepts.
     PayloadTooLarge,
+    /// A batch holds more items than the route takes at once.
+    BatchTooLarge,
     /// The body is not JSON (wrong Content-Type).
     UnsupportedMediaType,
     /// A path or query parameter has a bad value.
@@ -69,7 +71,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::EmptyInput,
         ErrorCode::NoLinkFound,
         ErrorCode::UnsupportedScheme,
@@ -81,6 +83,7 @@ impl ErrorCode {
         ErrorCode::InvalidJson,
         ErrorCode::InvalidBody,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::BatchTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidCursor,
@@ -101,7 +104,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             EmptyInput | NoLinkFound | UnsupportedScheme | InvalidUrl | InvalidJson
-            | InvalidParameter | InvalidCursor | InvalidQuery => 400,
+            | InvalidParameter | InvalidCursor | InvalidQuery | BatchTooLarge => 400,
             ForbiddenTarget | ShortLinkUnresolved | InvalidTag | InvalidBody | UrlTooLong => 422,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
@@ -131,6 +134,7 @@ impl ErrorCode {
             InvalidJson => "invalid_json",
             InvalidBody => "invalid_body",
             PayloadTooLarge => "payload_too_large",
+            BatchTooLarge => "batch_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             InvalidParameter => "invalid_parameter",
             InvalidCursor => "invalid_cursor",

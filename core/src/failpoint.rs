@@ -14,6 +14,10 @@ pub const ENV_NAME: &str = "TEST_FAILPOINTS";
 /// none), before its pushed records exist.
 pub const BEFORE_PUSH_SCHEDULE: &str = "before_push_schedule";
 
+/// In the middle of a batch of submissions: some rows written, the
+/// transaction not committed (`db::batch`).
+pub const MID_BATCH_SUBMIT: &str = "mid_batch_submit";
+
 fn armed() -> &'static [String] {
     static ARMED: OnceLock<Vec<String>> = OnceLock::new();
     ARMED.get_or_init(|| {

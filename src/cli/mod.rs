@@ -6,6 +6,7 @@ mod doctor;
 mod export;
 mod feeds;
 mod import;
+mod import_submit;
 mod keys;
 mod logging;
 mod migrate;

@@ -10,6 +10,8 @@ pub struct Progress {
     started: Instant,
     last: Option<Instant>,
     tty: bool,
+    /// Said after the numbers (e.g. the import's queue).
+    note: Option<String>,
 }
 
 /// A plain line is written at most this often when stderr is not a terminal.
@@ -22,7 +24,13 @@ impl Progress {
             started: Instant::now(),
             last: None,
             tty: std::io::stderr().is_terminal(),
+            note: None,
         }
+    }
+
+    /// Say this after the numbers from now on.
+    pub fn set_note(&mut self, note: String) {
+        self.note = Some(note);
     }
 
     /// `done` of `total` (total 0 when unknown).
@@ -38,7 +46,11 @@ impl Progress {
             return;
         }
         self.last = Some(now);
-        let line = self.line(done, total, now);
+        let mut line = self.line(done, total, now);
+        if let Some(note) = &self.note {
+            line.push_str("; ");
+            line.push_str(note);
+        }
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{line}");

@@ -87,7 +87,7 @@ pub fn access_for(path: &str) -> Access {
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         let segments: Vec<&str> = rest.split('/').collect();
         let submitter = match segments.as_slice() {
-            ["shares"] | ["contents"] | ["search"] => true,
+            ["shares"] | ["shares", "batch"] | ["contents"] | ["search"] => true,
             ["contents", id] | ["contents", id, "tags"] | ["contents", id, "history"] => {
                 !id.is_empty()
             }
@@ -285,6 +285,7 @@ mod tests {
         assert_eq!(access_for("/api/v1/feeds/1"), op);
         assert_eq!(access_for("/api/openapi.json"), Access::Open);
         assert_eq!(access_for("/api/v1/shares"), sub);
+        assert_eq!(access_for("/api/v1/shares/batch"), sub);
         assert_eq!(access_for("/api/v1/contents"), sub);
         assert_eq!(access_for("/api/v1/contents/42"), sub);
         assert_eq!(access_for("/api/v1/search"), sub);

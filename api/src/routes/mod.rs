@@ -34,6 +34,7 @@ use crate::{AppState, metrics};
 pub fn api(base: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(base)
         .routes(routes!(shares::create))
+        .routes(routes!(shares::create_batch))
         .routes(routes!(contents::list))
         .routes(routes!(contents::get_one))
         .routes(routes!(tags::replace))

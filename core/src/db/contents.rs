@@ -1,253 +1,48 @@
 //! Items and their submissions.
 //!
 //! [`submit`] is the heart of intake: one transaction that inserts the item
-//! if its `(platform, platform_id)` is new (`ON CONFLICT DO NOTHING` — the
-//! unique index decides under concurrency, never a read-then-write), records
-//! the submission as a source, and adds its tags.
+//! if its `(platform, platform_id)` is new (`ON CONFLICT` — the unique index
+//! decides under concurrency, never a read-then-write), records the
+//! submission as a source, and adds its tags. Submissions arriving together
+//! share one transaction (group commit, `db::group`); a batch of them is
+//! `db::batch`.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
+pub use super::batch::{NewSource, SUBMIT_PG, Submitted};
 use super::entities::{content, content_source, content_tag};
-use crate::content::{Channel, ContentView, MediaView, ShareReceipt, SourceView, Status};
+use crate::content::{ContentView, MediaView, SourceView, Status};
 use crate::platform::{Identity, Platform};
 use crate::status::MediaStatus;
 
-/// One submission, as it arrived.
-#[derive(Debug, Clone)]
-pub struct NewSource {
-    pub raw_text: String,
-    pub submitted_url: String,
-    pub resolved_url: Option<String>,
-    pub channel: Channel,
-    /// Already normalised (see `content::normalise_tags`).
-    pub tags: Vec<String>,
-    pub note: Option<String>,
-    pub submitted_by: Option<String>,
-    pub request_id: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Submitted {
-    pub content: content::Model,
-    pub created: bool,
-    pub source_id: i64,
-}
-
 /// Record a submission: the item (once), its source (always) and its tags.
 ///
-/// On PostgreSQL this is one statement ([`SUBMIT_PG`]); elsewhere one
-/// transaction of a few statements.
+/// It is committed together with the other submissions to the same
+/// database waiting at that moment (group commit, `db::group`) and answered
+/// once that transaction committed. Alone on PostgreSQL it is one statement
+/// ([`SUBMIT_PG`]); otherwise a batch (`db::batch`).
 pub async fn submit(
     db: &DatabaseConnection,
     identity: &Identity,
     source: NewSource,
 ) -> Result<Submitted, DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        return submit_pg(db, identity, source).await;
-    }
-    submit_txn(db, identity, source).await
-}
-
-/// The whole submission as one PostgreSQL statement — one round trip, no
-/// explicit transaction (a statement is atomic): insert the item, or on a
-/// conflict with its (platform, platform_id) take the existing row (the
-/// unique index decides, under any concurrency: a concurrent insert is
-/// waited for, never missed); record the source and the tags against it.
-///
-/// `DO UPDATE SET platform = EXCLUDED.platform` changes nothing (and, no
-/// indexed value changing, is a HOT update) but makes the conflicting row
-/// come back from `RETURNING`; `xmax = 0` holds only for a freshly inserted
-/// row. There is no separate lookup for the planner to get wrong: a cached
-/// generic plan for `SELECT … WHERE platform = $1 AND platform_id = $2`
-/// made while the table was nearly empty was seen to pick the
-/// (platform, id) listing index and walk every row of the platform on each
-/// share until the next ANALYZE.
-pub const SUBMIT_PG: &str = r#"
-WITH item AS (
-    INSERT INTO contents (platform, platform_id, canonical_url, kind, status,
-        failure_count, attempts, enqueued_at, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $6)
-    ON CONFLICT (platform, platform_id) DO UPDATE SET platform = EXCLUDED.platform
-    RETURNING *, (xmax = 0) AS created
-), src AS (
-    INSERT INTO content_sources (content_id, raw_text, submitted_url, resolved_url,
-        channel, tags, note, submitted_by, request_id, created_at)
-    SELECT id, $7, $8, $9, $10, $11::text::json, $12, $13, $14, $6 FROM item
-    RETURNING id, content_id
-), tag_rows AS (
-    INSERT INTO content_tags (content_id, tag, created_at)
-    SELECT item.id, t.tag, $6
-    FROM item, json_array_elements_text($11::text::json) AS t(tag)
-    ON CONFLICT (content_id, tag) DO NOTHING
-)
-SELECT item.*, src.id AS source_id FROM item JOIN src ON src.content_id = item.id
-"#;
-
-async fn submit_pg(
-    db: &DatabaseConnection,
-    identity: &Identity,
-    source: NewSource,
-) -> Result<Submitted, DbErr> {
-    let now = Utc::now();
-    let tags = serde_json::json!(source.tags).to_string();
-    let row = sea_orm::sqlx::query(SUBMIT_PG)
-        .bind(identity.platform.as_str())
-        .bind(&identity.platform_id)
-        .bind(&identity.canonical_url)
-        .bind(identity.kind.as_str())
-        .bind(Status::Unprocessed.as_str())
-        .bind(now)
-        .bind(&source.raw_text)
-        .bind(&source.submitted_url)
-        .bind(&source.resolved_url)
-        .bind(source.channel.as_str())
-        .bind(&tags)
-        .bind(&source.note)
-        .bind(&source.submitted_by)
-        .bind(&source.request_id)
-        .fetch_one(db.get_postgres_connection_pool())
-        .await
-        .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-    let row = sea_orm::QueryResult::from(row);
-    Ok(Submitted {
-        content: content::Model::from_query_result(&row, "")?,
-        created: row.try_get("", "created")?,
-        source_id: row.try_get("", "source_id")?,
-    })
-}
-
-/// The portable path (SQLite): one transaction of a few statements.
-async fn submit_txn(
-    db: &DatabaseConnection,
-    identity: &Identity,
-    source: NewSource,
-) -> Result<Submitted, DbErr> {
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let mut fresh = content::Model {
-        id: 0,
-        platform: identity.platform.as_str().to_owned(),
-        platform_id: identity.platform_id.clone(),
-        canonical_url: identity.canonical_url.clone(),
-        kind: identity.kind.as_str().to_owned(),
-        status: Status::Unprocessed,
-        title: None,
-        text: None,
-        author_name: None,
-        author_id: None,
-        author_url: None,
-        published_at: None,
-        stats: None,
-        raw_metadata: None,
-        failure_count: 0,
-        last_error: None,
-        last_error_type: None,
-        last_error_detail: None,
-        last_error_at: None,
-        pulled_at: None,
-        attempts: 0,
-        next_attempt_at: None,
-        lease_until: None,
-        lease_token: None,
-        // The caller queues a new item right after the commit; if that push
-        // is lost, the reconciler re-queues it after REQUEUE_AFTER_MS.
-        enqueued_at: Some(now),
-        pushes_scheduled_at: None,
-        parts: None,
-        fields: None,
-        created_at: now,
-        updated_at: now,
-        upstream_state: crate::status::UpstreamState::Live,
-        upstream_state_since: None,
-        upstream_evidence: None,
-        last_refresh_at: None,
-    };
-    let mut row: content::ActiveModel = fresh.clone().into();
-    row.id = NotSet;
-    // `exec` (not `exec_with_returning`): on a conflict it reports
-    // `Conflicted`, while the RETURNING path reports a missing row as an error.
-    let inserted = content::Entity::insert(row)
-        .on_conflict_do_nothing_on([content::Column::Platform, content::Column::PlatformId])
-        .exec(&txn)
-        .await?;
-    let (item, created) = match inserted {
-        TryInsertResult::Inserted(res) => {
-            fresh.id = res.last_insert_id;
-            (fresh, true)
-        }
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            let existing = content::Entity::find()
-                .filter(content::Column::Platform.eq(identity.platform.as_str()))
-                .filter(content::Column::PlatformId.eq(identity.platform_id.as_str()))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| {
-                    DbErr::Custom("content vanished between conflict and read".into())
-                })?;
-            (existing, false)
-        }
-    };
-
-    let src = content_source::ActiveModel {
-        id: NotSet,
-        content_id: Set(item.id),
-        raw_text: Set(source.raw_text),
-        submitted_url: Set(source.submitted_url),
-        resolved_url: Set(source.resolved_url),
-        channel: Set(source.channel.as_str().to_owned()),
-        tags: Set(serde_json::json!(source.tags)),
-        note: Set(source.note),
-        submitted_by: Set(source.submitted_by),
-        request_id: Set(source.request_id),
-        created_at: Set(now),
-    };
-    let source_id = content_source::Entity::insert(src)
-        .exec(&txn)
-        .await?
-        .last_insert_id;
-
-    if !source.tags.is_empty() {
-        let rows = source.tags.iter().map(|t| content_tag::ActiveModel {
-            content_id: Set(item.id),
-            tag: Set(t.clone()),
-            created_at: Set(now),
-        });
-        content_tag::Entity::insert_many(rows)
-            .on_conflict_do_nothing_on([content_tag::Column::ContentId, content_tag::Column::Tag])
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(Submitted {
-        content: item,
-        created,
-        source_id,
-    })
-}
-
-impl From<Submitted> for ShareReceipt {
-    fn from(s: Submitted) -> Self {
-        ShareReceipt {
-            content_id: s.content.id,
-            created: s.created,
-            platform: s.content.platform,
-            platform_id: s.content.platform_id,
-            canonical_url: s.content.canonical_url,
-            kind: s.content.kind,
-            status: s.content.status.to_string(),
-            source_id: s.source_id,
-        }
-    }
+    super::group::submit(
+        db,
+        super::batch::Submission {
+            identity: identity.clone(),
+            source,
+            saved_at: None,
+        },
+    )
+    .await
 }
 
 /// One item with its tags and sources, or `None`.

@@ -6,6 +6,10 @@
 //! - [`work`]: queued work — due, claim, lease, retry, reconciler queries —
 //!   written once for every table below that jobs work on.
 //! - [`contents`]: submissions, items, lists.
+//! - [`batch`]: many submissions in one transaction (the batch intake,
+//!   original times).
+//! - [`group`]: group commit — single submissions arriving together share
+//!   one transaction.
 //! - [`items`]: an item's parse transitions (claim, store, retry, fail).
 //! - [`media`]: media rows and their transitions.
 //! - [`blobs`]: the blob registry and source hashes.
@@ -20,11 +24,13 @@
 //! - [`refresh`]: fetching items again — versions, stats series,
 //!   upstream state, the refresh policy.
 
+pub mod batch;
 pub mod blobs;
 pub mod contents;
 pub mod dead_letters;
 pub mod entities;
 pub mod feeds;
+pub mod group;
 pub mod history;
 pub mod items;
 pub mod keys;

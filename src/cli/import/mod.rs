@@ -27,13 +27,12 @@ mod formats;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use vaultstream_adapters::intake::{self, IntakeError, Share};
 use vaultstream_core::Settings;
-use vaultstream_core::content::Channel;
 
+use super::import_submit::{Failed, Link, Tally, submit_all};
 use super::progress::Progress;
 use super::{EXIT_RUNTIME, EXIT_USAGE};
-use formats::{csv_cell, detect};
+use formats::detect;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -108,68 +107,54 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         .unwrap_or_else(|| default_report(&args.file));
     let mut report =
         String::from("line,outcome,content_id,platform,platform_id,code,message,text\n");
-    let (mut new, mut known, mut refused) = (0u64, 0u64, 0u64);
     let mut progress = Progress::new("links imported");
     let total = entries.len() as u64;
-    for (done, e) in entries.into_iter().enumerate() {
-        let mut tags = e.tags.clone();
-        tags.extend(args.tags.iter().cloned());
-        // A folder name that is not a valid tag must not refuse the link:
-        // keep the tags that pass on their own.
-        tags.retain(|t| vaultstream_core::content::normalise_tags(std::slice::from_ref(t)).is_ok());
-        let share = Share {
-            text: e.text.clone(),
-            tags,
-            note: e.note.clone(),
-            channel: Channel::Cli,
-            submitted_by: Some(format!("import:{}", format.name())),
-            request_id: None,
-        };
-        let row = match intake::accept(
-            &linker,
-            &db,
-            queue
-                .as_ref()
-                .map(|q| q as &dyn vaultstream_core::queue::JobQueue),
-            share,
-        )
-        .await
-        {
-            Ok(r) => {
-                if r.created {
-                    new += 1;
-                } else {
-                    known += 1;
-                }
-                format!(
-                    "{},{},{},{},{},,,{}\n",
-                    e.line,
-                    if r.created { "new" } else { "known" },
-                    r.content_id,
-                    r.platform,
-                    csv_cell(&r.platform_id),
-                    csv_cell(&e.text)
-                )
+    let links = entries
+        .into_iter()
+        .map(|e| {
+            let mut tags = e.tags;
+            tags.extend(args.tags.iter().cloned());
+            // A folder name that is not a valid tag must not refuse the link:
+            // keep the tags that pass on their own.
+            tags.retain(|t| {
+                vaultstream_core::content::normalise_tags(std::slice::from_ref(t)).is_ok()
+            });
+            Link {
+                line: e.line,
+                text: e.text,
+                tags,
+                note: e.note,
+                added_at: e.added_at,
             }
-            Err(IntakeError::Refused(err)) => {
-                refused += 1;
-                format!(
-                    "{},refused,,,,{},{},{}\n",
-                    e.line,
-                    err.code,
-                    csv_cell(&err.message),
-                    csv_cell(&e.text)
-                )
-            }
-            Err(IntakeError::Store(err)) => {
-                eprintln!("vaultstream: the database failed at line {}: {err}", e.line);
-                let _ = std::fs::write(&report_path, &report);
-                return ExitCode::from(EXIT_RUNTIME);
-            }
-        };
-        report.push_str(&row);
-        progress.update(done as u64 + 1, total);
-    }
+        })
+        .collect();
+    let tally = match submit_all(
+        &linker,
+        &db,
+        queue
+            .as_ref()
+            .map(|q| q as &dyn vaultstream_core::queue::JobQueue),
+        links,
+        &format!("import:{}", format.name()),
+        &mut report,
+        &mut progress,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(Failed { line, error }) => {
+            eprintln!("vaultstream: the database failed at the batch from line {line}: {error}");
+            let _ = std::fs::write(&report_path, &report);
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let Tally {
+        new,
+        known,
+        refused,
+        deferred,
+        ..
+    } = tally;
     if let Err(e) = std::fs::write(&report_path, &report) {
         eprintln!("vaultstream: cannot write {}: {e}", report_path.display());
         return ExitCode::from(EXIT_RUNTIME);
@@ -178,5 +163,10 @@ pub async fn run(settings: &Settings, args: &Args) -> ExitCode {
         "imported {total} links: {new} new, {known} already archived, {refused} refused; report: {}",
         report_path.display()
     );
+    if deferred > 0 {
+        eprintln!(
+            "{deferred} new items wait in the database for the workers; they are queued as the queue drains"
+        );
+    }
     ExitCode::SUCCESS
 }

@@ -28,14 +28,8 @@ pub(crate) fn csv_fields(line: &str) -> Option<Vec<String>> {
     Some(fields)
 }
 
-/// One CSV cell, quoted when it must be (RFC 4180).
-pub fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
+/// One CSV cell, quoted when it must be (RFC 4180): the report's writer's.
+pub use crate::cli::import_submit::csv_cell;
 
 /// Pocket's CSV export. A malformed row is an error naming its line.
 pub fn parse_pocket(text: &str) -> Result<Vec<Entry>, String> {
