@@ -423,6 +423,10 @@ async fn deletion_notices_carry_targets_and_records_forward() {
             vec![Some("1".to_owned())],
             "down drops the notices only"
         );
+        Migrator::up(&db, None).await.expect("up again");
+    }
+}
+
 /// `m20261203_000011_feeds`: a new table; the items and API keys written
 /// before it are untouched, feeds made afterwards select them, and the
 /// migration goes down and up again.

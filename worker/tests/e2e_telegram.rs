@@ -522,7 +522,11 @@ async fn chats_that_asked_hear_once_that_an_original_is_gone() {
         "a reply to the item's message: {:?}",
         notice.raw
     );
-    assert_eq!(tg.sent_to("@quietchat").len(), 1, "quiet chats hear nothing");
+    assert_eq!(
+        tg.sent_to("@quietchat").len(),
+        1,
+        "quiet chats hear nothing"
+    );
     assert!(tg.sent_to("@otherchat").is_empty());
     let _ = quiet;
 
