@@ -252,24 +252,23 @@ pub async fn accept_batch(
             Pace::Room => queue_room(queue).await,
         };
         let now = new.len().min(room);
-        let results: Vec<bool> = futures::stream::iter(new.into_iter().take(now))
-            .map(|(content_id, request_id)| async move {
-                let job = ParseJob {
-                    content_id,
-                    request_id,
-                };
-                match queue.enqueue_parse(job, None).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(content.id = content_id, error = %e, "could not queue the parse job; the reconciler will");
-                        false
-                    }
-                }
+        // One push for the lot (one transaction / one script): queueing
+        // them one by one cost more than storing them.
+        let jobs: Vec<ParseJob> = new
+            .into_iter()
+            .take(now)
+            .map(|(content_id, request_id)| ParseJob {
+                content_id,
+                request_id,
             })
-            .buffer_unordered(IDENTIFY_CONCURRENCY)
-            .collect()
-            .await;
-        queued = results.iter().filter(|ok| **ok).count();
+            .collect();
+        queued = match queue.enqueue_parse_many(jobs).await {
+            Ok(()) => now,
+            Err(e) => {
+                tracing::warn!(jobs = now, error = %e, "could not queue the parse jobs; the reconciler will");
+                0
+            }
+        };
         deferred = total_new - queued;
     } else {
         queued = 0;

@@ -140,6 +140,16 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Queue a parse job to run now, or after `delay` (a retry backoff).
     async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()>;
 
+    /// Queue many parse jobs to run now, in as few round trips as the
+    /// backend allows (one transaction, one script): the batch intake and
+    /// the importer. The default queues them one by one.
+    async fn enqueue_parse_many(&self, jobs: Vec<ParseJob>) -> anyhow::Result<()> {
+        for job in jobs {
+            self.enqueue_parse(job, None).await?;
+        }
+        Ok(())
+    }
+
     /// Queue a media job to run now, or after `delay`.
     async fn enqueue_media(&self, job: MediaJob, delay: Option<Duration>) -> anyhow::Result<()>;
 

@@ -1,6 +1,7 @@
 //! The apalis transport behind `core::queue::JobQueue`: what the API role,
 //! the CLI, the bot and the workers push to (and the workers pull from).
-//! One file, no modules.
+//! One module besides this file: `coalesce` (immediate pushes to the
+//! embedded SQLite queue that arrive together share one write).
 //!
 //! Three queues per deployment: `<namespace>:parse`, `<namespace>:media`
 //! and `<namespace>:publish`.
@@ -10,7 +11,8 @@
 //!   them), and apalis-redis's own retries are not relied on: the handler
 //!   returns an error only when the database itself fails.
 //! - Embedded, SQLite: apalis-sqlite in `<data_dir>/queue.db`, a file of
-//!   its own because apalis sets `synchronous = OFF` on the pool it owns.
+//!   its own (its durability is the queue's, not the archive's): WAL with
+//!   `synchronous = NORMAL` on every connection.
 //! - Embedded, PostgreSQL: apalis-postgres in the same database.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +23,11 @@ use anyhow::Context as _;
 use apalis::prelude::*;
 use apalis_postgres::{PgPool, PostgresStorage};
 use apalis_redis::{ConnectionManager, RedisStorage};
-use apalis_sqlite::{SqlitePool, SqliteStorage};
+use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqliteStorage};
+
+mod coalesce;
 use redis::AsyncCommands;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use vaultstream_core::Settings;
 use vaultstream_core::queue::{JobKind, JobQueue, MediaJob, ParseJob, PublishJob, RefreshJob};
 
@@ -65,6 +70,8 @@ pub enum Transport<T> {
     Sqlite {
         storage: SqliteStorage<T>,
         pool: SqlitePool,
+        /// Immediate pushes arriving together share one write.
+        pushes: Arc<coalesce::Coalescer<T>>,
     },
     Postgres {
         storage: PostgresStorage<T>,
@@ -122,8 +129,18 @@ impl ApalisQueue {
             std::fs::create_dir_all(&settings.data_dir)
                 .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
             let path = settings.data_dir.join("queue.db");
-            let url = format!("sqlite://{}?mode=rwc", path.display());
-            let pool = SqlitePool::connect(&url)
+            // Every connection in WAL with `synchronous = NORMAL` (apalis'
+            // setup sets its pragmas on one connection only; the others
+            // would fsync every push): a power cut may lose the newest
+            // messages, never corrupt the file, and a lost message is
+            // re-queued by the reconciler from the row that is due.
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePool::connect_with(options)
                 .await
                 .with_context(|| format!("cannot open the embedded queue {}", path.display()))?;
             SqliteStorage::setup(&pool)
@@ -204,9 +221,25 @@ where
                     .queue(&name)
                     .heartbeat_interval(Duration::from_secs(1))
                     .missed_heartbeats(10);
+                let storage = SqliteStorage::new(pool).with_config(config);
+                let writer = storage.clone();
+                let pushes = coalesce::Coalescer::new(Arc::new(move |jobs: Vec<T>| {
+                    let mut storage = writer.clone();
+                    Box::pin(async move {
+                        let tasks = futures::stream::iter(
+                            jobs.into_iter().map(|j| TaskBuilder::new(j).build()),
+                        );
+                        storage
+                            .push_all(tasks)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}"))
+                    })
+                        as futures::future::BoxFuture<'static, anyhow::Result<()>>
+                }));
                 Transport::Sqlite {
-                    storage: SqliteStorage::new(pool).with_config(config),
+                    storage,
                     pool: pool.clone(),
+                    pushes,
                 }
             }
             Backend::Postgres(pool) => {
@@ -299,6 +332,7 @@ where
                 .push_task(task)
                 .await
                 .map_err(|e| anyhow::anyhow!("redis push: {e}")),
+            Transport::Sqlite { pushes, .. } if delay.is_none() => pushes.push(task.args).await,
             Transport::Sqlite { storage, .. } => storage
                 .clone()
                 .push_task(task)
@@ -307,6 +341,46 @@ where
             Transport::Postgres { storage, .. } => storage
                 .clone()
                 .push_task(task)
+                .await
+                .map_err(|e| anyhow::anyhow!("postgres queue push: {e}")),
+        }
+    }
+
+    /// Push many jobs to run now in one go: one transaction on the SQL
+    /// backends, one script on Redis. Beyond Redis's high-water mark
+    /// nothing is pushed (the rows are due; the reconciler feeds them in).
+    pub async fn push_many(&self, jobs: Vec<T>) -> anyhow::Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let n = jobs.len() as u64;
+        let tasks = futures::stream::iter(jobs.into_iter().map(|j| TaskBuilder::new(j).build()));
+        match self {
+            Transport::Redis {
+                storage, backlog, ..
+            } => {
+                if self.redis_estimate().await? >= backlog.high_water {
+                    tracing::debug!(
+                        jobs = n,
+                        "queue at its high-water mark; the reconciler will feed these jobs in"
+                    );
+                    return Ok(());
+                }
+                backlog.pushed_since.fetch_add(n, Ordering::Relaxed);
+                storage
+                    .clone()
+                    .push_all(tasks)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("redis push: {e}"))
+            }
+            Transport::Sqlite { storage, .. } => storage
+                .clone()
+                .push_all(tasks)
+                .await
+                .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}")),
+            Transport::Postgres { storage, .. } => storage
+                .clone()
+                .push_all(tasks)
                 .await
                 .map_err(|e| anyhow::anyhow!("postgres queue push: {e}")),
         }
@@ -338,6 +412,10 @@ where
 impl JobQueue for ApalisQueue {
     async fn enqueue_parse(&self, job: ParseJob, delay: Option<Duration>) -> anyhow::Result<()> {
         self.parse.push(job, delay).await
+    }
+
+    async fn enqueue_parse_many(&self, jobs: Vec<ParseJob>) -> anyhow::Result<()> {
+        self.parse.push_many(jobs).await
     }
 
     async fn enqueue_media(&self, job: MediaJob, delay: Option<Duration>) -> anyhow::Result<()> {
