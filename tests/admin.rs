@@ -143,6 +143,43 @@ async fn seed_searchable(db: &sea_orm::DatabaseConnection) -> i64 {
     id
 }
 
+/// A Discord webhook target whose push of `item` failed with a 500.
+async fn seed_failed_webhook(db: &sea_orm::DatabaseConnection, item: i64) {
+    use vaultstream_core::db::push;
+    let target = push::create_target(
+        db,
+        push::NewTarget {
+            name: Some("team chat".into()),
+            chat_id: String::new(),
+            platforms: vec![],
+            tags: vec![],
+            enabled: true,
+            notify_deleted: false,
+            webhook: Some(push::NewWebhook {
+                url: "https://discord.com/api/webhooks/123/SeCrEtToKeN".into(),
+                format: vaultstream_core::status::WebhookFormat::Discord,
+                secret: None,
+            }),
+        },
+    )
+    .await
+    .expect("webhook target");
+    let record = push::schedule_one(db, target.id, item)
+        .await
+        .unwrap()
+        .expect("a new record");
+    push::claim(db, record).await.unwrap().expect("claimed");
+    push::note_http_status(db, record, 500).await.unwrap();
+    push::mark_failed(
+        db,
+        record,
+        "the webhook answered 500 Internal Server Error",
+        None,
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
     require_browser();
@@ -153,6 +190,7 @@ async fn retry_a_dead_letter_from_the_admin_page_in_chromium() {
         .expect("migrated database");
     let content_id = seed_dead_letter(&db).await;
     let searchable = seed_searchable(&db).await;
+    seed_failed_webhook(&db, searchable).await;
 
     let (_server, addr) = vaultstream_testkit::proc::spawn_api(
         vaultstream_testkit::proc::vaultstream(env!("CARGO_BIN_EXE_vaultstream"), &env),

@@ -145,9 +145,18 @@ def main():
         wait_for("the refresh to be queued", lambda: "will be fetched again" in text_of(driver, "flash")
                  or "being refreshed already" in text_of(driver, "flash"))
 
-        # Push view renders (empty lists) without errors.
+        # Push view: a Discord webhook (its token masked) and its failed
+        # record with the receiver's HTTP status and a Resend button.
         driver.find_element(*testid("tab-push")).click()
         wait_for("push view", lambda: driver.find_element(*testid("view-push")).is_displayed())
+        dest = wait_for("the webhook target", lambda: driver.find_element(
+            By.CSS_SELECTOR, '[data-testid^="target-destination-"]'))
+        assert dest.text.startswith("discord webhook https://discord.com/api/webhooks/123/***"), dest.text
+        assert "SeCrEtToKeN" not in driver.find_element(By.TAG_NAME, "body").text, "a webhook token is shown"
+        delivery = wait_for("the failed record", lambda: driver.find_element(
+            By.CSS_SELECTOR, '[data-testid^="record-delivery-"]'))
+        assert delivery.text == "HTTP 500", delivery.text
+        assert driver.find_elements(By.CSS_SELECTOR, '[data-testid^="record-resend-"]'), "no Resend button"
 
         problems = [
             entry["message"]

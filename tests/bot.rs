@@ -116,6 +116,7 @@ async fn a_worker_killed_mid_push_never_posts_twice() {
             tags: vec![],
             enabled: true,
             notify_deleted: false,
+            webhook: None,
         },
     )
     .await
@@ -269,6 +270,7 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
             tags: vec![],
             enabled: true,
             notify_deleted: false,
+            webhook: None,
         },
     )
     .await
@@ -322,6 +324,7 @@ async fn a_worker_killed_before_scheduling_pushes_loses_none() {
             tags: vec![],
             enabled: true,
             notify_deleted: false,
+            webhook: None,
         },
     )
     .await

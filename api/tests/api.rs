@@ -363,6 +363,39 @@ async fn list_filters_and_pages(b: Backend) {
     assert_eq!(count(&v), 1, "{v}");
     let (_, v) = app.get("/api/v1/contents?q=_").await;
     assert_eq!(count(&v), 0, "{v}");
+
+    // Kind and author (name or platform id, exactly).
+    let (_, v) = app.get("/api/v1/contents?kind=video").await;
+    assert_eq!(count(&v), 2, "{v}");
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use vaultstream_core::db::entities::content;
+    let row = content::Entity::find_by_id(ids[0])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: content::ActiveModel = row.into();
+    row.author_name = Set(Some("新浪新闻".into()));
+    row.author_id = Set(Some("2028810631".into()));
+    row.update(&app.db).await.unwrap();
+    for by in ["%E6%96%B0%E6%B5%AA%E6%96%B0%E9%97%BB", "2028810631"] {
+        let (_, v) = app.get(&format!("/api/v1/contents?author={by}")).await;
+        assert_eq!(count(&v), 1, "{by}: {v}");
+        assert_eq!(v["items"][0]["id"], ids[0]);
+    }
+    let (_, v) = app.get("/api/v1/contents?author=%E6%96%B0%E6%B5%AA").await;
+    assert_eq!(count(&v), 0, "an author matches exactly: {v}");
+    for bad in [
+        "/api/v1/contents?kind=reel",
+        "/api/v1/contents?kind=VIDEO%00",
+    ] {
+        let (s, v) = app.get(bad).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{bad}: {v}"
+        );
+    }
 }
 
 async fn fifty_parallel_submissions_make_one_item(b: Backend) {

@@ -139,6 +139,7 @@ async fn target(
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             enabled,
             notify_deleted: false,
+            webhook: None,
         },
     )
     .await
@@ -572,6 +573,7 @@ async fn matching_rules(b: Backend) {
             tags: vec![],
             enabled: true,
             notify_deleted: false,
+            webhook: None,
         },
     )
     .await

@@ -266,7 +266,7 @@ impl BotCtx {
                     format!(
                         "#{} {} · {} · {} · {}",
                         t.id,
-                        escape(&t.chat_id),
+                        escape(&push::destination(t)),
                         if platforms.is_empty() {
                             "all platforms".to_owned()
                         } else {
@@ -312,6 +312,7 @@ impl BotCtx {
                         tags: vec![],
                         enabled: false,
                         notify_deleted: false,
+                        webhook: None,
                     },
                 )
                 .await

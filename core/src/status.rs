@@ -121,6 +121,31 @@ string_enum! {
 }
 
 string_enum! {
+    /// Where a push target delivers: a Telegram chat (`telegram`), or an
+    /// HTTP endpoint that takes a signed JSON POST (`webhook`).
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[cfg_attr(feature = "openapi", schema(rename_all = "lowercase"))]
+    pub enum TargetKind {
+        Telegram = "telegram",
+        Webhook = "webhook",
+    }
+}
+
+string_enum! {
+    /// The JSON a webhook target's receiver takes: `standard` (the item as
+    /// `GET /contents/{id}` shows it, signed the Standard Webhooks way),
+    /// `discord` or `slack` (their incoming webhooks' message shapes and
+    /// limits).
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[cfg_attr(feature = "openapi", schema(rename_all = "lowercase"))]
+    pub enum WebhookFormat {
+        Standard = "standard",
+        Discord = "discord",
+        Slack = "slack",
+    }
+}
+
+string_enum! {
     /// What the platform says of an item's original (see `db::refresh`):
     /// `live`; `deleted` (gone: 404, tombstone, "removed" — declared only
     /// after two refetches agree, spaced in time); `restricted` (login

@@ -37,6 +37,18 @@ async fn migrate_to(db: &DatabaseConnection, name: &str) {
         .expect("older migrations");
 }
 
+/// Roll back `name` and every migration after it.
+async fn down_to_before(db: &DatabaseConnection, name: &str) {
+    let all = Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no migration {name}"));
+    Migrator::down(db, Some((all.len() - at) as u32))
+        .await
+        .expect("down");
+}
+
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)
         .await
@@ -490,9 +502,123 @@ async fn feeds_leave_items_and_keys_as_they_were() {
         let ids: Vec<i64> = page.items.iter().map(|i| i.id).collect();
         assert_eq!(ids, vec![1], "pulled items with the tag only");
 
-        Migrator::down(&db, Some(1)).await.expect("down");
+        down_to_before(&db, "m20261203_000011_feeds").await;
         let left = query_strings(&db, "SELECT title FROM contents ORDER BY id").await;
         assert_eq!(left.len(), 3);
+        Migrator::up(&db, None).await.expect("up again");
+    }
+}
+
+/// `m20261204_000012_webhooks`: existing targets become `telegram` targets
+/// with their chat, filters and records unchanged; webhook targets can be
+/// stored beside them, and going down removes only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_keep_telegram_targets_and_records() {
+    use vaultstream_core::db::entities::{push_target, pushed_record};
+    use vaultstream_core::db::push;
+    use vaultstream_core::status::{RecordStatus, TargetKind, WebhookFormat};
+    for (db, _pg, _dir) in databases().await {
+        migrate_to(&db, "m20261204_000012_webhooks").await;
+        let now = "'2026-12-01 10:00:00+00:00'";
+        let t = if db.get_database_backend() == DbBackend::Postgres {
+            "true"
+        } else {
+            "1"
+        };
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO contents (id, platform, platform_id, canonical_url, kind, status, \
+                 failure_count, attempts, created_at, updated_at) VALUES \
+                 (1, 'twitter', '1', 'https://x.com/i/status/1', 'post', 'pulled', 0, 0, {now}, {now})"
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO push_targets (id, name, chat_id, platforms, tags, enabled, notify_deleted, \
+                 created_at, updated_at) VALUES (1, 'main', '@vault', '[\"twitter\"]', '[\"music\"]', {t}, {t}, {now}, {now})"
+            ),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO pushed_records (id, target_id, content_id, event, status, attempts, message_ids, \
+                 created_at, sent_at, updated_at) VALUES (1, 1, 1, 'item', 'sent', 1, '[7]', {now}, {now}, {now})"
+            ),
+        )
+        .await;
+
+        Migrator::up(&db, None).await.expect("the rest");
+
+        let target = push_target::Entity::find_by_id(1)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(target.kind, TargetKind::Telegram);
+        assert_eq!(
+            (
+                target.url.as_deref(),
+                target.format,
+                target.secret.as_deref()
+            ),
+            (None, None, None)
+        );
+        assert_eq!(target.chat_id, "@vault");
+        assert!(target.notify_deleted && target.enabled);
+        assert_eq!(push::target_platforms(&target), vec!["twitter".to_owned()]);
+        assert_eq!(push::target_tags(&target), vec!["music".to_owned()]);
+        let record = pushed_record::Entity::find_by_id(1)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.status, RecordStatus::Sent);
+        assert_eq!(record.message_ids, Some(serde_json::json!([7])));
+        assert_eq!(record.http_status, None);
+
+        if db.get_database_backend() == DbBackend::Postgres {
+            // The rows above took their ids by hand.
+            exec(&db, "SELECT setval('push_targets_id_seq', 10)").await;
+            exec(&db, "SELECT setval('pushed_records_id_seq', 10)").await;
+        }
+        let hook = push::create_target(
+            &db,
+            push::NewTarget {
+                name: None,
+                chat_id: String::new(),
+                platforms: Vec::new(),
+                tags: Vec::new(),
+                enabled: true,
+                notify_deleted: false,
+                webhook: Some(push::NewWebhook {
+                    url: "https://hooks.example.com/in".into(),
+                    format: WebhookFormat::Standard,
+                    secret: None,
+                }),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(hook.kind, TargetKind::Webhook);
+        assert!(hook.chat_id.starts_with("webhook:"));
+        assert!(format!("{hook:?}").contains("[redacted]"));
+        assert!(!format!("{hook:?}").contains(hook.secret.as_deref().unwrap()));
+        let ids = push::schedule(&db, 1).await.unwrap();
+        assert_eq!(
+            ids.len(),
+            1,
+            "the webhook takes everything; the chat wants #music only"
+        );
+
+        down_to_before(&db, "m20261204_000012_webhooks").await;
+        let chats = query_strings(&db, "SELECT chat_id FROM push_targets ORDER BY id").await;
+        assert_eq!(chats, vec![Some("@vault".to_owned())]);
+        let records = query_strings(&db, "SELECT CAST(id AS TEXT) FROM pushed_records").await;
+        assert_eq!(records, vec![Some("1".to_owned())]);
         Migrator::up(&db, None).await.expect("up again");
     }
 }

@@ -20,6 +20,9 @@
 //!   and restore (a Redis outage, as its clients see it).
 //! - [`s3`]: a real S3 server (Garage) on loopback for the test process and
 //!   a fresh bucket per test.
+//! - [`webhook`]: a webhook receiver that answers by a script (statuses,
+//!   429 + `Retry-After`, redirects, late answers, dropped connections) and
+//!   records every request.
 //! - [`wait`]: waiting for something that happens elsewhere, with a bound
 //!   (`wait::until`), instead of a deadline loop in every test.
 //!
@@ -36,3 +39,4 @@ pub mod tcp;
 pub mod telegram;
 pub mod upstream;
 pub mod wait;
+pub mod webhook;

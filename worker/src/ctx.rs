@@ -12,6 +12,7 @@ use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::platform::Identity;
 use vaultstream_core::queue::JobQueue;
 use vaultstream_telegram::Publisher;
+use vaultstream_webhooks::Webhooks;
 
 use crate::limits::UpstreamLimits;
 use crate::media::image::ImageOptions;
@@ -47,6 +48,8 @@ pub struct WorkerCtx {
     pub media: MediaCtx,
     /// The Telegram publisher, when a bot token is set.
     pub publisher: Option<Arc<Publisher>>,
+    /// The webhook sender (webhooks need no token: always there).
+    pub webhooks: Arc<Webhooks>,
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub lease: Duration,
@@ -83,6 +86,7 @@ impl WorkerCtx {
         blobs: Arc<dyn BlobStore>,
         publisher: Option<Arc<Publisher>>,
     ) -> Self {
+        let webhooks = Arc::new(Webhooks::from_settings(settings, db.clone()));
         Self {
             db,
             queue,
@@ -90,6 +94,7 @@ impl WorkerCtx {
                 settings,
             )),
             media: MediaCtx::new(settings, blobs),
+            webhooks,
             publisher,
             max_attempts: settings.max_attempts,
             backoff_base_ms: settings.backoff_base_ms,

@@ -1,9 +1,10 @@
-//! The publish job: push one pulled item to one Telegram target (one
-//! pushed record, created by [`crate::pushes::schedule`]). The job is
-//! `vaultstream_telegram::publish::Publisher::publish`: claim, send, complete —
-//! at most once, so it has no lease and does not go through the leased-job
-//! executor. Publishing runs on its own queue and pool: a Telegram outage
-//! never holds up parsing or media.
+//! The publish job: push one pulled item to one target (one pushed record,
+//! created by [`crate::pushes::schedule`]). For a Telegram chat the job is
+//! `vaultstream_telegram::publish::Publisher::publish`; for a webhook,
+//! `vaultstream_webhooks::Webhooks::deliver`: claim, send, complete — so it
+//! has no lease and does not go through the leased-job executor.
+//! Publishing runs on its own queue and pool: a Telegram or receiver
+//! outage never holds up parsing or media.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,9 @@ use vaultstream_core::db::entities::pushed_record;
 use vaultstream_core::db::push;
 use vaultstream_core::metrics;
 use vaultstream_core::queue::{JobKind, Payload, PublishJob};
+use vaultstream_core::status::TargetKind;
 use vaultstream_telegram::publish::PublishOutcome;
+use vaultstream_webhooks::Delivery;
 
 use crate::ctx::WorkerCtx;
 use crate::job::Job;
@@ -44,6 +47,18 @@ impl Job for PublishJob {
     }
 
     async fn run(&self, ctx: &WorkerCtx) -> anyhow::Result<Outcome> {
+        if push::record_target_kind(&ctx.db, self.record_id).await? == Some(TargetKind::Webhook) {
+            let started = Instant::now();
+            let res = ctx.webhooks.deliver(self.record_id).await.map(|d| match d {
+                Delivery::Stale => PublishOutcome::Stale,
+                Delivery::Sent { .. } => PublishOutcome::Sent {
+                    message_ids: Vec::new(),
+                },
+                Delivery::Retry { after } => PublishOutcome::Retry { after },
+                Delivery::Failed => PublishOutcome::Failed,
+            });
+            return finish(self, ctx, started, res).await;
+        }
         let Some(publisher) = &ctx.publisher else {
             // No bot token in this process: leave the record pending for a
             // worker that has one (the reconciler there queues it).
@@ -52,20 +67,16 @@ impl Job for PublishJob {
         };
         let started = Instant::now();
         let res = publisher.publish(self.record_id).await;
-        let outcome = published(started, res)?;
-        if let Outcome::Retrying { delay } = &outcome
-            && let Err(e) = self.clone().enqueue(ctx.queue.as_ref(), Some(*delay)).await
-        {
-            warn!(error = %e, "could not queue the publish retry; the reconciler will");
-        }
-        Ok(outcome)
+        finish(self, ctx, started, res).await
     }
 
     /// Items whose scheduling was lost (a crash after their last media file
     /// settled) get their records first; then records due but not queued.
+    /// A process without a bot token queues only webhook records.
     async fn due(ctx: &WorkerCtx, requeue_after: Duration, limit: u64) -> anyhow::Result<Vec<i64>> {
         if ctx.publisher.is_none() {
-            return Ok(Vec::new());
+            let due = push::due_pending(&ctx.db, requeue_after, limit).await?;
+            return Ok(push::webhook_records(&ctx.db, &due).await?);
         }
         for content_id in push::unscheduled(&ctx.db, requeue_after, limit).await? {
             let created = push::schedule_lost(&ctx.db, content_id).await?;
@@ -78,6 +89,22 @@ impl Job for PublishJob {
         }
         Ok(push::due_pending(&ctx.db, requeue_after, limit).await?)
     }
+}
+
+/// Count the attempt, and queue the retry it asks for.
+async fn finish(
+    job: &PublishJob,
+    ctx: &WorkerCtx,
+    started: Instant,
+    res: anyhow::Result<PublishOutcome>,
+) -> anyhow::Result<Outcome> {
+    let outcome = published(started, res)?;
+    if let Outcome::Retrying { delay } = &outcome
+        && let Err(e) = job.clone().enqueue(ctx.queue.as_ref(), Some(*delay)).await
+    {
+        warn!(error = %e, "could not queue the publish retry; the reconciler will");
+    }
+    Ok(outcome)
 }
 
 /// A publish attempt ended: its outcome, counted as a job and, when a send

@@ -1,4 +1,4 @@
-//! Scheduling an item's pushes once it has settled: it is `pulled` and none
+//! Scheduling an item's pushes (Telegram chats and webhooks) once it has settled: it is `pulled` and none
 //! of its media files is still pending. Called after a parse or a media job
 //! ends; [`schedule`] creates one pushed record per matching push target
 //! (UNIQUE per target and item, so a second call creates nothing) and
@@ -16,16 +16,14 @@ use crate::ctx::WorkerCtx;
 /// failed, or the process died before it) is found by the reconciler
 /// ([`push::unscheduled`]) and scheduled then.
 pub async fn schedule(ctx: &WorkerCtx, content_id: i64) {
-    if ctx.publisher.is_none() {
-        return;
-    }
     let run = async {
         let rows = media::for_content(&ctx.db, content_id).await?;
         if rows.iter().any(|m| m.status.is_open()) {
             return Ok::<_, anyhow::Error>(());
         }
         vaultstream_core::failpoint::hit(vaultstream_core::failpoint::BEFORE_PUSH_SCHEDULE);
-        let ids = push::schedule(&ctx.db, content_id).await?;
+        // Without a bot token only webhooks get records.
+        let ids = push::schedule_for(&ctx.db, content_id, ctx.publisher.is_some()).await?;
         for record_id in ids {
             let job = PublishJob { record_id };
             if let Err(e) = job.enqueue(ctx.queue.as_ref(), None).await {

@@ -17,15 +17,7 @@ use vaultstream_testkit::telegram::{FakeFailure, FakeTelegram};
 use vaultstream_testkit::wait;
 
 async fn post(w: &World, path: &str, body: Value) -> (u16, Value) {
-    let r = w
-        .client
-        .post(format!("{}{path}", w.base))
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    w.post(path, body).await
 }
 
 async fn target(w: &World, body: Value) -> i64 {

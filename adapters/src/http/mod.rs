@@ -16,6 +16,8 @@
 //! - `guard`: the SSRF guard at connection time (every resolved address
 //!   must be public), shared by the client, the proxy and the short-link
 //!   resolver;
+//! - [`outbound`]: the same guard for addresses operators configure
+//!   (webhook push targets), on a client that follows no redirects;
 //! - [`proxy`]: the guarding forward proxy that programs making their own
 //!   connections (yt-dlp) must go through;
 //! - [`resolve`]: name resolution for that proxy (with a fixed table for
@@ -32,6 +34,7 @@ use url::Url;
 pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod guard;
+pub mod outbound;
 pub mod proxy;
 pub mod resolve;
 pub(crate) mod status;

@@ -151,6 +151,10 @@ pub struct ContentListQuery {
     pub q: Option<String>,
     /// Items whose original is in this state upstream.
     pub upstream_state: Option<vaultstream_core::status::UpstreamState>,
+    /// Items of this kind (`video`, `post`, `article`, ...).
+    pub kind: Option<vaultstream_core::ContentKind>,
+    /// Items by this author: their name or platform id, exactly.
+    pub author: Option<String>,
     /// Page size.
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u64>,
@@ -206,6 +210,31 @@ pub async fn list(
                         "upstream_state `{s}` is not one of live, deleted, restricted, unreachable"
                     ))
                 })
+            })
+            .transpose()?,
+        kind: param(&pairs, "kind")
+            .map(|k| {
+                k.parse::<vaultstream_core::ContentKind>().map_err(|_| {
+                    let names: Vec<&str> = vaultstream_core::ContentKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect();
+                    ApiError::invalid_parameter(format!(
+                        "kind `{k}` is not one of {}",
+                        names.join(", ")
+                    ))
+                })
+            })
+            .transpose()?,
+        author: text_param(&pairs, "author")?
+            .map(|a| {
+                if a.chars().count() > 200 {
+                    Err(ApiError::invalid_parameter(
+                        "`author` is longer than 200 characters",
+                    ))
+                } else {
+                    Ok(a.trim().to_owned())
+                }
             })
             .transpose()?,
         q: text_param(&pairs, "q")?

@@ -36,8 +36,11 @@ pub struct RecordView {
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
-    /// Telegram message ids, once sent.
+    /// Telegram message ids, once sent (empty for webhooks).
     pub message_ids: Vec<i64>,
+    /// A webhook receiver's HTTP status for the last attempt (null for
+    /// Telegram, and before the first answer).
+    pub http_status: Option<i32>,
     pub error_message: Option<String>,
     pub error_detail: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -63,6 +66,7 @@ impl From<pushed_record::Model> for RecordView {
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
             message_ids,
+            http_status: m.http_status,
             error_message: m.error_message,
             error_detail: m.error_detail,
             created_at: m.created_at,

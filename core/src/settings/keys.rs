@@ -239,7 +239,17 @@ pub const KEYS: &[KeyDef] = &[
     key(
         "ALLOW_PRIVATE_TARGETS",
         Some("false"),
-        "Let generic links reach loopback/private hosts (tests only).",
+        "Let generic links and webhook targets reach loopback/private hosts (tests only).",
+    ),
+    key(
+        "WEBHOOK_TIMEOUT_MS",
+        Some("10000"),
+        "Time limit of one webhook delivery (connect, send, answer); a timeout is retried with backoff.",
+    ),
+    key(
+        "PUBLIC_URL",
+        None,
+        "This deployment's public base URL (https://vault.example.com): webhook bodies link the archived files under it. Unset: their links are relative.",
     ),
     key(
         "UPSTREAM_OVERRIDES",

@@ -228,6 +228,10 @@ pub struct Settings {
     pub media: MediaSettings,
     pub refresh: RefreshSettings,
     pub allow_private_targets: bool,
+    /// One webhook delivery's time limit.
+    pub webhook_timeout_ms: u64,
+    /// The deployment's public base URL, for links in webhook bodies.
+    pub public_url: Option<Url>,
     pub upstream_overrides: Vec<(String, Url)>,
     pub resolve_timeout_ms: u64,
     pub user_agent: Option<String>,
@@ -348,6 +352,8 @@ impl Settings {
                 parse_backlog_max: r.number("REFRESH_PARSE_BACKLOG_MAX", 0, 1_000_000)?,
             },
             allow_private_targets: r.boolean("ALLOW_PRIVATE_TARGETS")?,
+            webhook_timeout_ms: r.number("WEBHOOK_TIMEOUT_MS", 100, 300_000)?,
+            public_url: r.optional_http_url("PUBLIC_URL")?,
             upstream_overrides: r
                 .optional_with("UPSTREAM_OVERRIDES", parse_overrides)?
                 .unwrap_or_default(),

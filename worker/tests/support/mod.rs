@@ -207,6 +207,19 @@ impl World {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST` a JSON body; the status and the JSON answer.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// Poll `GET /api/v1/contents/{id}` until the item is `pulled` or
     /// `failed` (bounded).
     pub async fn settle(&self, id: i64) -> Value {

@@ -19,6 +19,8 @@ pub struct Model {
     pub message_ids: Option<Json>,
     pub error_message: Option<String>,
     pub error_detail: Option<String>,
+    /// A webhook receiver's HTTP status for the last attempt.
+    pub http_status: Option<i32>,
     pub created_at: DateTimeUtc,
     pub claimed_at: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,

@@ -24,9 +24,10 @@ use sea_orm::{
 };
 
 use super::targets::matching_targets;
+use crate::db::entities::push_target;
 use crate::db::entities::{content, content_tag, media, pushed_record};
 use crate::db::work::{self, chrono_dur};
-use crate::status::{MediaStatus, PushEvent, RecordStatus, Status};
+use crate::status::{MediaStatus, PushEvent, RecordStatus, Status, TargetKind};
 
 // At most once: no lease (see `db::work`).
 work::queued_table!(pushed_record: RecordStatus, waiting = RecordStatus::Pending, working = RecordStatus::Sending);
@@ -53,6 +54,7 @@ pub(super) async fn insert_record<C: ConnectionTrait>(
         message_ids: Set(None),
         error_message: Set(None),
         error_detail: Set(None),
+        http_status: Set(None),
         created_at: Set(now),
         claimed_at: Set(None),
         sent_at: Set(None),
@@ -82,7 +84,18 @@ pub(super) async fn insert_record<C: ConnectionTrait>(
 /// (pending and due); a second call creates nothing and returns none. An
 /// item that is missing or not `pulled` gets nothing.
 pub async fn schedule(db: &DatabaseConnection, content_id: i64) -> Result<Vec<i64>, DbErr> {
-    schedule_with(db, content_id, None).await
+    schedule_with(db, content_id, None, true).await
+}
+
+/// [`schedule`] by a process that can deliver to Telegram (`telegram`) or
+/// only to webhooks: a process without a bot token creates no records for
+/// chats and leaves the item unscheduled, as before webhooks existed.
+pub async fn schedule_for(
+    db: &DatabaseConnection,
+    content_id: i64,
+    telegram: bool,
+) -> Result<Vec<i64>, DbErr> {
+    schedule_with(db, content_id, None, telegram).await
 }
 
 /// Recovery of a lost [`schedule`] (see [`unscheduled`]): the same, but
@@ -106,7 +119,7 @@ pub async fn schedule_lost(db: &DatabaseConnection, content_id: i64) -> Result<V
             .and_then(|c| c.pulled_at.or(Some(c.updated_at))),
     };
     match settled {
-        Some(t) => schedule_with(db, content_id, Some(t)).await,
+        Some(t) => schedule_with(db, content_id, Some(t), true).await,
         None => Ok(Vec::new()),
     }
 }
@@ -115,6 +128,7 @@ async fn schedule_with(
     db: &DatabaseConnection,
     content_id: i64,
     targets_created_by: Option<DateTime<Utc>>,
+    telegram: bool,
 ) -> Result<Vec<i64>, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let Some(item) = content::Entity::find_by_id(content_id).one(&txn).await? else {
@@ -140,18 +154,27 @@ async fn schedule_with(
         if targets_created_by.is_some_and(|by| t.created_at > by) {
             continue;
         }
+        if !telegram && t.kind == TargetKind::Telegram {
+            continue;
+        }
         if let Some(id) =
             insert_record(&txn, t.id, content_id, PushEvent::Item, enqueued_at, now).await?
         {
             created.push(id);
         }
     }
-    content::Entity::update_many()
-        .col_expr(content::Column::PushesScheduledAt, Expr::value(now))
-        .filter(content::Column::Id.eq(content_id))
-        .filter(content::Column::PushesScheduledAt.is_null())
-        .exec(&txn)
-        .await?;
+    // Scheduled for every kind only by a process that can reach Telegram:
+    // otherwise the item stays unscheduled for one that can (its
+    // reconciler's `unscheduled` scan), and the webhook records made here
+    // are left alone then by the unique index.
+    if telegram {
+        content::Entity::update_many()
+            .col_expr(content::Column::PushesScheduledAt, Expr::value(now))
+            .filter(content::Column::Id.eq(content_id))
+            .filter(content::Column::PushesScheduledAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(created)
 }
@@ -333,6 +356,55 @@ pub async fn due_pending(
     limit: u64,
 ) -> Result<Vec<i64>, DbErr> {
     work::waiting_for_enqueue::<pushed_record::Entity>(db, requeue_after, limit).await
+}
+
+/// Of these records, the ones whose target is a webhook: what a process
+/// without a bot token can deliver.
+pub async fn webhook_records(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<i64>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let webhooks = Query::select()
+        .column(push_target::Column::Id)
+        .from(push_target::Entity)
+        .and_where(Expr::col(push_target::Column::Kind).eq(TargetKind::Webhook))
+        .to_owned();
+    pushed_record::Entity::find()
+        .select_only()
+        .column(pushed_record::Column::Id)
+        .filter(pushed_record::Column::Id.is_in(ids.iter().copied()))
+        .filter(pushed_record::Column::TargetId.in_subquery(webhooks))
+        .order_by_asc(pushed_record::Column::Id)
+        .into_tuple::<i64>()
+        .all(db)
+        .await
+}
+
+/// What kind of target a record is for (`None`: no such record).
+pub async fn record_target_kind(
+    db: &DatabaseConnection,
+    record_id: i64,
+) -> Result<Option<TargetKind>, DbErr> {
+    let Some(record) = get_record(db, record_id).await? else {
+        return Ok(None);
+    };
+    Ok(push_target::Entity::find_by_id(record.target_id)
+        .one(db)
+        .await?
+        .map(|t| t.kind))
+}
+
+/// A webhook receiver's answer to the latest attempt of a record.
+pub async fn note_http_status(db: &DatabaseConnection, id: i64, status: u16) -> Result<(), DbErr> {
+    pushed_record::Entity::update_many()
+        .col_expr(
+            pushed_record::Column::HttpStatus,
+            Expr::value(i32::from(status)),
+        )
+        .filter(pushed_record::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Note that publish jobs for these records were just queued.

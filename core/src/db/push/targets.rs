@@ -1,5 +1,6 @@
-//! Push targets: Telegram chats with platform/tag filters, as operators
-//! create them (REST, the bot's `/get`), and which of them take an item.
+//! Push targets: Telegram chats and webhooks with platform/tag filters, as
+//! operators create them (REST, the bot's `/get`), and which of them take
+//! an item. What makes a webhook acceptable is [`super::webhooks`].
 
 use chrono::Utc;
 use sea_orm::{
@@ -12,7 +13,10 @@ use sea_orm::{
 use crate::content::normalise_tags;
 use crate::db::entities::{content, push_target};
 use crate::platform::Platform;
+use crate::status::TargetKind;
 use crate::{ErrorCode, UserError};
+
+use super::webhooks::{self, NewWebhook};
 
 const MAX_NAME_CHARS: usize = 128;
 
@@ -20,7 +24,8 @@ const MAX_NAME_CHARS: usize = 128;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTarget {
     pub name: Option<String>,
-    /// `@channelname` or a numeric chat id (`-1001234567890`).
+    /// `@channelname` or a numeric chat id (`-1001234567890`); ignored for
+    /// a webhook (its key is made from the URL).
     pub chat_id: String,
     pub platforms: Vec<Platform>,
     /// As users type them; normalised on create.
@@ -29,6 +34,8 @@ pub struct NewTarget {
     /// Send a notice when the original of an item the target received is
     /// deleted upstream.
     pub notify_deleted: bool,
+    /// A webhook target instead of a Telegram chat.
+    pub webhook: Option<NewWebhook>,
 }
 
 /// PATCH semantics: `None` leaves a field alone. `name: Some(None)` clears
@@ -41,6 +48,10 @@ pub struct TargetPatch {
     pub tags: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub notify_deleted: Option<bool>,
+    /// A webhook's new address (webhook targets only).
+    pub url: Option<String>,
+    /// A webhook's new signing secret (`standard` webhooks only).
+    pub secret: Option<String>,
 }
 
 /// Why a target could not be written: bad input (a code from the
@@ -169,14 +180,51 @@ pub fn target_tags(t: &push_target::Model) -> Vec<String> {
     strings_of(&t.tags)
 }
 
+fn already_exists(chat_id: &str) -> UserError {
+    let message = if chat_id.starts_with("webhook:") {
+        "a webhook push target for this URL already exists".to_owned()
+    } else {
+        format!("a push target for chat {chat_id} already exists")
+    };
+    UserError::new(ErrorCode::Conflict, message)
+}
+
 fn conflict_or(e: DbErr, chat_id: &str) -> TargetError {
     match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => UserError::new(
-            ErrorCode::Conflict,
-            format!("a push target for chat {chat_id} already exists"),
-        )
-        .into(),
+        Some(SqlErr::UniqueConstraintViolation(_)) => already_exists(chat_id).into(),
         _ => e.into(),
+    }
+}
+
+/// A target's destination columns: (key, kind, url, format, secret).
+type Destination = (
+    String,
+    TargetKind,
+    Option<String>,
+    Option<crate::status::WebhookFormat>,
+    Option<String>,
+);
+
+fn destination_columns(new: &NewTarget) -> Result<Destination, UserError> {
+    match &new.webhook {
+        None => Ok((
+            validate_chat_id(&new.chat_id)?,
+            TargetKind::Telegram,
+            None,
+            None,
+            None,
+        )),
+        Some(w) => {
+            let url = webhooks::validate_url(&w.url)?;
+            let secret = webhooks::secret_for(w.format, w.secret.as_deref())?;
+            Ok((
+                webhooks::webhook_key(&url),
+                TargetKind::Webhook,
+                Some(url.to_string()),
+                Some(w.format),
+                secret,
+            ))
+        }
     }
 }
 
@@ -185,7 +233,7 @@ pub async fn create_target(
     db: &DatabaseConnection,
     new: NewTarget,
 ) -> Result<push_target::Model, TargetError> {
-    let chat_id = validate_chat_id(&new.chat_id)?;
+    let (chat_id, kind, url, format, secret) = destination_columns(&new)?;
     let tags = normalise_filter_tags(&new.tags)?;
     let name = normalise_name(new.name)?;
     let platforms = distinct(new.platforms);
@@ -198,6 +246,10 @@ pub async fn create_target(
         tags: Set(serde_json::json!(tags)),
         enabled: Set(new.enabled),
         notify_deleted: Set(new.notify_deleted),
+        kind: Set(kind),
+        url: Set(url),
+        format: Set(format),
+        secret: Set(secret),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -211,11 +263,9 @@ pub async fn create_target(
             .one(db)
             .await?
             .ok_or_else(|| DbErr::Custom("push target vanished after insert".into()).into()),
-        TryInsertResult::Conflicted | TryInsertResult::Empty => Err(UserError::new(
-            ErrorCode::Conflict,
-            format!("a push target for chat {chat_id} already exists"),
-        )
-        .into()),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            Err(already_exists(&chat_id).into())
+        }
     }
 }
 
@@ -249,10 +299,38 @@ pub async fn update_target(
         .map(normalise_filter_tags)
         .transpose()?;
     let name = patch.name.map(normalise_name).transpose()?;
+    let url = patch
+        .url
+        .as_deref()
+        .map(webhooks::validate_url)
+        .transpose()?;
     let Some(current) = get_target(db, id).await? else {
         return Ok(None);
     };
+    let webhook = current.kind == TargetKind::Webhook;
+    if webhook && chat_id.is_some() {
+        return Err(invalid("`chat_id`: this target is a webhook; change its `url`").into());
+    }
+    if !webhook && (url.is_some() || patch.secret.is_some()) {
+        return Err(invalid("`url` and `secret` apply to webhook targets only").into());
+    }
+    let format = current
+        .format
+        .unwrap_or(crate::status::WebhookFormat::Standard);
+    let secret = patch
+        .secret
+        .as_deref()
+        .map(|s| webhooks::secret_for(format, Some(s)))
+        .transpose()?;
+    let key = url.as_ref().map(webhooks::webhook_key);
+    let chat_id = chat_id.or(key);
     let mut row: push_target::ActiveModel = current.into();
+    if let Some(u) = url {
+        row.url = Set(Some(u.to_string()));
+    }
+    if let Some(s) = secret {
+        row.secret = Set(s);
+    }
     if let Some(n) = name {
         row.name = Set(n);
     }
@@ -314,6 +392,25 @@ pub async fn matching_targets<C: ConnectionTrait>(
         .into_iter()
         .filter(|t| target_matches(t, &content.platform, tags))
         .collect())
+}
+
+/// Where a target delivers, as operators read it: the chat, or a
+/// webhook's format and host (never its path: Discord's and Slack's hold
+/// a token).
+pub fn destination(t: &push_target::Model) -> String {
+    match t.kind {
+        TargetKind::Telegram => t.chat_id.clone(),
+        TargetKind::Webhook => {
+            let host = t
+                .url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            let format = t.format.map_or("standard", |f| f.as_str());
+            format!("{format} webhook → {host}")
+        }
+    }
 }
 
 /// The target for a chat id (as typed; normalised like on create).
