@@ -8,12 +8,12 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use sea_orm::prelude::DateTimeUtc;
 use vaultstream_core::Settings;
 use vaultstream_core::db::entities::feed;
-use vaultstream_core::db::feeds::{self, FeedFilter, Revoked};
+use vaultstream_core::db::feeds::{self, FeedFilter};
 use vaultstream_core::platform::{ContentKind, Platform};
 
+use super::keys::{revoke_report, when};
 use super::{EXIT_RUNTIME, EXIT_USAGE};
 
 #[derive(Debug, Clone, Subcommand)]
@@ -56,13 +56,6 @@ pub enum Action {
         #[arg(value_name = "ID-OR-PREFIX")]
         feed: String,
     },
-}
-
-fn when(t: Option<DateTimeUtc>) -> String {
-    t.map_or_else(
-        || "-".to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-    )
 }
 
 fn json_of(f: &feed::Model) -> serde_json::Value {
@@ -219,29 +212,11 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Action::Revoke { feed } => match feeds::revoke(&db, feed).await {
-            Ok(Revoked::Revoked(f)) => {
-                println!("revoked feed {} ({})", f.id, f.prefix);
-                ExitCode::SUCCESS
-            }
-            Ok(Revoked::AlreadyRevoked(f)) => {
-                println!("feed {} ({}) was already revoked", f.id, f.prefix);
-                ExitCode::SUCCESS
-            }
-            Ok(Revoked::NotFound) => {
-                eprintln!(
-                    "vaultstream: no feed with id or prefix `{feed}` (see `vaultstream feeds list`)"
-                );
-                ExitCode::from(EXIT_RUNTIME)
-            }
-            Ok(Revoked::Ambiguous(n)) => {
-                eprintln!("vaultstream: `{feed}` matches {n} feeds; revoke by id instead");
-                ExitCode::from(EXIT_RUNTIME)
-            }
-            Err(e) => {
-                eprintln!("vaultstream: {e}");
-                ExitCode::from(EXIT_RUNTIME)
-            }
-        },
+        Action::Revoke { feed } => {
+            let res = feeds::revoke(&db, feed).await;
+            revoke_report("feed", feed, res, |f| {
+                (f.id, f.prefix.clone(), String::new())
+            })
+        }
     }
 }

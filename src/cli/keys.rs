@@ -10,7 +10,7 @@ use clap::{Subcommand, ValueEnum};
 use sea_orm::prelude::DateTimeUtc;
 use vaultstream_core::Settings;
 use vaultstream_core::db::entities::api_key;
-use vaultstream_core::db::keys::{self, Revoked, Role};
+use vaultstream_core::db::keys::{self, Role, TokenRevoked};
 
 use super::EXIT_RUNTIME;
 
@@ -57,7 +57,8 @@ pub enum Action {
     },
 }
 
-fn when(t: Option<DateTimeUtc>) -> String {
+/// A time as the `keys` and `feeds` lists print it (`-` for none).
+pub(crate) fn when(t: Option<DateTimeUtc>) -> String {
     t.map_or_else(
         || "-".to_owned(),
         |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -142,29 +143,44 @@ pub async fn run(settings: &Settings, action: &Action) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Action::Revoke { key } => match keys::revoke(&db, key).await {
-            Ok(Revoked::Revoked(k)) => {
-                println!("revoked key {} ({}, {})", k.id, k.prefix, k.role);
-                ExitCode::SUCCESS
-            }
-            Ok(Revoked::AlreadyRevoked(k)) => {
-                println!("key {} ({}) was already revoked", k.id, k.prefix);
-                ExitCode::SUCCESS
-            }
-            Ok(Revoked::NotFound) => {
-                eprintln!(
-                    "vaultstream: no key with id or prefix `{key}` (see `vaultstream keys list`)"
-                );
-                ExitCode::from(EXIT_RUNTIME)
-            }
-            Ok(Revoked::Ambiguous(n)) => {
-                eprintln!("vaultstream: `{key}` matches {n} keys; revoke by id instead");
-                ExitCode::from(EXIT_RUNTIME)
-            }
-            Err(e) => {
-                eprintln!("vaultstream: {e}");
-                ExitCode::from(EXIT_RUNTIME)
-            }
-        },
+        Action::Revoke { key } => revoke_report("key", key, keys::revoke(&db, key).await, |k| {
+            (k.id, k.prefix.clone(), format!(", {}", k.role))
+        }),
+    }
+}
+
+/// What `keys revoke` and `feeds revoke` print and exit with. `label`:
+/// a row's id, prefix and what the "revoked" line adds after the prefix.
+pub(crate) fn revoke_report<M>(
+    what: &str,
+    target: &str,
+    res: Result<TokenRevoked<M>, sea_orm::DbErr>,
+    label: impl Fn(&M) -> (i64, String, String),
+) -> ExitCode {
+    match res {
+        Ok(TokenRevoked::Revoked(m)) => {
+            let (id, prefix, extra) = label(&m);
+            println!("revoked {what} {id} ({prefix}{extra})");
+            ExitCode::SUCCESS
+        }
+        Ok(TokenRevoked::AlreadyRevoked(m)) => {
+            let (id, prefix, _) = label(&m);
+            println!("{what} {id} ({prefix}) was already revoked");
+            ExitCode::SUCCESS
+        }
+        Ok(TokenRevoked::NotFound) => {
+            eprintln!(
+                "vaultstream: no {what} with id or prefix `{target}` (see `vaultstream {what}s list`)"
+            );
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Ok(TokenRevoked::Ambiguous(n)) => {
+            eprintln!("vaultstream: `{target}` matches {n} {what}s; revoke by id instead");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(e) => {
+            eprintln!("vaultstream: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
     }
 }

@@ -250,7 +250,6 @@ pub async fn list(
             .transpose()?,
         limit: limit_param(&pairs, DEFAULT_LIMIT, MAX_LIMIT)?,
         cursor: cursor_param(&pairs)?,
-        ..Default::default()
     };
     let page = contents::list(&state.db, &filter).await?;
     let ids: Vec<i64> = page.items.iter().map(|i| i.id).collect();

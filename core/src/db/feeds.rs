@@ -165,50 +165,30 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<feed::Model>
 }
 
 /// What [`revoke`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Revoked {
-    Revoked(feed::Model),
-    NotFound,
-    AlreadyRevoked(feed::Model),
-    /// The prefix matches several feeds: use the id.
-    Ambiguous(usize),
+pub type Revoked = keys::TokenRevoked<feed::Model>;
+
+impl keys::TokenTable for feed::Entity {
+    const ID: feed::Column = feed::Column::Id;
+    const HASH: feed::Column = feed::Column::TokenHash;
+    const PREFIX: feed::Column = feed::Column::Prefix;
+    const REVOKED_AT: feed::Column = feed::Column::RevokedAt;
+    fn looks_like(text: &str) -> bool {
+        looks_like_token(text)
+    }
+    fn revoked_at(row: &feed::Model) -> Option<chrono::DateTime<Utc>> {
+        row.revoked_at
+    }
+    fn with_revoked_at(row: feed::Model, at: chrono::DateTime<Utc>) -> feed::Model {
+        feed::Model {
+            revoked_at: Some(at),
+            ..row
+        }
+    }
 }
 
 /// Revoke a feed named by its id, its prefix or its full token.
 pub async fn revoke(db: &DatabaseConnection, id_or_prefix: &str) -> Result<Revoked, DbErr> {
-    let target = id_or_prefix.trim();
-    let condition = if let Ok(id) = target.parse::<i64>() {
-        Condition::all().add(feed::Column::Id.eq(id))
-    } else if looks_like_token(target) {
-        Condition::all().add(feed::Column::TokenHash.eq(hash_key(target)))
-    } else if target.is_empty() {
-        return Ok(Revoked::NotFound);
-    } else {
-        Condition::all().add(feed::Column::Prefix.eq(target))
-    };
-    let rows = feed::Entity::find().filter(condition).all(db).await?;
-    let row = match rows.len() {
-        0 => return Ok(Revoked::NotFound),
-        1 => rows.into_iter().next().expect("one row"),
-        n => return Ok(Revoked::Ambiguous(n)),
-    };
-    if row.is_revoked() {
-        return Ok(Revoked::AlreadyRevoked(row));
-    }
-    let now = Utc::now();
-    let res = feed::Entity::update_many()
-        .col_expr(feed::Column::RevokedAt, Expr::value(now))
-        .filter(feed::Column::Id.eq(row.id))
-        .filter(feed::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(Revoked::AlreadyRevoked(row));
-    }
-    Ok(Revoked::Revoked(feed::Model {
-        revoked_at: Some(now),
-        ..row
-    }))
+    keys::revoke_token::<feed::Entity>(db, id_or_prefix).await
 }
 
 /// The live feed behind `token`, if any. Refreshes `last_used_at` at most

@@ -20,8 +20,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 
@@ -168,56 +168,97 @@ pub async fn count_active(db: &DatabaseConnection) -> Result<u64, DbErr> {
         .await
 }
 
-/// What [`revoke`] did.
+/// What a revoke did (keys here, feeds in `db::feeds`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Revoked {
-    /// This key is revoked now.
-    Revoked(api_key::Model),
-    /// No key has that id or prefix.
+pub enum TokenRevoked<M> {
+    /// This row is revoked now.
+    Revoked(M),
+    /// No row has that id, prefix or token.
     NotFound,
-    /// The key was revoked before.
-    AlreadyRevoked(api_key::Model),
-    /// The prefix matches several keys: use the id.
+    /// The row was revoked before.
+    AlreadyRevoked(M),
+    /// The prefix matches several rows: use the id.
     Ambiguous(usize),
+}
+
+/// What [`revoke`] did.
+pub type Revoked = TokenRevoked<api_key::Model>;
+
+/// A table of revocable tokens kept as their SHA-256 and a shown prefix
+/// (API keys, feed tokens): what [`revoke_token`] needs of it.
+pub trait TokenTable: EntityTrait {
+    const ID: Self::Column;
+    const HASH: Self::Column;
+    const PREFIX: Self::Column;
+    const REVOKED_AT: Self::Column;
+    /// Whether a text has the shape of one of this table's tokens.
+    fn looks_like(text: &str) -> bool;
+    fn revoked_at(row: &Self::Model) -> Option<chrono::DateTime<Utc>>;
+    fn with_revoked_at(row: Self::Model, at: chrono::DateTime<Utc>) -> Self::Model;
+}
+
+impl TokenTable for api_key::Entity {
+    const ID: api_key::Column = api_key::Column::Id;
+    const HASH: api_key::Column = api_key::Column::KeyHash;
+    const PREFIX: api_key::Column = api_key::Column::Prefix;
+    const REVOKED_AT: api_key::Column = api_key::Column::RevokedAt;
+    fn looks_like(text: &str) -> bool {
+        looks_like_key(text)
+    }
+    fn revoked_at(row: &api_key::Model) -> Option<chrono::DateTime<Utc>> {
+        row.revoked_at
+    }
+    fn with_revoked_at(row: api_key::Model, at: chrono::DateTime<Utc>) -> api_key::Model {
+        api_key::Model {
+            revoked_at: Some(at),
+            ..row
+        }
+    }
 }
 
 /// Revoke a key named by its id, its prefix (as `keys list` shows it) or
 /// the full key.
 pub async fn revoke(db: &DatabaseConnection, id_or_prefix: &str) -> Result<Revoked, DbErr> {
+    revoke_token::<api_key::Entity>(db, id_or_prefix).await
+}
+
+/// Revoke a token row named by its id, its prefix or the full token.
+pub async fn revoke_token<T: TokenTable>(
+    db: &DatabaseConnection,
+    id_or_prefix: &str,
+) -> Result<TokenRevoked<T::Model>, DbErr> {
     let target = id_or_prefix.trim();
     let condition = if let Ok(id) = target.parse::<i64>() {
-        Condition::all().add(api_key::Column::Id.eq(id))
-    } else if looks_like_key(target) {
-        Condition::all().add(api_key::Column::KeyHash.eq(hash_key(target)))
+        Condition::all().add(T::ID.eq(id))
+    } else if T::looks_like(target) {
+        Condition::all().add(T::HASH.eq(hash_key(target)))
     } else if target.is_empty() {
-        return Ok(Revoked::NotFound);
+        return Ok(TokenRevoked::NotFound);
     } else {
-        Condition::all().add(api_key::Column::Prefix.eq(target))
+        Condition::all().add(T::PREFIX.eq(target))
     };
-    let rows = api_key::Entity::find().filter(condition).all(db).await?;
+    let rows = T::find().filter(condition).all(db).await?;
     let row = match rows.len() {
-        0 => return Ok(Revoked::NotFound),
+        0 => return Ok(TokenRevoked::NotFound),
         1 => rows.into_iter().next().expect("one row"),
-        n => return Ok(Revoked::Ambiguous(n)),
+        n => return Ok(TokenRevoked::Ambiguous(n)),
     };
-    if row.is_revoked() {
-        return Ok(Revoked::AlreadyRevoked(row));
+    if T::revoked_at(&row).is_some() {
+        return Ok(TokenRevoked::AlreadyRevoked(row));
     }
     let now = Utc::now();
-    let res = api_key::Entity::update_many()
-        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
-        .filter(api_key::Column::Id.eq(row.id))
-        .filter(api_key::Column::RevokedAt.is_null())
+    let id = row.get(T::ID);
+    let res = T::update_many()
+        .col_expr(T::REVOKED_AT, Expr::value(now))
+        .filter(T::ID.eq(id))
+        .filter(T::REVOKED_AT.is_null())
         .exec(db)
         .await?;
     if res.rows_affected == 0 {
         // Revoked concurrently by someone else.
-        return Ok(Revoked::AlreadyRevoked(row));
+        return Ok(TokenRevoked::AlreadyRevoked(row));
     }
-    Ok(Revoked::Revoked(api_key::Model {
-        revoked_at: Some(now),
-        ..row
-    }))
+    Ok(TokenRevoked::Revoked(T::with_revoked_at(row, now)))
 }
 
 /// The live (not revoked) key behind `plaintext`, if any. Refreshes
