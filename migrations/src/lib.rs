@@ -16,6 +16,8 @@
 //! - `m20261203_000009_refresh`: upstream state, the refresh queue, versions, stats series and upstream events.
 //! - `m20261203_000010_deletion_notices`: push targets that want a notice when an original is deleted, and the notice records.
 //! - `m20261203_000011_feeds`: feeds and their tokens.
+//! - `m20261204_000013_logins`: the login vault (encrypted per-platform
+//!   credentials, their health) and its key check.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -30,6 +32,7 @@ mod m20261203_000008_search;
 mod m20261203_000009_refresh;
 mod m20261203_000010_deletion_notices;
 mod m20261203_000011_feeds;
+mod m20261204_000013_logins;
 
 pub struct Migrator;
 
@@ -48,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_refresh::Migration),
             Box::new(m20261203_000010_deletion_notices::Migration),
             Box::new(m20261203_000011_feeds::Migration),
+            Box::new(m20261204_000013_logins::Migration),
         ]
     }
 }
