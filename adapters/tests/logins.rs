@@ -4,17 +4,15 @@
 //! path, timeout, refusal), cookies a platform refreshes written back to
 //! the vault, and no cookie value in the debug-level logs of any of it.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use vaultstream_adapters::fetch::{FetchConfig, Fetcher};
+use vaultstream_adapters::fetch::{FetchConfig, FetchRequest, Fetcher};
 use vaultstream_adapters::logins::qr::{self, QrPoll};
 use vaultstream_adapters::logins::{LoginError, Logins};
 use vaultstream_core::db::logins::{self, LoginState, Vault, VaultError};
-use vaultstream_core::{ContentKind, Platform, Settings, db};
+use vaultstream_core::{ContentKind, Identity, Platform, Settings, db};
 use vaultstream_queue::ApalisQueue;
 use vaultstream_testkit::bilibili::FakeBilibili;
 use vaultstream_testkit::env::{Stack, TestEnv};
@@ -362,11 +360,12 @@ async fn refreshed_cookies_are_written_back() {
     // The play URL is not faked: the fetch may fail after the view answer;
     // what matters here is that answer's Set-Cookie.
     let _ = fetcher
-        .fetch(&support::request(
-            Platform::Bilibili,
-            "BV117411r7R1",
-            ContentKind::Video,
-        ))
+        .fetch(&FetchRequest::new(Identity {
+            platform: Platform::Bilibili,
+            platform_id: "BV117411r7R1".into(),
+            canonical_url: "https://www.bilibili.com/video/BV117411r7R1".into(),
+            kind: ContentKind::Video,
+        }))
         .await;
     let sent = s
         .fake

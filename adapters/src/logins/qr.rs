@@ -47,9 +47,8 @@ pub struct QrStart {
 
 impl std::fmt::Debug for QrStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QrStart")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        // The URL carries the key too.
+        f.write_str("QrStart { [redacted] }")
     }
 }
 
