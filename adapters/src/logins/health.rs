@@ -114,7 +114,7 @@ impl Logins {
             .ok_or(LoginError::Vault(VaultError::NoKey))
     }
 
-    fn from_env(&self, platform: Platform) -> Option<&Secret<String>> {
+    fn env_cookie(&self, platform: Platform) -> Option<&Secret<String>> {
         self.cfg.cookies.get(&platform)
     }
 
@@ -125,7 +125,7 @@ impl Logins {
         for platform in Platform::ALL {
             let row = rows.iter().find(|r| r.platform == platform.as_str());
             let stored = row.is_some_and(login::Model::stored);
-            if !stored && self.from_env(platform).is_none() {
+            if !stored && self.env_cookie(platform).is_none() {
                 continue;
             }
             out.push(LoginEntry {
@@ -152,7 +152,7 @@ impl Logins {
         {
             return Ok(Some(c));
         }
-        Ok(self.from_env(platform).cloned())
+        Ok(self.env_cookie(platform).cloned())
     }
 
     /// Store a login (replacing a stored one), use it at once in this
@@ -242,7 +242,7 @@ impl Logins {
         let mut out = Vec::new();
         for platform in check::CHECKED {
             let row = rows.iter().find(|r| r.platform == platform.as_str());
-            let has = row.is_some_and(login::Model::stored) || self.from_env(platform).is_some();
+            let has = row.is_some_and(login::Model::stored) || self.env_cookie(platform).is_some();
             let due = row
                 .and_then(|r| r.last_check_at)
                 .is_none_or(|t| (now - t).to_std().unwrap_or_default() >= every);
