@@ -66,12 +66,20 @@ async fn operators_log_in_by_qr_code_from_the_bot() {
         .into_iter()
         .find(|m| m.method.eq_ignore_ascii_case("sendPhoto"))
         .expect("the QR code as a photo in the operator's chat");
-    assert!(photo.files.iter().any(|(_, size)| *size > 100), "{:?}", photo.files);
+    assert!(
+        photo.files.iter().any(|(_, size)| *size > 100),
+        "{:?}",
+        photo.files
+    );
     let key = fake.qr_keys().pop().expect("a code was generated");
     fake.scan(&key);
     fake.confirm(&key);
     let done = wait::until(Duration::from_secs(20), "the QR login's result", || async {
-        let texts: Vec<String> = tg.sent_to(&chat).into_iter().filter_map(|m| m.text).collect();
+        let texts: Vec<String> = tg
+            .sent_to(&chat)
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
         match texts.iter().find(|t| t.contains("Logged in")) {
             Some(t) => Ok(t.clone()),
             None => Err(texts),
@@ -81,8 +89,14 @@ async fn operators_log_in_by_qr_code_from_the_bot() {
     assert!(done.contains("valid") && done.contains("qr_user"), "{done}");
 
     let r = ctx.reply_to(OPERATOR, "/login").await.unwrap();
-    assert!(r.contains("bilibili (qr_user): <b>valid</b> [vault]"), "{r}");
-    let r = ctx.reply_to(OPERATOR, "/login check bilibili").await.unwrap();
+    assert!(
+        r.contains("bilibili (qr_user): <b>valid</b> [vault]"),
+        "{r}"
+    );
+    let r = ctx
+        .reply_to(OPERATOR, "/login check bilibili")
+        .await
+        .unwrap();
     assert!(r.contains("<b>valid</b>"), "{r}");
 
     // Nothing the bot sent holds the login.
