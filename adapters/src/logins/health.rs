@@ -242,7 +242,10 @@ impl Logins {
         let mut out = Vec::new();
         for platform in check::CHECKED {
             let row = rows.iter().find(|r| r.platform == platform.as_str());
-            let has = row.is_some_and(login::Model::stored) || self.env_cookie(platform).is_some();
+            // A stored login without the key to open it is not checked (the
+            // start-up warns about it once).
+            let stored = self.cfg.logins.vault().is_some() && row.is_some_and(login::Model::stored);
+            let has = stored || self.env_cookie(platform).is_some();
             let due = row
                 .and_then(|r| r.last_check_at)
                 .is_none_or(|t| (now - t).to_std().unwrap_or_default() >= every);
