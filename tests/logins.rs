@@ -159,6 +159,11 @@ fn logins_from_the_shell() {
         text(&out)
     );
 
+    // Stored logins without the key: `doctor` says they are unused.
+    let out = run(bin(dir.path(), &ov).args(["doctor"]), "");
+    let t = clean(&out);
+    assert!(t.contains("1 stored login(s) unused"), "{t}");
+
     let out = run(with_key(KEY).args(["logins", "remove", "bilibili"]), "");
     assert!(out.status.success(), "{}", text(&out));
     let out = run(with_key(KEY).args(["logins", "list"]), "");

@@ -322,13 +322,23 @@ async fn check_logins(settings: &Settings) -> (Option<Check>, Vec<Warning>) {
             detail: "VAULTSTREAM_SECRET_KEY opens the login vault".into(),
             fix: None,
         },
-        Ok(None) => Check {
-            name,
-            ok: true,
-            detail: "no VAULTSTREAM_SECRET_KEY: logins cannot be stored (environment cookies only)"
-                .into(),
-            fix: None,
-        },
+        Ok(None) => {
+            let rows = vaultstream_core::db::logins::list(&conn).await;
+            let stored = rows.map_or(0, |r| r.iter().filter(|l| l.stored()).count());
+            Check {
+                name,
+                ok: stored == 0,
+                detail: if stored == 0 {
+                    "no VAULTSTREAM_SECRET_KEY: logins cannot be stored (environment cookies only)"
+                        .into()
+                } else {
+                    format!("{stored} stored login(s) unused: VAULTSTREAM_SECRET_KEY is not set")
+                },
+                fix: (stored > 0).then(|| {
+                    "set VAULTSTREAM_SECRET_KEY to the key the logins were stored with".into()
+                }),
+            }
+        }
         Err(e) => Check {
             name,
             ok: false,
