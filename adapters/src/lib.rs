@@ -17,6 +17,9 @@
 //!   all of it.
 //! - [`media`]: downloading the media files an item refers to (images into
 //!   memory, videos streamed to disk and hashed, or through yt-dlp).
+//! - [`logins`]: platform logins — the vault's cookies as requests carry
+//!   them (refreshed from `Set-Cookie`), health checks, Bilibili's QR
+//!   login, and the retry of what failed for lack of a login.
 //! - [`ytdlp`]: the one yt-dlp driver (guard proxy, time limit, stderr
 //!   tail, error classification) for the YouTube adapter and media.
 
@@ -24,5 +27,6 @@ pub mod fetch;
 pub mod http;
 pub mod intake;
 pub mod links;
+pub mod logins;
 pub mod media;
 pub mod ytdlp;

@@ -4,7 +4,7 @@
 //! - [`error`]: the `{"error": {"code", "message"}}` envelope.
 //! - [`extract`]: body/query extractors that answer in that envelope.
 //! - [`routes`]: one file per route group (shares, contents, operator,
-//!   push targets, pushed records, health, blobs, feeds), each answering with the
+//!   push targets, pushed records, health, blobs, feeds, logins), each answering with the
 //!   typed bodies it declares; [`routes::api`] lists every route once, for
 //!   the router and the document alike.
 //! - [`feed`]: items as RSS 2.0, Atom and JSON Feed entries.

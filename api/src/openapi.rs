@@ -66,6 +66,7 @@ pub const FEED_TOKEN: &str = "feed_token";
         (name = "health", description = "Liveness"),
         (name = "blobs", description = "Archived media files"),
         (name = "feeds", description = "RSS, Atom and JSON feeds behind revocable tokens"),
+        (name = "logins", description = "Platform logins: stored encrypted, checked, QR login; values never shown"),
     )
 )]
 struct ApiDoc;

@@ -9,6 +9,7 @@
 //! - `/retry <id>`: re-queue a failed item or its failed media (operators).
 //! - `/targets`: the push targets and their rules.
 //! - `/search <query>`: the top 5 hits with links (allowed users).
+//! - `/login [check|qr <platform>]`: platform logins (operators).
 //!
 //! Everyone else gets a polite refusal naming their user id, so they can
 //! ask an operator to add it to `VAULTSTREAM_TELEGRAM_ALLOWED_USERS`.
@@ -50,6 +51,7 @@ pub const HELP: &str = "<b>VaultStream</b> archives what you share: send me a li
 /status &lt;id&gt; — an item's state\n\
 /retry &lt;id&gt; — retry a failed item (operators)\n\
 /refresh &lt;id&gt; — fetch an archived item again (operators)\n\
+/login [check|qr &lt;platform&gt;] — platform logins (operators)\n\
 /targets — the channels items are pushed to\n\
 /search &lt;words&gt; — search the archive (&quot;phrases&quot;, -word, OR, platform: tag: …)\n\
 /help — this text";
@@ -115,6 +117,13 @@ impl BotCtx {
                 "retry" => self.retry(arg).await,
                 "refresh" if !self.operator(user) => "Only operators can refresh items.".into(),
                 "refresh" => crate::refresh::reply(&self.db, self.queue.as_ref(), arg).await,
+                "login" if !self.operator(user) => "Only operators can manage logins.".into(),
+                "login" => {
+                    // The QR code goes to the operator's private chat.
+                    let (chat, q) = (ChatTarget::Id(user), self.queue.clone());
+                    crate::logins::reply(&self.db, &self.settings, q, &self.telegram, chat, arg)
+                        .await
+                }
                 "targets" => self.targets().await,
                 "search" => crate::search::reply(&self.db, arg).await,
                 other => format!("Unknown command /{}. See /help.", escape(other)),
@@ -419,6 +428,10 @@ pub async fn run(
         ("status", "an item's state"),
         ("retry", "retry a failed item (operators)"),
         ("refresh", "fetch an archived item again (operators)"),
+        (
+            "login",
+            "platform logins: list, check, QR login (operators)",
+        ),
         ("targets", "the channels items are pushed to"),
         ("search", "search the archive"),
         ("help", "what this bot does"),

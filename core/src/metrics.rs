@@ -34,7 +34,9 @@
 //! - gauges: `items{status}`, `media{status}`, `dead_letters_open`, `blobs`,
 //!   `blob_bytes`, `queue_depth{queue}` (backends that can count),
 //!   `oldest_waiting_seconds`, `items_upstream{status}` (by upstream
-//!   state), `refresh_backlog_age_seconds`, `metrics_refresh_ok` (1 when the last
+//!   state), `refresh_backlog_age_seconds`, `login_state{platform,state}`
+//!   (1 for each login's last check: `valid`, `expired`, `risk_control`,
+//!   `unreachable`, or `unchecked`), `metrics_refresh_ok` (1 when the last
 //!   refresh succeeded; on failure the gauges keep their previous values).
 //!
 //! Platforms are `unknown` where the job ended before its row was claimed
@@ -126,6 +128,12 @@ impl StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    platform: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
     queue: &'static str,
 }
@@ -162,6 +170,7 @@ struct Metrics {
     upstream: Family<StatusLabels, Gauge>,
     refresh_backlog_age: Gauge<f64, AtomicU64>,
     refresh_ok: Gauge,
+    login_state: Family<LoginLabels, Gauge>,
     /// One scrape refreshes and encodes at a time (gauge families are
     /// cleared and refilled).
     scrape: tokio::sync::Mutex<()>,
@@ -196,6 +205,7 @@ impl Metrics {
             upstream: Family::default(),
             refresh_backlog_age: Gauge::default(),
             refresh_ok: Gauge::default(),
+            login_state: Family::default(),
             scrape: tokio::sync::Mutex::new(()),
         };
         registry.register(
@@ -277,6 +287,11 @@ impl Metrics {
             "refresh_backlog_age_seconds",
             "How long the oldest due refresh has been waiting",
             m.refresh_backlog_age.clone(),
+        );
+        registry.register(
+            "login_state",
+            "1 for each platform login's last health check, by platform and state",
+            m.login_state.clone(),
         );
         registry.register(
             "metrics_refresh_ok",
@@ -383,6 +398,7 @@ async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow:
     let oldest = crate::db::items::oldest_waiting(db).await?;
     let upstream = crate::db::refresh::state_counts(db).await?;
     let backlog = crate::db::refresh::backlog_age(db).await?;
+    let logins = crate::db::logins::list(db).await?;
     let mut depths = Vec::new();
     for &kind in JobKind::ALL {
         if let Some(d) = queue.depth_of(kind).await? {
@@ -410,6 +426,16 @@ async fn refresh_inner(db: &DatabaseConnection, queue: &dyn JobQueue) -> anyhow:
     }
     m.refresh_backlog_age
         .set(backlog.map_or(0.0, |d| d.as_secs_f64()));
+    m.login_state.clear();
+    for l in logins {
+        let state = l.last_check_state.unwrap_or_else(|| "unchecked".into());
+        m.login_state
+            .get_or_create(&LoginLabels {
+                platform: l.platform,
+                state,
+            })
+            .set(1);
+    }
     m.queue_depth.clear();
     for (queue, d) in depths {
         m.queue_depth

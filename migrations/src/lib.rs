@@ -17,6 +17,8 @@
 //! - `m20261203_000010_deletion_notices`: push targets that want a notice when an original is deleted, and the notice records.
 //! - `m20261203_000011_feeds`: feeds and their tokens.
 //! - `m20261204_000012_webhooks`: webhooks as push targets, and the HTTP status of a pushed record.
+//! - `m20261204_000013_logins`: the login vault (encrypted per-platform
+//!   credentials, their health) and its key check.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -32,6 +34,7 @@ mod m20261203_000009_refresh;
 mod m20261203_000010_deletion_notices;
 mod m20261203_000011_feeds;
 mod m20261204_000012_webhooks;
+mod m20261204_000013_logins;
 
 pub struct Migrator;
 
@@ -51,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_deletion_notices::Migration),
             Box::new(m20261203_000011_feeds::Migration),
             Box::new(m20261204_000012_webhooks::Migration),
+            Box::new(m20261204_000013_logins::Migration),
         ]
     }
 }

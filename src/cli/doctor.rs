@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
     }
     println!();
 
-    let checks = vec![
+    let mut checks = vec![
         check_database(settings).await,
         check_data_dir(settings),
         check_redis(settings).await,
@@ -63,6 +63,8 @@ pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
         check_telegram(settings).await,
         check_ytdlp(settings).await,
     ];
+    let (login_check, login_warnings) = check_logins(settings).await;
+    checks.extend(login_check);
     println!("{:<10} {:<6} detail", "check", "state");
     let mut failed = false;
     for c in &checks {
@@ -77,7 +79,7 @@ pub async fn run(settings: &Settings, sources: &SettingsSources) -> ExitCode {
         }
         failed |= !c.ok;
     }
-    for w in warnings(settings) {
+    for w in warnings(settings).into_iter().chain(login_warnings) {
         println!("{:<10} {:<6} {}", w.name, "WARN", w.detail);
     }
     if failed {
@@ -295,6 +297,83 @@ async fn check_telegram(settings: &Settings) -> Check {
             fix: Some("check VAULTSTREAM_TELEGRAM_API_URL and the network".into()),
         },
     }
+}
+
+/// The login vault's key, and every login's last health check (as the
+/// worker recorded it; `vaultstream logins check` checks now). Values are
+/// never read here.
+async fn check_logins(settings: &Settings) -> (Option<Check>, Vec<Warning>) {
+    use vaultstream_adapters::logins::Logins;
+    use vaultstream_core::db::logins::{LoginState, Vault};
+    let name = "logins";
+    let Ok(conn) = db::connect(settings).await else {
+        return (None, Vec::new());
+    };
+    if !db::pending_migrations(&conn)
+        .await
+        .is_ok_and(|p| p.is_empty())
+    {
+        return (None, Vec::new());
+    }
+    let check = match Vault::open(settings, conn.clone()).await {
+        Ok(Some(_)) => Check {
+            name,
+            ok: true,
+            detail: "VAULTSTREAM_SECRET_KEY opens the login vault".into(),
+            fix: None,
+        },
+        Ok(None) => {
+            let rows = vaultstream_core::db::logins::list(&conn).await;
+            let stored = rows.map_or(0, |r| r.iter().filter(|l| l.stored()).count());
+            Check {
+                name,
+                ok: stored == 0,
+                detail: if stored == 0 {
+                    "no VAULTSTREAM_SECRET_KEY: logins cannot be stored (environment cookies only)"
+                        .into()
+                } else {
+                    format!("{stored} stored login(s) unused: VAULTSTREAM_SECRET_KEY is not set")
+                },
+                fix: (stored > 0).then(|| {
+                    "set VAULTSTREAM_SECRET_KEY to the key the logins were stored with".into()
+                }),
+            }
+        }
+        Err(e) => Check {
+            name,
+            ok: false,
+            detail: e.to_string(),
+            fix: Some("set VAULTSTREAM_SECRET_KEY to the key the logins were stored with".into()),
+        },
+    };
+    let mut warnings = Vec::new();
+    let entries = Logins::from_settings(settings, conn).entries().await;
+    for e in entries.unwrap_or_default() {
+        let p = e.platform;
+        let again = format!("set a new one: `vaultstream logins set {p}` (or `logins qr {p}`)");
+        let detail = match e.state {
+            Some(LoginState::Valid) => match e.expires_at {
+                Some(t) if t < chrono::Utc::now() + chrono::Duration::days(7) => format!(
+                    "{p} login is valid but expires {}; {again}",
+                    t.format("%Y-%m-%d %H:%M")
+                ),
+                _ => continue,
+            },
+            Some(state) => format!(
+                "{p} login is {state} ({}; checked {}, {} failure(s) in a row); {again}",
+                e.detail.as_deref().unwrap_or("-"),
+                e.last_check_at
+                    .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
+                e.failures_in_row
+            ),
+            None if e.checkable => {
+                format!("{p} login has not been checked yet: `vaultstream logins check {p}`")
+            }
+            None => continue,
+        };
+        warnings.push(Warning { name, detail });
+    }
+    (Some(check), warnings)
 }
 
 async fn check_ytdlp(settings: &Settings) -> Check {

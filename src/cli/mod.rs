@@ -9,6 +9,7 @@ mod import;
 mod import_submit;
 mod keys;
 mod logging;
+mod logins;
 mod migrate;
 mod progress;
 mod refresh;
@@ -103,6 +104,11 @@ enum Command {
         #[command(subcommand)]
         action: feeds::Action,
     },
+    /// Platform logins: store cookies (encrypted), check them, log in by QR code.
+    Logins {
+        #[command(subcommand)]
+        action: logins::Action,
+    },
     /// Check the settings and every dependency; print what is wrong and how to fix it.
     Doctor,
     /// Print a shell completion script.
@@ -171,6 +177,7 @@ pub fn main() -> ExitCode {
             Command::Dlq { action } => dlq::run(&settings, action).await,
             Command::Keys { action } => keys::run(&settings, action).await,
             Command::Feeds { action } => feeds::run(&settings, action).await,
+            Command::Logins { action } => logins::run(&settings, action).await,
             Command::Doctor => doctor::run(&settings, &sources).await,
             Command::Completions { .. } => ExitCode::SUCCESS,
         }

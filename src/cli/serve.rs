@@ -90,6 +90,37 @@ pub async fn open_db(settings: &Settings) -> Result<sea_orm::DatabaseConnection,
     Ok(database)
 }
 
+/// Refuse to start with a `VAULTSTREAM_SECRET_KEY` other than the one the
+/// stored logins were encrypted with; warn when logins are stored and no
+/// key is set (they cannot be used).
+async fn check_vault(
+    settings: &Settings,
+    database: &sea_orm::DatabaseConnection,
+) -> Result<(), ExitCode> {
+    use vaultstream_core::db::logins::{self, Vault};
+    match Vault::open(settings, database.clone()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            let stored = logins::list(database)
+                .await
+                .map(|rows| rows.iter().filter(|r| r.stored()).count())
+                .unwrap_or(0);
+            if stored > 0 {
+                tracing::warn!(
+                    stored,
+                    "logins are stored but VAULTSTREAM_SECRET_KEY is not set: they are not used"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot use the login vault");
+            eprintln!("vaultstream: {e}");
+            Err(ExitCode::from(super::EXIT_USAGE))
+        }
+    }
+}
+
 /// Connect to the configured queue (Redis, or the embedded one).
 pub async fn open_queue(settings: &Settings) -> Result<ApalisQueue, ExitCode> {
     ApalisQueue::open(settings).await.map_err(|e| {
@@ -124,6 +155,9 @@ pub async fn run(settings: Settings, roles: Roles) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
+    if let Err(code) = check_vault(&settings, &database).await {
+        return code;
+    }
     if roles.api && settings.auth_required() {
         match vaultstream_core::db::keys::count_active(&database).await {
             Ok(0) => tracing::warn!(

@@ -12,6 +12,9 @@
 //!   process's environment.
 //! - [`telegram`]: a fake Telegram Bot API (long polling, sends, uploads,
 //!   injected 429s and errors) that records everything the bot sent.
+//! - [`bilibili`]: a fake of Bilibili's login surface (`nav`, `view`'s
+//!   login wall and session refresh, the web QR login with real timing),
+//!   from the community API docs.
 //! - [`chaos`]: a fault-injecting TCP proxy (5xx, hangs, resets, 429s) in
 //!   front of an upstream, seeded, logging every request it saw.
 //! - [`proc`]: the `vaultstream` binary run with a deployment's settings
@@ -29,6 +32,7 @@
 //! Nothing here mocks our own storage: tests run on real SQLite files,
 //! PostgreSQL databases and Redis keys.
 
+pub mod bilibili;
 pub mod chaos;
 pub mod env;
 pub mod pg;

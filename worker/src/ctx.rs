@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
+use vaultstream_adapters::fetch::FetchConfig;
+use vaultstream_adapters::logins::Logins;
 use vaultstream_adapters::media::MediaFetcher;
 use vaultstream_core::Settings;
 use vaultstream_core::blob::BlobStore;
+use vaultstream_core::db::logins::Vault;
 use vaultstream_core::parsed::{FetchError, ParsedItem};
 use vaultstream_core::platform::Identity;
 use vaultstream_core::queue::JobQueue;
@@ -60,6 +63,8 @@ pub struct WorkerCtx {
     /// Scheduled refreshes are queued only while at most this many items
     /// wait for a parse.
     pub refresh_parse_backlog_max: u64,
+    /// Platform logins (the vault's cookies the fetcher sends, checks).
+    pub logins: Logins,
 }
 
 impl WorkerCtx {
@@ -87,12 +92,15 @@ impl WorkerCtx {
         publisher: Option<Arc<Publisher>>,
     ) -> Self {
         let webhooks = Arc::new(Webhooks::from_settings(settings, db.clone()));
+        // The fetcher and the login checks share one view of the vault.
+        let cfg = FetchConfig::from_settings(settings)
+            .with_vault(Vault::from_settings(settings, db.clone()));
+        let logins = Logins::new(cfg.clone(), db.clone());
         Self {
             db,
             queue,
-            fetcher: Arc::new(vaultstream_adapters::fetch::Fetcher::from_settings(
-                settings,
-            )),
+            fetcher: Arc::new(vaultstream_adapters::fetch::Fetcher::new(cfg)),
+            logins,
             media: MediaCtx::new(settings, blobs),
             webhooks,
             publisher,

@@ -18,6 +18,8 @@
 //!   parse or a media job).
 //! - [`backoff`]: when the next attempt runs. [`limits`]: per-upstream
 //!   concurrency.
+//! - [`logins`]: the login task — scheduled login checks and the notices
+//!   they queue, sent to the bot's operators.
 //! - [`reconcile`]: the safety net that re-queues what the queue lost, one
 //!   pass per kind.
 //! - [`run`]: the worker process: a pool per kind, the reconciler, graceful
@@ -31,6 +33,7 @@ pub mod ctx;
 pub mod executor;
 pub mod job;
 pub mod limits;
+pub mod logins;
 pub mod media;
 pub mod outcome;
 pub mod parse;

@@ -103,6 +103,12 @@ pub async fn run_workers(
         Duration::from_millis(settings.requeue_after_ms),
         rx.clone(),
     ));
+    let login_task = tokio::spawn(crate::logins::run(
+        ctx.clone(),
+        settings.telegram.operators.clone(),
+        Duration::from_secs(settings.login_check_interval_secs),
+        rx.clone(),
+    ));
     let name = format!(
         "{}-{}-{}",
         settings.queue_namespace,
@@ -148,6 +154,7 @@ pub async fn run_workers(
         }
     };
     reconciler.abort();
+    login_task.abort();
     info!(worker = %name, "worker stopped");
     result
 }

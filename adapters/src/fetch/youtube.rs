@@ -50,7 +50,8 @@ impl Adapter for Youtube {
         // yt-dlp reads cookies from a Netscape file, not a header: write the
         // operator's cookie to a private temporary file for this run only
         // (never to the command line, where `ps` would show it).
-        let cookie_file = match ctx.cfg.cookies.get(&Platform::Youtube) {
+        ctx.cfg.logins.fresh().await;
+        let cookie_file = match ctx.cfg.cookie(Platform::Youtube) {
             Some(c) => Some(CookieFile::write(c.expose(), ".youtube.com")?),
             None => None,
         };

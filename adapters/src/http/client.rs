@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
-    USER_AGENT,
+    SET_COOKIE, USER_AGENT,
 };
 use url::Url;
 use vaultstream_core::Platform;
@@ -27,6 +27,7 @@ use super::UpstreamOverrides;
 use super::config::FetchConfig;
 use super::guard::{self, PublicOnlyResolver};
 use super::status::{excerpt, malformed, status_error};
+use crate::logins::LoginCookies;
 
 /// What we send when neither the platform nor the operator names a UA.
 pub(crate) const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
@@ -60,6 +61,8 @@ pub(crate) struct Get {
     /// operator configured none for the platform; like theirs, sent only
     /// to the first host.
     pub cookie: Option<String>,
+    /// The query holds a secret (a QR login's key): logged without it.
+    pub secret_query: bool,
 }
 
 impl Get {
@@ -75,6 +78,7 @@ impl Get {
             timeout: None,
             form: None,
             cookie: None,
+            secret_query: false,
         }
     }
 
@@ -92,6 +96,7 @@ impl Get {
             timeout: None,
             form: None,
             cookie: None,
+            secret_query: false,
         }
     }
 
@@ -177,6 +182,7 @@ pub(crate) struct HttpClient {
     guarded: Option<reqwest::Client>,
     overrides: UpstreamOverrides,
     cookies: Arc<std::collections::BTreeMap<Platform, Secret<String>>>,
+    logins: LoginCookies,
     user_agent: Option<String>,
     allow_private_targets: bool,
     max_body_bytes: usize,
@@ -236,6 +242,7 @@ impl HttpClient {
             guarded: build(true),
             overrides: cfg.overrides.clone(),
             cookies: Arc::new(cfg.cookies.clone()),
+            logins: cfg.logins.clone(),
             user_agent: cfg.user_agent.clone(),
             allow_private_targets: cfg.allow_private_targets,
             max_body_bytes: cfg.max_body_bytes,
@@ -273,6 +280,9 @@ impl HttpClient {
     /// callers that stream the body.
     pub(crate) async fn send(&self, req: &Get) -> Result<(reqwest::Response, Url), FetchError> {
         let first_host = req.url.host_str().map(str::to_ascii_lowercase);
+        if req.platform.is_some() {
+            self.logins.fresh().await;
+        }
         let mut current = req.url.clone();
         for hop in 0..=self.max_redirects {
             let overridden = current
@@ -309,8 +319,25 @@ impl HttpClient {
                 .await
                 .map_err(|e| transport_error(&current, e))?;
             let status = response.status();
+            if same_host && let Some(platform) = req.platform {
+                // A platform that refreshes the login it was sent answers
+                // with `Set-Cookie`: keep the new values.
+                let set: Vec<String> = response
+                    .headers()
+                    .get_all(SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                if !set.is_empty() {
+                    self.logins.absorb(platform, &set).await;
+                }
+            }
+            let mut logged = current.clone();
+            if req.secret_query {
+                logged.set_query(Some("[redacted]"));
+            }
             tracing::debug!(
-                url = %current,
+                url = %logged,
                 http.status = status.as_u16(),
                 duration_ms = started.elapsed().as_millis() as u64,
                 hop,
@@ -372,12 +399,16 @@ impl HttpClient {
         }
         // The platform's cookie goes only to the host the adapter asked for,
         // never to wherever a redirect points.
-        let operator = req
-            .platform
+        let operator = req.platform.and_then(|p| {
+            self.logins
+                .stored(p)
+                .or_else(|| self.cookies.get(&p).cloned())
+        });
+        let cookie = operator
             .as_ref()
-            .and_then(|p| self.cookies.get(p))
-            .map(|c| c.expose().as_str());
-        if same_host && let Some(cookie) = operator.or(req.cookie.as_deref()) {
+            .map(|c| c.expose().as_str())
+            .or(req.cookie.as_deref());
+        if same_host && let Some(cookie) = cookie {
             let mut value = HeaderValue::from_str(cookie.trim()).map_err(|_| bad("Cookie"))?;
             value.set_sensitive(true);
             map.insert(COOKIE, value);

@@ -12,6 +12,7 @@ use vaultstream_core::settings::Secret;
 
 use super::UpstreamOverrides;
 use super::resolve::Resolver;
+use crate::logins::LoginCookies;
 
 /// Everything the adapters need from the settings, as one value tests can
 /// build by hand.
@@ -25,6 +26,9 @@ pub struct FetchConfig {
     /// A `Cookie` header value per platform. Sent only to the host the
     /// adapter asked for, never logged.
     pub cookies: BTreeMap<Platform, Secret<String>>,
+    /// Logins from the vault (`core::db::logins`); a stored login wins over
+    /// `cookies`. Clones share one cache.
+    pub logins: LoginCookies,
     /// Let generic pages point at loopback/private addresses (development).
     pub allow_private_targets: bool,
     /// The yt-dlp program (a name on PATH or a path).
@@ -48,6 +52,7 @@ impl Default for FetchConfig {
             overrides: UpstreamOverrides::default(),
             user_agent: None,
             cookies: BTreeMap::new(),
+            logins: LoginCookies::default(),
             allow_private_targets: false,
             ytdlp: "yt-dlp".to_owned(),
             connect_timeout: Duration::from_secs(10),
@@ -70,5 +75,19 @@ impl FetchConfig {
             ytdlp: settings.ytdlp.clone(),
             ..Self::default()
         }
+    }
+
+    /// The same, with the login vault's cookies (`None`: no vault key).
+    pub fn with_vault(mut self, vault: Option<vaultstream_core::db::logins::Vault>) -> Self {
+        self.logins = LoginCookies::new(vault);
+        self
+    }
+
+    /// The cookie requests to `platform` carry: the stored login, else the
+    /// environment's (as last read: see `LoginCookies`).
+    pub fn cookie(&self, platform: Platform) -> Option<Secret<String>> {
+        self.logins
+            .stored(platform)
+            .or_else(|| self.cookies.get(&platform).cloned())
     }
 }

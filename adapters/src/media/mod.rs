@@ -118,6 +118,7 @@ impl MediaFetcher {
         // this client altogether.
         let cfg = FetchConfig {
             cookies: BTreeMap::new(),
+            logins: crate::logins::LoginCookies::default(),
             ytdlp: ytdlp.into(),
             ..cfg.clone()
         };

@@ -7,6 +7,7 @@ pub mod export;
 pub mod feed_read;
 pub mod feeds;
 pub mod health;
+pub mod logins;
 pub mod operator;
 pub mod page;
 pub mod push_targets;
@@ -59,6 +60,11 @@ pub fn api(base: utoipa::openapi::OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(export::export_tar))
         .routes(routes!(feeds::list_feeds, feeds::create_feed))
         .routes(routes!(feeds::get_feed, feeds::revoke_feed))
+        .routes(routes!(logins::list_logins))
+        .routes(routes!(logins::set_login, logins::remove_login))
+        .routes(routes!(logins::check_login))
+        .routes(routes!(logins::start_qr_login))
+        .routes(routes!(logins::poll_qr_login))
         .routes(routes!(feed_read::rss))
         .routes(routes!(feed_read::atom))
         .routes(routes!(feed_read::json))

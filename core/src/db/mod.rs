@@ -17,6 +17,8 @@
 //! - [`retry`]: an operator's retry of items, files and dead letters.
 //! - [`push`]: push targets and pushed records.
 //! - [`keys`]: API keys.
+//! - [`logins`]: the login vault (per-platform cookies, encrypted at
+//!   rest) and the health of every login.
 //! - [`feeds`]: feeds (a saved filter behind a revocable token).
 //! - [`search`]: the full-text index (FTS5 / tsvector) and search queries.
 //! - [`previews`]: what a list's card shows of an item's media.
@@ -34,6 +36,7 @@ pub mod group;
 pub mod history;
 pub mod items;
 pub mod keys;
+pub mod logins;
 pub mod media;
 pub mod previews;
 pub mod push;

@@ -236,6 +236,15 @@ pub const KEYS: &[KeyDef] = &[
         None,
         "Media jobs (downloads, transcodes) in flight per worker process. Unset: the number of CPU cores.",
     ),
+    secret(
+        "SECRET_KEY",
+        "Key that encrypts stored logins (`vaultstream logins`) at rest; at least 16 characters. Unset: logins cannot be stored (environment cookies still work). Keep it: a different key is refused at start-up.",
+    ),
+    key(
+        "LOGIN_CHECK_INTERVAL_SECS",
+        Some("1800"),
+        "How often the worker checks each platform login (stored or from the environment) with a cheap authenticated request, in seconds.",
+    ),
     key(
         "ALLOW_PRIVATE_TARGETS",
         Some("false"),

@@ -236,6 +236,9 @@ pub struct Settings {
     pub resolve_timeout_ms: u64,
     pub user_agent: Option<String>,
     pub cookies: BTreeMap<Platform, Secret<String>>,
+    /// The login vault's key (`db::logins`); `None`: nothing can be stored.
+    pub secret_key: Option<Secret<String>>,
+    pub login_check_interval_secs: u64,
     pub ytdlp: String,
     pub upstream_concurrency: usize,
     pub metrics_bind: Option<SocketAddr>,
@@ -367,6 +370,16 @@ impl Settings {
                     Some((platform, Secret::new(value.to_owned())))
                 })
                 .collect(),
+            secret_key: match r.optional("SECRET_KEY") {
+                Some(k) if k.chars().count() < 16 => {
+                    return Err(ConfigError::new(
+                        "SECRET_KEY",
+                        "is too short: use at least 16 characters (e.g. `openssl rand -base64 32`)",
+                    ));
+                }
+                k => k.map(|k| Secret::new(k.to_owned())),
+            },
+            login_check_interval_secs: r.number("LOGIN_CHECK_INTERVAL_SECS", 1, 7 * 86_400)?,
             ytdlp: r.value("YTDLP")?.to_owned(),
             metrics_bind: r.optional_addr("METRICS_BIND")?,
             upstream_concurrency: r.number("UPSTREAM_CONCURRENCY", 1, 1024)? as usize,

@@ -81,7 +81,8 @@ impl<'a> Session<'a> {
             visitor: None,
             visitor_error: None,
         };
-        if ctx.cfg.cookies.contains_key(&Platform::Weibo) {
+        ctx.cfg.logins.fresh().await;
+        if ctx.cfg.cookie(Platform::Weibo).is_some() {
             return session;
         }
         match ctx.weibo_visitor.get(ctx).await {

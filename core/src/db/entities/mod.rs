@@ -11,6 +11,8 @@ pub mod content_tag;
 pub mod content_version;
 pub mod dead_letter;
 pub mod feed;
+pub mod login;
+pub mod login_vault;
 pub mod media;
 pub mod push_target;
 pub mod pushed_record;
