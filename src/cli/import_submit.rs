@@ -5,6 +5,11 @@
 //! below its high-water mark (the rest stay due in the database and the
 //! reconciler feeds them in as the workers drain the queue), so 100,000
 //! bookmarks never flood the queue. The progress bar shows the queue.
+//!
+//! [`IN_FLIGHT`] batches run at once (one identifying its links while
+//! another is being stored), answered in file order: the report keeps the
+//! file's order, and a database failure stops the import at the first
+//! batch that failed (the ones before it are committed).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -17,6 +22,8 @@ use super::progress::Progress;
 
 /// Links per batch (one transaction each).
 pub const BATCH: usize = 500;
+/// Batches under way at once.
+pub const IN_FLIGHT: usize = 3;
 
 /// One link to submit, with where it came from in the file.
 #[derive(Debug, Clone)]
@@ -69,12 +76,16 @@ pub async fn submit_all(
     report: &mut String,
     progress: &mut Progress,
 ) -> Result<Tally, Failed> {
+    use futures::StreamExt as _;
     let total = links.len() as u64;
     let mut tally = Tally::default();
     let mut done = 0u64;
+    let mut chunks = Vec::new();
     let mut links = links.into_iter().peekable();
     while links.peek().is_some() {
-        let chunk: Vec<Link> = links.by_ref().take(BATCH).collect();
+        chunks.push(links.by_ref().take(BATCH).collect::<Vec<Link>>());
+    }
+    let mut batches = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
         let shares = chunk
             .iter()
             .map(|l| {
@@ -89,12 +100,15 @@ pub async fn submit_all(
                 (share, l.added_at)
             })
             .collect();
-        let result = intake::accept_batch(linker, db, queue, shares, Pace::Room)
-            .await
-            .map_err(|error| Failed {
-                line: chunk.first().map(|l| l.line).unwrap_or(0),
-                error,
-            })?;
+        let result = intake::accept_batch(linker, db, queue, shares, Pace::Room).await;
+        (chunk, result)
+    }))
+    .buffered(IN_FLIGHT);
+    while let Some((chunk, result)) = batches.next().await {
+        let result = result.map_err(|error| Failed {
+            line: chunk.first().map(|l| l.line).unwrap_or(0),
+            error,
+        })?;
         tally.queued += result.queued as u64;
         tally.deferred += result.deferred as u64;
         for (l, r) in chunk.iter().zip(result.results) {
