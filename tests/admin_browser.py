@@ -134,9 +134,12 @@ def main():
         # The searchable item is gone upstream: badged in the list, and its
         # detail has the state, the stats chart and a refresh button.
         driver.find_element(*testid("tab-items")).click()
-        row = wait_for("the searchable row", lambda: driver.find_element(*testid(f"item-row-{searchable}")))
-        assert "deleted upstream on 2026-11-22" in row.find_element(*testid("badge-upstream")).text
-        driver.find_element(*testid(f"item-open-{searchable}")).click()
+        # The list re-renders after the click: find the row again on every
+        # try, never hold an element from an earlier render.
+        wait_for("the searchable row's upstream badge", lambda: "deleted upstream on 2026-11-22" in driver
+                 .find_element(*testid(f"item-row-{searchable}"))
+                 .find_element(*testid("badge-upstream")).text)
+        wait_for("the item to open", lambda: driver.find_element(*testid(f"item-open-{searchable}")).click() or True)
         wait_for("the upstream field", lambda: "deleted upstream on 2026-11-22" in text_of(driver, "detail-upstream"))
         chart = wait_for("the stats chart", lambda: driver.find_element(*testid("stats-chart")))
         assert chart.get_attribute("data-points") == "2", chart.get_attribute("data-points")
@@ -149,13 +152,12 @@ def main():
         # record with the receiver's HTTP status and a Resend button.
         driver.find_element(*testid("tab-push")).click()
         wait_for("push view", lambda: driver.find_element(*testid("view-push")).is_displayed())
-        dest = wait_for("the webhook target", lambda: driver.find_element(
-            By.CSS_SELECTOR, '[data-testid^="target-destination-"]'))
-        assert dest.text.startswith("discord webhook https://discord.com/api/webhooks/123/***"), dest.text
+        wait_for("the webhook target, its token masked", lambda: driver.find_element(
+            By.CSS_SELECTOR, '[data-testid^="target-destination-"]').text.startswith(
+                "discord webhook https://discord.com/api/webhooks/123/***"))
         assert "SeCrEtToKeN" not in driver.find_element(By.TAG_NAME, "body").text, "a webhook token is shown"
-        delivery = wait_for("the failed record", lambda: driver.find_element(
-            By.CSS_SELECTOR, '[data-testid^="record-delivery-"]'))
-        assert delivery.text == "HTTP 500", delivery.text
+        wait_for("the failed record's HTTP status", lambda: driver.find_element(
+            By.CSS_SELECTOR, '[data-testid^="record-delivery-"]').text == "HTTP 500")
         assert driver.find_elements(By.CSS_SELECTOR, '[data-testid^="record-resend-"]'), "no Resend button"
 
         problems = [
