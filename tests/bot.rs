@@ -3,11 +3,12 @@
 //! and stops cleanly on SIGTERM; and the bot's commands in-process against
 //! the end-to-end world (the API and a worker, `worker/tests/support`).
 
+#[path = "common/bot_ctx.rs"]
+mod bot_ctx;
 #[path = "../worker/tests/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{ALLOWED, OPERATOR, STRANGER, World, tweet_routes, with_telegram};
@@ -547,26 +548,7 @@ async fn bot_commands_through_get_updates() {
     let tg = FakeTelegram::start().await;
     let w = World::start(Stack::Embedded, with_telegram(&tg)).await;
     tweet_routes(&w);
-    let settings = w.env.settings();
-    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
-    let telegram = vaultstream_telegram::Telegram::from_settings(&settings).unwrap();
-    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
-        db: w.db.clone(),
-        linker: vaultstream_adapters::links::Linker::new(
-            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
-        ),
-        queue: Arc::new(w.queue.clone()),
-        settings: Arc::new(settings.clone()),
-        telegram: telegram.clone(),
-        publisher: Arc::new(vaultstream_telegram::Publisher {
-            telegram,
-            db: w.db.clone(),
-            blobs,
-            pacer: Default::default(),
-            max_attempts: 3,
-            backoff_base_ms: 100,
-        }),
-    });
+    let ctx = bot_ctx::bot_ctx(&w).await;
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let bot = tokio::spawn(vaultstream_bot::commands::run(ctx, async move {
         let _ = rx.await;

@@ -4,10 +4,11 @@
 //! code arrives as an image in the operator's private chat, the confirmed
 //! login is stored and reported, and no message holds a cookie.
 
+#[path = "common/bot_ctx.rs"]
+mod bot_ctx;
 #[path = "../worker/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use support::{ALLOWED, OPERATOR, World, with_telegram};
@@ -31,25 +32,7 @@ async fn operators_log_in_by_qr_code_from_the_bot() {
     })
     .await;
     let settings = w.env.settings();
-    let blobs = vaultstream_core::blob::open(&settings).await.unwrap();
-    let telegram = vaultstream_telegram::Telegram::from_settings(&settings).unwrap();
-    let ctx = Arc::new(vaultstream_bot::commands::BotCtx {
-        db: w.db.clone(),
-        linker: vaultstream_adapters::links::Linker::new(
-            vaultstream_adapters::links::LinkPolicy::from_settings(&settings),
-        ),
-        queue: Arc::new(w.queue.clone()),
-        settings: Arc::new(settings.clone()),
-        telegram: telegram.clone(),
-        publisher: Arc::new(vaultstream_telegram::Publisher {
-            telegram,
-            db: w.db.clone(),
-            blobs,
-            pacer: Default::default(),
-            max_attempts: 3,
-            backoff_base_ms: 100,
-        }),
-    });
+    let ctx = bot_ctx::bot_ctx(&w).await;
 
     let r = ctx.reply_to(ALLOWED, "/login").await.unwrap();
     assert!(r.contains("Only operators"), "{r}");
