@@ -12,9 +12,10 @@
 //!   (two batches sharing links lock them in the same order: no deadlock),
 //!   once each even when the batch repeats a link (`DISTINCT ON`: an
 //!   `ON CONFLICT DO UPDATE` cannot touch one row twice in a statement).
-//! - **SQLite**: a few prepared statements per submission in one
-//!   transaction (one writer: a batch is one lock and one WAL commit
-//!   instead of one per share).
+//! - **SQLite**: five statements per batch whatever its size, the rows
+//!   going in as JSON arrays read by `json_each`, in one transaction (one
+//!   writer: a batch is one lock and one WAL commit instead of one per
+//!   share, and a handful of round trips instead of two or three per share).
 //!
 //! A submission may carry the time the user originally saved the link (an
 //! imported bookmark's `ADD_DATE`): it becomes the source's `created_at`,
@@ -170,97 +171,144 @@ async fn submit_batch_pg(
         .collect()
 }
 
-const INSERT_ITEM_SQLITE: &str = "INSERT INTO contents (platform, platform_id, canonical_url, \
+/// The batch's new items, from a JSON array of `{p, i, u, k}` (platform,
+/// platform id, canonical URL, kind), in the batch's order; a link already
+/// stored — or repeated earlier in the batch — inserts nothing. `WHERE 1`
+/// keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+const INSERT_ITEMS_SQLITE: &str = "INSERT INTO contents (platform, platform_id, canonical_url, \
     kind, status, failure_count, attempts, enqueued_at, created_at, updated_at) \
-    VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) \
-    ON CONFLICT (platform, platform_id) DO NOTHING RETURNING *";
-const FIND_ITEM_SQLITE: &str = "SELECT * FROM contents WHERE platform = ? AND platform_id = ?";
-const INSERT_SOURCE_SQLITE: &str = "INSERT INTO content_sources (content_id, raw_text, \
+    SELECT j.value ->> 'p', j.value ->> 'i', j.value ->> 'u', j.value ->> 'k', ?, 0, 0, ?, ?, ? \
+    FROM json_each(?) AS j WHERE 1 ORDER BY j.key \
+    ON CONFLICT (platform, platform_id) DO NOTHING RETURNING id";
+/// Every item of the batch, new or known, from a JSON array of distinct
+/// `{p, i}`; the array drives the join, each key one unique-index lookup.
+const FIND_ITEMS_SQLITE: &str = "SELECT c.* FROM json_each(?) AS j \
+    CROSS JOIN contents c ON c.platform = j.value ->> 'p' AND c.platform_id = j.value ->> 'i'";
+/// The highest source id ever given (`AUTOINCREMENT` never reuses one).
+const LAST_SOURCE_ID_SQLITE: &str = "SELECT MAX(\
+    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'content_sources'), 0), \
+    COALESCE((SELECT MAX(id) FROM content_sources), 0)) AS id";
+/// The batch's sources, with the ids the caller numbered, from a JSON array.
+const INSERT_SOURCES_SQLITE: &str = "INSERT INTO content_sources (id, content_id, raw_text, \
     submitted_url, resolved_url, channel, tags, note, submitted_by, request_id, created_at) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";
-const INSERT_TAG_SQLITE: &str = "INSERT INTO content_tags (content_id, tag, created_at) \
-    VALUES (?, ?, ?) ON CONFLICT (content_id, tag) DO NOTHING";
+    SELECT j.value ->> 'id', j.value ->> 'c', j.value ->> 'raw', j.value ->> 'url', \
+    j.value ->> 'res', j.value ->> 'ch', j.value ->> 'tags', j.value ->> 'note', \
+    j.value ->> 'by', j.value ->> 'req', j.value ->> 'at' FROM json_each(?) AS j ORDER BY j.key";
+/// The batch's tags, from a JSON array of `[content id, tag]`.
+const INSERT_TAGS_SQLITE: &str = "INSERT INTO content_tags (content_id, tag, created_at) \
+    SELECT j.value ->> 0, j.value ->> 1, ? FROM json_each(?) AS j WHERE 1 \
+    ON CONFLICT (content_id, tag) DO NOTHING";
 
+/// A time as sqlx writes a `DateTime<Utc>` into SQLite, for values that go
+/// in through JSON rather than as bound parameters.
+fn sqlite_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// The batch in five statements, whatever its size (each statement is a
+/// round trip to sqlx's SQLite thread; one per share made the writer the
+/// limit): the items, a read of them all, the next source id, the sources,
+/// the tags. The rows go in as JSON arrays read by `json_each`.
 async fn submit_batch_sqlite(
     db: &DatabaseConnection,
     subs: &[Submission],
 ) -> Result<Vec<Submitted>, DbErr> {
+    use serde_json::{Value as Json, json};
+    use std::collections::{HashMap, HashSet};
     let backend = db.get_database_backend();
     let stmt = |sql: &str, values: Vec<Value>| Statement::from_sql_and_values(backend, sql, values);
     let now = Utc::now();
+    let items: Vec<Json> = subs
+        .iter()
+        .map(|s| {
+            let id = &s.identity;
+            json!({"p": id.platform.as_str(), "i": id.platform_id, "u": id.canonical_url,
+                "k": id.kind.as_str()})
+        })
+        .collect();
+    let mut keys = HashSet::new();
+    let distinct: Vec<Json> = subs
+        .iter()
+        .filter(|s| keys.insert((s.identity.platform, s.identity.platform_id.as_str())))
+        .map(|s| json!({"p": s.identity.platform.as_str(), "i": s.identity.platform_id}))
+        .collect();
     // The first statement writes, so a deferred BEGIN takes the write lock
-    // at once (no read-then-upgrade that could fail as "locked").
+    // at once (no read-then-upgrade that could fail as "locked"); the
+    // source ids below rely on holding it.
     let txn = db.begin().await?;
+    let created: HashSet<i64> = txn
+        .query_all_raw(stmt(
+            INSERT_ITEMS_SQLITE,
+            vec![
+                Status::Unprocessed.as_str().into(),
+                // The caller queues new items right after the commit; if
+                // that push is lost, the reconciler re-queues them.
+                now.into(),
+                now.into(),
+                now.into(),
+                Json::Array(items).to_string().into(),
+            ],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<Result<_, _>>()?;
+    crate::failpoint::hit(crate::failpoint::MID_BATCH_SUBMIT);
+    let mut by_key: HashMap<(String, String), content::Model> = HashMap::new();
+    for row in txn
+        .query_all_raw(stmt(
+            FIND_ITEMS_SQLITE,
+            vec![Json::Array(distinct).to_string().into()],
+        ))
+        .await?
+    {
+        let item = content::Model::from_query_result(&row, "")?;
+        by_key.insert((item.platform.clone(), item.platform_id.clone()), item);
+    }
+    let last_id: i64 = txn
+        .query_one_raw(stmt(LAST_SOURCE_ID_SQLITE, vec![]))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no last source id".into()))?
+        .try_get("", "id")?;
     let mut out = Vec::with_capacity(subs.len());
+    let mut sources = Vec::with_capacity(subs.len());
+    let mut tags = Vec::new();
+    let mut first = HashSet::new();
     for (n, sub) in subs.iter().enumerate() {
-        if n == subs.len() / 2 && n > 0 {
-            crate::failpoint::hit(crate::failpoint::MID_BATCH_SUBMIT);
-        }
         let id = &sub.identity;
-        let inserted = txn
-            .query_one_raw(stmt(
-                INSERT_ITEM_SQLITE,
-                vec![
-                    id.platform.as_str().into(),
-                    id.platform_id.clone().into(),
-                    id.canonical_url.clone().into(),
-                    id.kind.as_str().into(),
-                    Status::Unprocessed.as_str().into(),
-                    // The caller queues a new item right after the commit;
-                    // if that push is lost, the reconciler re-queues it.
-                    now.into(),
-                    now.into(),
-                    now.into(),
-                ],
-            ))
-            .await?;
-        let (row, created) = match inserted {
-            Some(row) => (row, true),
-            None => (
-                txn.query_one_raw(stmt(
-                    FIND_ITEM_SQLITE,
-                    vec![id.platform.as_str().into(), id.platform_id.clone().into()],
-                ))
-                .await?
-                .ok_or_else(|| {
-                    DbErr::Custom("content vanished between conflict and read".into())
-                })?,
-                false,
-            ),
-        };
-        let content = content::Model::from_query_result(&row, "")?;
+        let key = (id.platform.as_str().to_owned(), id.platform_id.clone());
+        let content = by_key
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| DbErr::Custom("content vanished between insert and read".into()))?;
+        let source_id = last_id + 1 + n as i64;
         let src = &sub.source;
-        let source_row = txn
-            .query_one_raw(stmt(
-                INSERT_SOURCE_SQLITE,
-                vec![
-                    content.id.into(),
-                    src.raw_text.clone().into(),
-                    src.submitted_url.clone().into(),
-                    src.resolved_url.clone().into(),
-                    src.channel.as_str().into(),
-                    serde_json::json!(src.tags).into(),
-                    src.note.clone().into(),
-                    src.submitted_by.clone().into(),
-                    src.request_id.clone().into(),
-                    sub.saved_at.unwrap_or(now).into(),
-                ],
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Custom("a source insert returned no id".into()))?;
-        let source_id: i64 = source_row.try_get("", "id")?;
-        for tag in &src.tags {
-            txn.execute_raw(stmt(
-                INSERT_TAG_SQLITE,
-                vec![content.id.into(), tag.clone().into(), now.into()],
-            ))
-            .await?;
-        }
+        sources.push(json!({
+            "id": source_id, "c": content.id, "raw": src.raw_text, "url": src.submitted_url,
+            "res": src.resolved_url, "ch": src.channel.as_str(),
+            "tags": json!(src.tags).to_string(), "note": src.note, "by": src.submitted_by,
+            "req": src.request_id, "at": sqlite_time(sub.saved_at.unwrap_or(now)),
+        }));
+        tags.extend(src.tags.iter().map(|t| json!([content.id, t])));
+        // Only the first submission of a link new to the archive created it.
+        let created = created.contains(&content.id) && first.insert(content.id);
         out.push(Submitted {
             content,
             created,
             source_id,
         });
+    }
+    txn.execute_raw(stmt(
+        INSERT_SOURCES_SQLITE,
+        vec![Json::Array(sources).to_string().into()],
+    ))
+    .await?;
+    if !tags.is_empty() {
+        txn.execute_raw(stmt(
+            INSERT_TAGS_SQLITE,
+            vec![now.into(), Json::Array(tags).to_string().into()],
+        ))
+        .await?;
     }
     txn.commit().await?;
     Ok(out)
