@@ -53,6 +53,8 @@ pub struct Opts {
     /// Items in the search scenario's corpus (default: 3,000 quick,
     /// 1,000,000 full).
     pub search_items: Option<u64>,
+    /// The search scenario without its baselines.
+    pub search_ours_only: bool,
 }
 
 impl Opts {
@@ -85,6 +87,7 @@ impl Opts {
             quick,
             only: Vec::new(),
             search_items: None,
+            search_ours_only: false,
             vaultstream,
             photos,
             pillow_script: here.join("pillow_baseline.py"),

@@ -25,6 +25,11 @@ struct Cli {
     /// with --quick).
     #[arg(long, value_name = "N")]
     search_items: Option<u64>,
+    /// Run only our search in the search scenario, not the baselines
+    /// (LIKE, FTS5 unicode61 / trigram, pg_trgm scan for minutes a query at
+    /// 1,000,000 items).
+    #[arg(long)]
+    search_ours_only: bool,
     /// Also write the rows as a JSON array to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<std::path::PathBuf>,
@@ -35,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let mut opts = vaultstream_bench::Opts::for_checkout(cli.quick);
     opts.only = cli.only;
     opts.search_items = cli.search_items;
+    opts.search_ours_only = cli.search_ours_only;
     if let Some(p) = cli.vaultstream {
         opts.vaultstream = p;
     }

@@ -297,7 +297,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         );
 
         let mut methods = vec![Method::Ours, Method::Like];
-        if pg {
+        if opts.search_ours_only {
+            methods.truncate(1);
+        } else if pg {
             methods.push(Method::PgTrgm);
         } else {
             methods.extend([Method::Unicode61, Method::Trigram]);
