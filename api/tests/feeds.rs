@@ -5,7 +5,7 @@
 //! required elements, escaping of hostile titles and texts, archived images
 //! inline and files as enclosures that open with the feed's token (and only
 //! for items the feed shows), `rel="next"` paging, conditional GET, and
-//! revocation.
+//! revocation; a feed's `q` is a search (the search route's language).
 
 mod support;
 
@@ -21,7 +21,7 @@ use vaultstream_core::db::keys::{self, Role};
 use vaultstream_core::db::{items, media, search};
 use vaultstream_core::parsed::{MediaRef, MediaRole, ParsedAuthor, ParsedItem};
 
-both_backends!(feeds_over_http);
+both_backends!(feeds_over_http, a_feeds_q_is_a_search);
 
 const HOSTILE_TITLE: &str = "<script>alert(\"t\")</script> & 'quotes' ]]>";
 const HOSTILE_TEXT: &str =
@@ -101,7 +101,9 @@ async fn pull(
     if !with_image {
         return None;
     }
-    let bytes: Vec<u8> = (0..2_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let bytes: Vec<u8> = (0..2_000u32)
+        .map(|i| ((i * 7 + id as u32) % 251) as u8)
+        .collect();
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))
@@ -528,4 +530,122 @@ async fn feeds_over_http(b: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
+}
+
+/// The ids of a JSON Feed page's items and its next page, if any.
+async fn json_page(url: &str) -> (Vec<String>, Option<String>) {
+    let (status, _, body) = fetch(url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    let jf: Value = serde_json::from_str(&body).unwrap();
+    let ids = jf["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    (ids, jf["next_url"].as_str().map(str::to_owned))
+}
+
+/// Every item id of a feed, following `next_url`.
+async fn whole_feed(first: &str) -> Vec<String> {
+    let (mut all, mut next) = json_page(first).await;
+    while let Some(url) = next {
+        let (ids, n) = json_page(&url).await;
+        assert!(!ids.is_empty(), "a next page is never empty");
+        all.extend(ids);
+        next = n;
+    }
+    all
+}
+
+async fn a_feeds_q_is_a_search(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("AUTH", "required".to_owned())]).await;
+    let (_, op_key) = keys::create(&app.db, Role::Operator, None).await.unwrap();
+    let op = authed(&op_key);
+    let status = |n: u32| format!("https://x.com/jack/status/{n}");
+    let canonical = |n: u32| format!("https://x.com/i/status/{n}");
+    // Chinese and English, simplified and traditional, a two-character
+    // word inside a sentence, an excluded word, a phrase across a line break.
+    let items: [(u32, &str, &str, bool); 6] = [
+        (201, "早高峰", "今天北京地铁又晚点了，大家注意安排时间", false),
+        (202, "廣告", "地鐵站裡的新廣告牌", true),
+        (203, "rust async", "Notes on rust\nasync runtimes and tokio", false),
+        (204, "cooking", "a recipe for dumplings", true),
+        (205, "trust", "trusting the process", false),
+        (206, "tokio", "tokio \"only", false),
+    ];
+    let mut files = std::collections::HashMap::new();
+    for (n, title, text, image) in items {
+        let id = share(&app, &op, &status(n), &[]).await;
+        if let Some(key) = pull(&app, id, title, text, image).await {
+            files.insert(n, key.as_str().to_owned());
+        }
+    }
+    let feed = |q: &str| {
+        let op = op.clone();
+        let url = app.url("/api/v1/feeds");
+        let q = q.to_owned();
+        async move {
+            let resp = op.post(url).json(&json!({ "q": q })).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let cases: [(&str, Vec<u32>); 7] = [
+        // A two-character word, in both scripts, newest first.
+        ("地铁", vec![202, 201]),
+        ("地铁 -广告", vec![201]),
+        ("\"rust async\"", vec![203]),
+        // Words, not substrings: `rust` is not in "trust".
+        ("rust", vec![203]),
+        ("rust OR dumplings", vec![204, 203]),
+        ("has:images", vec![204, 202]),
+        ("tokio -\"rust async\"", vec![206]),
+    ];
+    for (q, want) in cases {
+        let (code, created) = feed(q).await;
+        assert_eq!(code, 201, "{q}: {created}");
+        assert_eq!(created["filter"]["q"], q);
+        let first = format!("{}&limit=1", created["urls"]["json"].as_str().unwrap());
+        let got = whole_feed(&first).await;
+        let want: Vec<String> = want.into_iter().map(canonical).collect();
+        assert_eq!(got, want, "feed q={q}, one item per page");
+    }
+
+    // The files a searched feed's token opens: its items' only.
+    let (_, pics) = feed("dumplings").await;
+    let token = pics["token"].as_str().unwrap();
+    let blobs = |key: &str| format!("{}/{key}?token={token}", app.base);
+    let (shown, hidden) = (&files[&204], &files[&202]);
+    assert_ne!(shown, hidden);
+    assert_eq!(reqwest::get(blobs(shown)).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(blobs(hidden)).await.unwrap().status(), 403);
+
+    // A `q` that is not a search: the search route's 400, saying where.
+    for q in ["\"never closed", "a OR", "platform:myspace"] {
+        let (code, err) = feed(q).await;
+        assert_eq!(code, 400, "{q}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_query", "{q}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("column"),
+            "{q}: {err}"
+        );
+    }
+
+    // A feed stored by an earlier release with a `q` that is not a search
+    // keeps its substring match rather than failing or showing everything.
+    let (row, token) = vaultstream_core::db::feeds::create(
+        &app.db,
+        None,
+        vaultstream_core::db::feeds::FeedFilter {
+            q: Some("Tokio \"ONLY".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(row.q.is_some());
+    let url = format!("{}/api/v1/feed/json?token={token}", app.base);
+    assert_eq!(whole_feed(&url).await, vec![canonical(206)]);
 }

@@ -218,6 +218,105 @@ async fn check(stack: Stack) {
     assert_eq!(find(&db, &ids, "地铁").await, vec![0]);
 }
 
+/// A word in more items than are ranked: the page is the best of its
+/// newest [`search::RANK_CANDIDATES`] matches, every match is still reached
+/// by paging (a deeper page ranks more), and a rarer word is ranked over
+/// all its matches.
+async fn common_words_rank_among_the_newest(stack: Stack) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use vaultstream_core::db::batch::{Submission, submit_batch};
+    let env = TestEnv::new(stack).await;
+    let db = vaultstream_core::db::connect_migrated(&env.settings())
+        .await
+        .unwrap();
+    let total = search::RANK_CANDIDATES as usize + 30;
+    let subs: Vec<Submission> = (0..total)
+        .map(|n| {
+            let url = format!("https://x.com/i/status/{}", 1000 + n);
+            Submission {
+                identity: Identity {
+                    platform: Platform::Twitter,
+                    platform_id: (1000 + n).to_string(),
+                    canonical_url: url.clone(),
+                    kind: ContentKind::Post,
+                },
+                source: NewSource {
+                    raw_text: url.clone(),
+                    submitted_url: url,
+                    resolved_url: None,
+                    channel: Channel::Api,
+                    tags: Vec::new(),
+                    note: None,
+                    submitted_by: None,
+                    request_id: None,
+                },
+                saved_at: None,
+            }
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for chunk in subs.chunks(500) {
+        for s in submit_batch(&db, chunk).await.unwrap() {
+            ids.push(s.content.id);
+        }
+    }
+    content::Entity::update_many()
+        .col_expr(content::Column::Status, Expr::value("pulled"))
+        .col_expr(content::Column::Text, Expr::value("a common word among many"))
+        .exec(&db)
+        .await
+        .unwrap();
+    // The oldest item says it most often, and alone has a rarer word.
+    content::Entity::update_many()
+        .col_expr(
+            content::Column::Text,
+            Expr::value("common common common common common uncommon"),
+        )
+        .filter(content::Column::Id.eq(ids[0]))
+        .exec(&db)
+        .await
+        .unwrap();
+    search::index_items(&db, &ids).await.unwrap();
+    let common = search::parse("common").unwrap();
+
+    let first = search::search(&db, &common, 20, 0).await.unwrap();
+    assert_eq!(first.hits.len(), 20);
+    let oldest_ranked = ids[total - search::RANK_CANDIDATES as usize];
+    assert!(
+        first.hits.iter().all(|h| h.item.id >= oldest_ranked),
+        "a first page comes from the newest matches"
+    );
+    // Every match is reached by paging, once.
+    let mut seen = std::collections::HashSet::new();
+    let mut offset = Some(0);
+    while let Some(o) = offset {
+        let page = search::search(&db, &common, 100, o).await.unwrap();
+        for h in &page.hits {
+            assert!(seen.insert(h.item.id), "{} twice", h.item.id);
+        }
+        offset = page.next_offset;
+    }
+    assert_eq!(seen.len(), total);
+    // A rarer word is ranked over all its matches, however old.
+    let only = search::parse("uncommon").unwrap();
+    let hits = search::search(&db, &only, 5, 0).await.unwrap();
+    assert_eq!(
+        hits.hits.iter().map(|h| h.item.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranking_is_bounded_on_sqlite() {
+    common_words_rank_among_the_newest(Stack::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranking_is_bounded_on_postgres() {
+    common_words_rank_among_the_newest(Stack::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_on_sqlite() {
     check(Stack::Embedded).await;

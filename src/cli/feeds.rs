@@ -35,7 +35,7 @@ pub enum Action {
         /// Only items by this author (name or platform id, exactly).
         #[arg(long)]
         author: Option<String>,
-        /// Only items whose title, text or link contain these words.
+        /// Only items this search matches (the `search` language: words, "phrases", -exclusions, OR, filters).
         #[arg(long)]
         q: Option<String>,
         /// The server's address as readers reach it (default: http://<VAULTSTREAM_BIND>).
@@ -128,7 +128,12 @@ fn filter_of(action: &Action) -> Result<FeedFilter, String> {
         q: q.clone(),
     }
     .normalised()
-    .map_err(|e| format!("--{}", e.trim_start_matches('`').replacen('`', "", 1)))
+    .map_err(|e| {
+        format!(
+            "--{}",
+            e.message.trim_start_matches('`').replacen('`', "", 1)
+        )
+    })
 }
 
 pub async fn run(settings: &Settings, action: &Action) -> ExitCode {

@@ -113,6 +113,9 @@ pub struct FeedRequest {
     pub kind: Option<String>,
     #[serde(default)]
     pub author: Option<String>,
+    /// A search, in `GET /api/v1/search`'s language (words, `"phrases"`,
+    /// `-exclusions`, `OR`, filters such as `has:video`); the feed shows
+    /// what it matches, newest first.
     #[serde(default)]
     pub q: Option<String>,
 }
@@ -169,8 +172,7 @@ impl FeedRequest {
             author: self.author,
             q: self.q,
         }
-        .normalised()
-        .map_err(invalid)?;
+        .normalised()?;
         Ok((self.name, filter))
     }
 }
@@ -220,7 +222,7 @@ pub async fn list_feeds(State(state): State<AppState>) -> ApiResult<Json<FeedLis
     responses(
         (status = 201, description = "Created: the token and URLs, shown this once", body = CreatedFeed,
             headers(("Location" = String, description = "`/api/v1/feeds/{id}`"))),
-        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 400, description = "`invalid_json`, or `invalid_query`: `q` is not a search (the message says where)", body = ErrorResponse),
         (status = 413, description = "`payload_too_large`", body = ErrorResponse),
         (status = 415, description = "`unsupported_media_type`", body = ErrorResponse),
         (status = 422, description = "`invalid_body`: unknown field, unknown platform or kind, a value too long", body = ErrorResponse),

@@ -83,6 +83,10 @@ pub struct ListFilter {
     pub kind: Option<crate::platform::ContentKind>,
     /// The author's name or platform id, exactly.
     pub author: Option<String>,
+    /// A search (the `search` crate's language, checked by
+    /// [`super::search::parse`]): only the items it matches, still newest
+    /// first (a feed's `q`).
+    pub search: Option<vaultstream_search::query::Query>,
     pub limit: u64,
     pub cursor: Option<Cursor>,
 }
@@ -117,7 +121,7 @@ impl Cursor {
 /// Newest first, keyset-paginated by id.
 pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr> {
     let mut rows = content::Entity::find()
-        .filter(condition(f))
+        .filter(condition(f, db.get_database_backend()))
         .order_by_desc(content::Column::Id)
         .limit(f.limit + 1)
         .all(db)
@@ -134,8 +138,18 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
 
 /// The WHERE of [`list`] (every filter but `limit`), for queries that
 /// need the same selection (feeds, and the blobs a feed may show).
-pub fn condition(f: &ListFilter) -> Condition {
+pub fn condition(f: &ListFilter, backend: sea_orm::DbBackend) -> Condition {
     let mut cond = Condition::all();
+    if let Some((sub, values)) = f
+        .search
+        .as_ref()
+        .and_then(|q| super::search::matching_ids(backend, q))
+    {
+        cond = cond.add(Expr::cust_with_values(
+            format!("contents.id IN ({sub})"),
+            values,
+        ));
+    }
     if let Some(k) = f.kind {
         cond = cond.add(content::Column::Kind.eq(k.as_str()));
     }

@@ -24,6 +24,7 @@ use super::contents::{self, Cursor, ListFilter};
 use super::entities::{content, feed, media};
 use super::keys::{self, hash_key};
 use crate::content::Status;
+use crate::error::{ErrorCode, UserError};
 use crate::platform::{ContentKind, Platform};
 
 /// Every feed token starts with this.
@@ -44,39 +45,58 @@ pub struct FeedFilter {
     pub kind: Option<ContentKind>,
     /// The author's name or platform id, exactly.
     pub author: Option<String>,
-    /// Words in the title, text or link (the list's `q`).
+    /// A search in the search route's language (`GET /api/v1/search`):
+    /// words, phrases, exclusions and filters, matched by the index.
     pub q: Option<String>,
 }
 
 impl FeedFilter {
-    /// Trim, drop empty values, normalise the tag; `Err` names a value
-    /// that is too long.
-    pub fn normalised(self) -> Result<Self, String> {
-        let clean = |name: &str, v: Option<String>| -> Result<Option<String>, String> {
+    /// Trim, drop empty values, normalise the tag. `Err`: a value that is
+    /// too long (`invalid_body`, naming it) or a `q` that is not a search
+    /// (`invalid_query`, saying where).
+    pub fn normalised(self) -> Result<Self, UserError> {
+        let clean = |name: &str, v: Option<String>| -> Result<Option<String>, UserError> {
             let v = v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
             match v {
-                Some(v) if v.chars().count() > MAX_TEXT_CHARS => Err(format!(
-                    "`{name}` is longer than {MAX_TEXT_CHARS} characters"
+                Some(v) if v.chars().count() > MAX_TEXT_CHARS => Err(UserError::new(
+                    ErrorCode::InvalidBody,
+                    format!("`{name}` is longer than {MAX_TEXT_CHARS} characters"),
                 )),
                 other => Ok(other),
             }
         };
+        let q = clean("q", self.q)?;
+        if let Some(Err(e)) = q.as_deref().map(super::search::parse) {
+            return Err(UserError::new(
+                ErrorCode::InvalidQuery,
+                format!("`q` is not a search: {}", e.message),
+            ));
+        }
         Ok(FeedFilter {
             platform: self.platform,
             tag: clean("tag", self.tag)?.map(|t| t.trim_start_matches('#').to_lowercase()),
             kind: self.kind,
             author: clean("author", self.author)?,
-            q: clean("q", self.q)?,
+            q,
         })
     }
 
-    /// The list query of this feed's page.
+    /// The list query of this feed's page. `q` is a search (the search
+    /// route's language, matched by the index); a `q` stored before feeds
+    /// took searches that does not parse as one stays a substring match.
     pub fn list_filter(&self, limit: u64, cursor: Option<Cursor>) -> ListFilter {
+        let search = self.q.as_deref().map(super::search::parse);
+        let (search, q) = match search {
+            Some(Ok(query)) => (Some(query), None),
+            Some(Err(_)) => (None, self.q.clone()),
+            None => (None, None),
+        };
         ListFilter {
             status: Some(Status::Pulled),
             platform: self.platform,
             tag: self.tag.clone(),
-            q: self.q.clone(),
+            q,
+            search,
             kind: self.kind,
             author: self.author.clone(),
             limit,
@@ -264,7 +284,7 @@ pub async fn may_read_blob(
     }
     let filter = feed.filter().list_filter(1, None);
     let shown = content::Entity::find()
-        .filter(contents::condition(&filter))
+        .filter(contents::condition(&filter, db.get_database_backend()))
         .filter(content::Column::Id.is_in(owners))
         .count(db)
         .await?;
@@ -300,6 +320,16 @@ mod tests {
             q: Some("x".repeat(MAX_TEXT_CHARS + 1)),
             ..Default::default()
         };
-        assert!(long.normalised().unwrap_err().contains("`q`"));
+        let e = long.normalised().unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidBody);
+        assert!(e.message.contains("`q`"));
+        let e = FeedFilter {
+            q: Some("\"open".into()),
+            ..Default::default()
+        }
+        .normalised()
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidQuery);
+        assert!(e.message.contains("column"), "{}", e.message);
     }
 }

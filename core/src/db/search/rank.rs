@@ -7,6 +7,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use vaultstream_search::query::{FilterName, Has, Query};
 use vaultstream_search::render::{fts5_match, pg_tsquery};
 
+/// Matches are ranked in tiers of this many, newest tier first (see
+/// [`ranked_statement`]).
+pub const RANK_CANDIDATES: u64 = 1000;
+
 /// SQL text and its values, with the backend's placeholders.
 struct Sql {
     backend: DbBackend,
@@ -113,6 +117,57 @@ fn conditions(q: &Query, sql: &mut Sql) -> Vec<String> {
     out
 }
 
+/// The match of `q`'s words, bound first (its value comes before the
+/// filters' values, in the order the placeholders appear): its placeholder,
+/// or `None` for filters only.
+fn bind_match(q: &Query, sql: &mut Sql) -> Option<String> {
+    match sql.backend {
+        DbBackend::Postgres => pg_tsquery(q).map(|tsq| sql.bind(tsq)),
+        _ => fts5_match(q).map(|m| sql.bind(m)),
+    }
+}
+
+/// Matching rows with filters: the index finds the matches, the filters
+/// check only those. On SQLite the CROSS JOINs keep that order (left to
+/// itself, SQLite may walk every item of a platform and ask the index about
+/// each: seconds instead of milliseconds).
+const FROM_MATCH_PG: &str = "search_docs d JOIN contents c ON c.id = d.content_id";
+const FROM_MATCH_SQLITE: &str = "search_fts CROSS JOIN contents c ON c.id = search_fts.rowid \
+    CROSS JOIN search_docs d ON d.content_id = c.id";
+/// Filters only: every item, its document where it has one.
+const FROM_ALL: &str = "contents c LEFT JOIN search_docs d ON d.content_id = c.id";
+
+/// The ids `q` selects, unranked, as a subquery for a list's `WHERE
+/// contents.id IN (…)` (a feed whose `q` is a search): its SQL, with the
+/// backend's placeholders counted from one, and their values. `None` when
+/// `q` selects every item.
+pub fn matching_ids(backend: DbBackend, q: &Query) -> Option<(String, Vec<Value>)> {
+    let mut sql = Sql {
+        backend,
+        text: String::new(),
+        values: Vec::new(),
+    };
+    let matched = bind_match(q, &mut sql);
+    let mut wheres = Vec::new();
+    let from = match (backend, matched) {
+        (DbBackend::Postgres, Some(p)) => {
+            wheres.push(format!("d.tsv @@ {p}::tsquery"));
+            FROM_MATCH_PG
+        }
+        (_, Some(p)) => {
+            wheres.push(format!("search_fts MATCH {p}"));
+            FROM_MATCH_SQLITE
+        }
+        (_, None) => FROM_ALL,
+    };
+    wheres.extend(conditions(q, &mut sql));
+    if wheres.is_empty() {
+        return None;
+    }
+    let text = format!("SELECT c.id FROM {from} WHERE {}", wheres.join(" AND "));
+    Some((text, sql.values))
+}
+
 /// The ids (and ranks) `q` matches, best first: what [`search`] pages
 /// through, without building the answers.
 pub async fn ranked(
@@ -135,80 +190,95 @@ pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) 
         text: String::new(),
         values: Vec::new(),
     };
-    let mut wheres = Vec::new();
-    // The match first (its value is bound before the filters' values, in
-    // the order the placeholders appear), then the filters and phrases.
-    let matched = match (backend, fts5_match(q), pg_tsquery(q)) {
-        (DbBackend::Postgres, _, Some(tsq)) => Some(sql.bind(tsq)),
-        (DbBackend::Postgres, _, None) => None,
-        (_, Some(m), _) => Some(sql.bind(m)),
-        (_, None, _) => None,
-    };
-    let conds = conditions(q, &mut sql);
+    let matched = bind_match(q, &mut sql);
+    let mut wheres = conditions(q, &mut sql);
     // Words alone rank from the index alone: no join per matching row
     // (a common word matches a large share of the archive), only the page
     // is looked up afterwards.
-    let index_only = conds.is_empty();
+    let index_only = wheres.is_empty();
+    // Ranking reads every candidate's document (PostgreSQL: its
+    // `tsvector`, often stored out of line; SQLite: bm25 over its terms),
+    // so a word in a tenth of a million items would rank 100,000 rows for a
+    // page of 20. Matches are ranked in tiers of [`RANK_CANDIDATES`], newest
+    // first: the first tier (the newest matches) is ranked and shown first,
+    // then the next; a page ranks only the tiers it reaches. A word with
+    // fewer matches than a tier is ranked exactly; a page's place never
+    // depends on the page (tiers are fixed by the matches alone), so paging
+    // shows every match once.
+    let tier = RANK_CANDIDATES;
+    let candidates = (limit.saturating_add(offset).div_ceil(tier).max(1) * tier) as i64;
     let (select, order) = match (backend, matched) {
-        (DbBackend::Postgres, Some(p)) if index_only => {
-            wheres.push(format!("d.tsv @@ {p}::tsquery"));
-            (
-                format!(
-                    "SELECT d.content_id AS id, CAST(ts_rank_cd(d.tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank \
-                     FROM search_docs d"
-                ),
-                "rank DESC, id DESC",
-            )
-        }
         (DbBackend::Postgres, Some(p)) => {
-            wheres.push(format!("d.tsv @@ {p}::tsquery"));
+            wheres.insert(0, format!("d.tsv @@ {p}::tsquery"));
+            let from = if index_only {
+                "search_docs d"
+            } else {
+                FROM_MATCH_PG
+            };
+            let cap = sql.bind(candidates);
+            let inner = std::mem::take(&mut wheres).join(" AND ");
             (
                 format!(
-                    "SELECT c.id AS id, CAST(ts_rank_cd(d.tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank \
-                     FROM search_docs d JOIN contents c ON c.id = d.content_id"
+                    "SELECT id, rank FROM (SELECT id, \
+                     CAST(ts_rank_cd(tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank, \
+                     (ROW_NUMBER() OVER (ORDER BY id DESC) - 1) / {tier} AS tier \
+                     FROM (SELECT d.content_id AS id, d.tsv FROM {from} WHERE {inner} \
+                     ORDER BY d.content_id DESC LIMIT {cap}) AS newest) AS candidates"
                 ),
-                "rank DESC, c.id DESC",
+                "tier, rank DESC, id DESC",
             )
         }
         (DbBackend::Postgres, None) => (
-            "SELECT c.id AS id, CAST(0 AS DOUBLE PRECISION) AS rank FROM contents c \
-             LEFT JOIN search_docs d ON d.content_id = c.id"
-                .to_owned(),
+            format!("SELECT c.id AS id, CAST(0 AS DOUBLE PRECISION) AS rank FROM {FROM_ALL}"),
             "c.id DESC",
         ),
         (_, Some(p)) if index_only => {
-            wheres.push(format!("search_fts MATCH {p}"));
+            // The oldest candidate's rowid bounds the match: FTS5 walks a
+            // match's rowids newest first without ranking them, and takes a
+            // rowid range straight to its doclists.
+            let again = sql.values[0].clone();
+            let p2 = sql.bind(again);
+            let skip = sql.bind(candidates - 1);
             (
-                // FTS5 sorts by its own `rank` (bm25, lower is better)
-                // without a separate sorter pass.
-                "SELECT search_fts.rowid AS id, -search_fts.rank AS rank FROM search_fts"
-                    .to_owned(),
-                "search_fts.rank",
+                format!(
+                    "SELECT id, rank FROM (SELECT search_fts.rowid AS id, \
+                     -search_fts.rank AS rank, \
+                     (ROW_NUMBER() OVER (ORDER BY search_fts.rowid DESC) - 1) / {tier} AS tier \
+                     FROM search_fts WHERE search_fts MATCH {p} AND search_fts.rowid >= \
+                     COALESCE((SELECT rowid FROM search_fts WHERE search_fts MATCH {p2} \
+                     ORDER BY rowid DESC LIMIT 1 OFFSET {skip}), 0)) AS candidates"
+                ),
+                "tier, rank DESC, id DESC",
             )
         }
         (_, Some(p)) => {
-            wheres.push(format!("search_fts MATCH {p}"));
+            // The same tiers, over the matches that pass the filters: the
+            // newest candidates that pass (FTS5 walks rowids newest first
+            // and stops at the cap; nothing ranked), then bm25 for those
+            // alone. The match's value goes in twice, ahead of the
+            // filters' values (placeholders bind in order of appearance).
+            let again = sql.values[0].clone();
+            sql.values.insert(1, again);
+            let conds = std::mem::take(&mut wheres);
+            let cap = sql.bind(candidates);
             (
-                // bm25 is lower for better matches: negate it.
-                // CROSS JOIN keeps this order: the index finds the
-                // matches, the filters check only those (left to itself,
-                // SQLite may walk every item of a platform and ask the
-                // index about each: seconds instead of milliseconds).
-                "SELECT c.id AS id, -bm25(search_fts) AS rank FROM search_fts \
-                 CROSS JOIN contents c ON c.id = search_fts.rowid \
-                 CROSS JOIN search_docs d ON d.content_id = c.id"
-                    .to_owned(),
-                "rank DESC, c.id DESC",
+                format!(
+                    "SELECT id, rank FROM (SELECT search_fts.rowid AS id, \
+                     -search_fts.rank AS rank, \
+                     (ROW_NUMBER() OVER (ORDER BY search_fts.rowid DESC) - 1) / {tier} AS tier \
+                     FROM search_fts WHERE search_fts MATCH {p} AND search_fts.rowid IN \
+                     (SELECT c.id FROM {FROM_MATCH_SQLITE} WHERE search_fts MATCH ? AND {} \
+                     ORDER BY search_fts.rowid DESC LIMIT {cap})) AS candidates",
+                    conds.join(" AND ")
+                ),
+                "tier, rank DESC, id DESC",
             )
         }
         (_, None) => (
-            "SELECT c.id AS id, 0.0 AS rank FROM contents c \
-             LEFT JOIN search_docs d ON d.content_id = c.id"
-                .to_owned(),
+            format!("SELECT c.id AS id, 0.0 AS rank FROM {FROM_ALL}"),
             "c.id DESC",
         ),
     };
-    wheres.extend(conds);
     let limit_p = sql.bind(limit as i64);
     let offset_p = sql.bind(offset as i64);
     sql.text = format!(
