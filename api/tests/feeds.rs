@@ -567,9 +567,19 @@ async fn a_feeds_q_is_a_search(b: Backend) {
     // Chinese and English, simplified and traditional, a two-character
     // word inside a sentence, an excluded word, a phrase across a line break.
     let items: [(u32, &str, &str, bool); 6] = [
-        (201, "早高峰", "今天北京地铁又晚点了，大家注意安排时间", false),
+        (
+            201,
+            "早高峰",
+            "今天北京地铁又晚点了，大家注意安排时间",
+            false,
+        ),
         (202, "廣告", "地鐵站裡的新廣告牌", true),
-        (203, "rust async", "Notes on rust\nasync runtimes and tokio", false),
+        (
+            203,
+            "rust async",
+            "Notes on rust\nasync runtimes and tokio",
+            false,
+        ),
         (204, "cooking", "a recipe for dumplings", true),
         (205, "trust", "trusting the process", false),
         (206, "tokio", "tokio \"only", false),

@@ -263,7 +263,10 @@ async fn common_words_rank_among_the_newest(stack: Stack) {
     }
     content::Entity::update_many()
         .col_expr(content::Column::Status, Expr::value("pulled"))
-        .col_expr(content::Column::Text, Expr::value("a common word among many"))
+        .col_expr(
+            content::Column::Text,
+            Expr::value("a common word among many"),
+        )
         .exec(&db)
         .await
         .unwrap();
