@@ -151,6 +151,9 @@ pub async fn accept(
 /// round trip).
 pub const IDENTIFY_CONCURRENCY: usize = 16;
 
+/// Held while a [`Pace::Room`] batch counts the queue's room and fills it.
+static ROOM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How the parse jobs of a batch's new items are queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
@@ -247,6 +250,13 @@ pub async fn accept_batch(
     let total_new = new.len();
     let (queued, deferred);
     if let Some(queue) = queue {
+        // Batches under way together (the importer keeps several) would
+        // each see the same room and overfill the queue: the room is
+        // counted and filled by one batch at a time.
+        let _turn = match pace {
+            Pace::Room => Some(ROOM.lock().await),
+            Pace::All => None,
+        };
         let room = match pace {
             Pace::All => usize::MAX,
             Pace::Room => queue_room(queue).await,

@@ -248,7 +248,7 @@ pub async fn list(
                 }
             })
             .transpose()?,
-        search: None,
+        ids_in: None,
         limit: limit_param(&pairs, DEFAULT_LIMIT, MAX_LIMIT)?,
         cursor: cursor_param(&pairs)?,
     };

@@ -83,10 +83,10 @@ pub struct ListFilter {
     pub kind: Option<crate::platform::ContentKind>,
     /// The author's name or platform id, exactly.
     pub author: Option<String>,
-    /// A search (the `search` crate's language, checked by
-    /// [`super::search::parse`]): only the items it matches, still newest
-    /// first (a feed's `q`).
-    pub search: Option<vaultstream_search::query::Query>,
+    /// Only the items whose id this subquery selects: its SQL, with the
+    /// backend's placeholders counted from one, and their values (a feed's
+    /// search, from `search::matching_ids`), still newest first.
+    pub ids_in: Option<(String, Vec<sea_orm::Value>)>,
     pub limit: u64,
     pub cursor: Option<Cursor>,
 }
@@ -121,7 +121,7 @@ impl Cursor {
 /// Newest first, keyset-paginated by id.
 pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr> {
     let mut rows = content::Entity::find()
-        .filter(condition(f, db.get_database_backend()))
+        .filter(condition(f))
         .order_by_desc(content::Column::Id)
         .limit(f.limit + 1)
         .all(db)
@@ -138,16 +138,12 @@ pub async fn list(db: &DatabaseConnection, f: &ListFilter) -> Result<Page, DbErr
 
 /// The WHERE of [`list`] (every filter but `limit`), for queries that
 /// need the same selection (feeds, and the blobs a feed may show).
-pub fn condition(f: &ListFilter, backend: sea_orm::DbBackend) -> Condition {
+pub fn condition(f: &ListFilter) -> Condition {
     let mut cond = Condition::all();
-    if let Some((sub, values)) = f
-        .search
-        .as_ref()
-        .and_then(|q| super::search::matching_ids(backend, q))
-    {
+    if let Some((sub, values)) = &f.ids_in {
         cond = cond.add(Expr::cust_with_values(
             format!("contents.id IN ({sub})"),
-            values,
+            values.clone(),
         ));
     }
     if let Some(k) = f.kind {

@@ -16,8 +16,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::contents::{self, Cursor, ListFilter};
@@ -84,10 +84,15 @@ impl FeedFilter {
     /// The list query of this feed's page. `q` is a search (the search
     /// route's language, matched by the index); a `q` stored before feeds
     /// took searches that does not parse as one stays a substring match.
-    pub fn list_filter(&self, limit: u64, cursor: Option<Cursor>) -> ListFilter {
+    pub fn list_filter(
+        &self,
+        backend: DbBackend,
+        limit: u64,
+        cursor: Option<Cursor>,
+    ) -> ListFilter {
         let search = self.q.as_deref().map(super::search::parse);
-        let (search, q) = match search {
-            Some(Ok(query)) => (Some(query), None),
+        let (ids_in, q) = match search {
+            Some(Ok(query)) => (super::search::matching_ids(backend, &query), None),
             Some(Err(_)) => (None, self.q.clone()),
             None => (None, None),
         };
@@ -96,7 +101,7 @@ impl FeedFilter {
             platform: self.platform,
             tag: self.tag.clone(),
             q,
-            search,
+            ids_in,
             kind: self.kind,
             author: self.author.clone(),
             limit,
@@ -258,7 +263,13 @@ pub async fn page(
             next_cursor: None,
         });
     }
-    contents::list(db, &feed.filter().list_filter(limit, cursor)).await
+    contents::list(
+        db,
+        &feed
+            .filter()
+            .list_filter(db.get_database_backend(), limit, cursor),
+    )
+    .await
 }
 
 /// Whether the feed shows an item that has this archived file (by its blob
@@ -282,9 +293,11 @@ pub async fn may_read_blob(
     if owners.is_empty() {
         return Ok(false);
     }
-    let filter = feed.filter().list_filter(1, None);
+    let filter = feed
+        .filter()
+        .list_filter(db.get_database_backend(), 1, None);
     let shown = content::Entity::find()
-        .filter(contents::condition(&filter, db.get_database_backend()))
+        .filter(contents::condition(&filter))
         .filter(content::Column::Id.is_in(owners))
         .count(db)
         .await?;
