@@ -9,7 +9,9 @@
 //! [`IN_FLIGHT`] batches run at once (one identifying its links while
 //! another is being stored), answered in file order: the report keeps the
 //! file's order, and a database failure stops the import at the first
-//! batch that failed (the ones before it are committed).
+//! batch that failed. The ones before it are committed; the batches already
+//! under way after it may be committed too without a report row (importing
+//! the file again reports them as known).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -49,7 +51,8 @@ pub struct Tally {
 }
 
 /// The database failed on the batch starting at this line (batches before
-/// it are committed; nothing of this one is).
+/// it are committed, nothing of this one is; see the module's note on the
+/// batches under way after it).
 #[derive(Debug)]
 pub struct Failed {
     pub line: usize,
