@@ -32,6 +32,13 @@ def encode(data, quality, method, stages):
     im.load()
     t1 = clock()
     ImageOps.exif_transpose(im, in_place=True)
+    if im.im.mode != im.mode:
+        # Pillow 13 opens a GIF whose palette is all greys as mode "L" while
+        # its pixels stay palette indices ("P"), and converting that to RGB
+        # gives a black picture (measured: a 2 MP grey GIF became a 3.6 KB
+        # black WebP and made Pillow's output 4.5 % smaller than ours).
+        # Rebuild the image from the grey values it reports.
+        im = Image.frombytes(im.mode, im.size, im.tobytes())
     if im.mode not in ("RGB", "RGBA"):
         has_alpha = im.mode in ("LA", "PA") or "transparency" in im.info
         im = im.convert("RGBA" if has_alpha else "RGB")
