@@ -1,7 +1,8 @@
 //! The apalis transport behind `core::queue::JobQueue`: what the API role,
 //! the CLI, the bot and the workers push to (and the workers pull from).
-//! One module besides this file: `coalesce` (immediate pushes to the
-//! embedded SQLite queue that arrive together share one write).
+//! Two modules besides this file: `coalesce` (immediate pushes to the
+//! embedded SQLite queue that arrive together share one write) and `sqlite`
+//! (those writes, many rows per `INSERT`).
 //!
 //! Three queues per deployment: `<namespace>:parse`, `<namespace>:media`
 //! and `<namespace>:publish`.
@@ -26,6 +27,7 @@ use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqliteStorage};
 
 mod coalesce;
+mod sqlite;
 use redis::AsyncCommands;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use vaultstream_core::Settings;
@@ -70,6 +72,8 @@ pub enum Transport<T> {
     Sqlite {
         storage: SqliteStorage<T>,
         pool: SqlitePool,
+        /// The queue's name (`Jobs.job_type`).
+        queue: String,
         /// Immediate pushes arriving together share one write.
         pushes: Arc<coalesce::Coalescer<T>>,
     },
@@ -222,23 +226,16 @@ where
                     .heartbeat_interval(Duration::from_secs(1))
                     .missed_heartbeats(10);
                 let storage = SqliteStorage::new(pool).with_config(config);
-                let writer = storage.clone();
+                let (writer, queue) = (pool.clone(), name.clone());
                 let pushes = coalesce::Coalescer::new(Arc::new(move |jobs: Vec<T>| {
-                    let mut storage = writer.clone();
-                    Box::pin(async move {
-                        let tasks = futures::stream::iter(
-                            jobs.into_iter().map(|j| TaskBuilder::new(j).build()),
-                        );
-                        storage
-                            .push_all(tasks)
-                            .await
-                            .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}"))
-                    })
+                    let (pool, queue) = (writer.clone(), queue.clone());
+                    Box::pin(async move { sqlite::push_now(&pool, &queue, &jobs).await })
                         as futures::future::BoxFuture<'static, anyhow::Result<()>>
                 }));
                 Transport::Sqlite {
                     storage,
                     pool: pool.clone(),
+                    queue: name,
                     pushes,
                 }
             }
@@ -354,6 +351,9 @@ where
             return Ok(());
         }
         let n = jobs.len() as u64;
+        if let Transport::Sqlite { pool, queue, .. } = self {
+            return sqlite::push_now(pool, queue, &jobs).await;
+        }
         let tasks = futures::stream::iter(jobs.into_iter().map(|j| TaskBuilder::new(j).build()));
         match self {
             Transport::Redis {
@@ -373,11 +373,7 @@ where
                     .await
                     .map_err(|e| anyhow::anyhow!("redis push: {e}"))
             }
-            Transport::Sqlite { storage, .. } => storage
-                .clone()
-                .push_all(tasks)
-                .await
-                .map_err(|e| anyhow::anyhow!("sqlite queue push: {e}")),
+            Transport::Sqlite { .. } => unreachable!("pushed above"),
             Transport::Postgres { storage, .. } => storage
                 .clone()
                 .push_all(tasks)

@@ -176,14 +176,134 @@ pub async fn ranked(
     limit: u64,
     offset: u64,
 ) -> Result<Vec<(i64, f64)>, DbErr> {
-    let statement = ranked_statement(db.get_database_backend(), q, limit, offset);
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres && pg_tsquery(q).is_some() {
+        return ranked_pg(db, q, limit, offset).await;
+    }
+    let statement = ranked_statement(backend, q, limit, offset);
     let rows = db.query_all_raw(statement).await?;
     rows.iter()
         .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<f64>("", "rank")?)))
         .collect()
 }
 
-/// The statement [`ranked`] runs (for `EXPLAIN` in the benchmark).
+/// How many of the newest matches a page from `offset` needs ranked: the
+/// tiers it reaches.
+fn candidates(limit: u64, offset: u64) -> i64 {
+    let tier = RANK_CANDIDATES;
+    (limit.saturating_add(offset).div_ceil(tier).max(1) * tier) as i64
+}
+
+/// The first window of ids [`ranked_pg`] looks in, in candidates: the
+/// newest `4 × candidates` items.
+const FIRST_WINDOW: i64 = 4;
+/// Each next window is this many times wider than the one before.
+const WINDOW_GROWTH: i64 = 4;
+
+/// PostgreSQL's word queries. GIN finds a word's matches without their
+/// ids, and the heap is read for every match to get them (at 1,000,000
+/// items a common word read ~9,400 heap blocks for 1,000 candidates:
+/// bench/README.md). So the newest matches are gathered window by window of
+/// ids, newest window first, each window four times wider than the last:
+/// the GIN bitmap is ANDed with the id range and only the matches inside
+/// the window are read. A common word stops in the first windows; a rare
+/// word reaches the oldest (its few matches cost little). Then the same
+/// tiers as every other query: the newest [`RANK_CANDIDATES`] ranked
+/// first.
+async fn ranked_pg(
+    db: &DatabaseConnection,
+    q: &Query,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<(i64, f64)>, DbErr> {
+    let cap = candidates(limit, offset);
+    let top = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT MAX(content_id) AS top FROM search_docs",
+        ))
+        .await?
+        .and_then(|r| r.try_get::<Option<i64>>("", "top").ok().flatten());
+    let Some(top) = top else {
+        return Ok(Vec::new());
+    };
+    let mut newest: Vec<(i64, f64)> = Vec::new();
+    let mut hi = top;
+    let mut width = cap.saturating_mul(FIRST_WINDOW);
+    loop {
+        let lo = hi.saturating_sub(width);
+        let need = cap - newest.len() as i64;
+        let statement = pg_window_statement(q, (lo > 0).then_some(lo), hi, need);
+        for r in db.query_all_raw(statement).await? {
+            newest.push((r.try_get::<i64>("", "id")?, r.try_get::<f64>("", "rank")?));
+        }
+        if newest.len() as i64 >= cap || lo <= 0 {
+            break;
+        }
+        hi = lo;
+        width = width.saturating_mul(WINDOW_GROWTH);
+    }
+    Ok(page_of_tiers(newest, limit, offset))
+}
+
+/// Candidates newest first → the page from `offset`: tier by tier (the
+/// newest [`RANK_CANDIDATES`] first), best rank first within a tier.
+fn page_of_tiers(mut newest: Vec<(i64, f64)>, limit: u64, offset: u64) -> Vec<(i64, f64)> {
+    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    let tier = RANK_CANDIDATES as usize;
+    let mut tiered: Vec<(usize, i64, f64)> = newest
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, rank))| (i / tier, id, rank))
+        .collect();
+    tiered.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.2.total_cmp(&a.2))
+            .then(b.1.cmp(&a.1))
+    });
+    tiered
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|(_, id, rank)| (id, rank))
+        .collect()
+}
+
+/// One window of [`ranked_pg`]: the newest `need` matches with ids in
+/// `(lo, hi]` (no lower bound when `lo` is `None`), newest first, ranked.
+/// The bounds are written into the text, not bound: a prepared statement's
+/// generic plan would not know the range is narrow and read every match.
+pub fn pg_window_statement(q: &Query, lo: Option<i64>, hi: i64, need: i64) -> Statement {
+    let mut sql = Sql {
+        backend: DbBackend::Postgres,
+        text: String::new(),
+        values: Vec::new(),
+    };
+    let p = bind_match(q, &mut sql).unwrap_or_else(|| "''".to_owned());
+    let mut wheres = conditions(q, &mut sql);
+    let from = if wheres.is_empty() {
+        "search_docs d"
+    } else {
+        FROM_MATCH_PG
+    };
+    wheres.insert(0, format!("d.tsv @@ {p}::tsquery"));
+    wheres.push(format!("d.content_id <= {hi}"));
+    if let Some(lo) = lo {
+        wheres.push(format!("d.content_id > {lo}"));
+    }
+    sql.text = format!(
+        "SELECT id, CAST(ts_rank_cd(tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank \
+         FROM (SELECT d.content_id AS id, d.tsv FROM {from} WHERE {} \
+         ORDER BY d.content_id DESC LIMIT {need}) AS newest",
+        wheres.join(" AND ")
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql.text, sql.values)
+}
+
+/// The statement [`ranked`] runs (for `EXPLAIN` in the benchmark). On
+/// PostgreSQL, [`ranked`] runs word queries window by window instead
+/// ([`pg_window_statement`]); this is the same selection as one window over
+/// every id.
 pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) -> Statement {
     let mut sql = Sql {
         backend,
@@ -207,7 +327,7 @@ pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) 
     // shows every match once. On SQLite, words with filters are ranked over
     // all their matches (see that branch).
     let tier = RANK_CANDIDATES;
-    let candidates = (limit.saturating_add(offset).div_ceil(tier).max(1) * tier) as i64;
+    let candidates = candidates(limit, offset);
     let (select, order) = match (backend, matched) {
         (DbBackend::Postgres, Some(p)) => {
             wheres.insert(0, format!("d.tsv @@ {p}::tsquery"));
@@ -253,17 +373,25 @@ pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) 
             )
         }
         (_, Some(p)) => {
-            // Words with filters rank every match that passes them: FTS5
-            // finds the matches, the filters check only those (the CROSS
-            // JOINs keep that order). Tiers here measured far slower at
-            // 1,000,000 items: a candidate list handed back to FTS5 became
-            // one index lookup per candidate (bench/README.md, "Search at
-            // 1,000,000 items").
+            // Words with filters: FTS5 walks the matches newest first (its
+            // doclists are in rowid order: no sort), the filters check each
+            // (the CROSS JOINs keep that order), and the walk stops at the
+            // candidates' count; bm25 is computed for those alone. (Handing
+            // FTS5 a list of candidate rowids instead measured seconds at
+            // 1,000,000 items: one index lookup per candidate.)
             wheres.insert(0, format!("search_fts MATCH {p}"));
+            let cap = sql.bind(candidates);
+            let inner = std::mem::take(&mut wheres).join(" AND ");
             (
                 // bm25 is lower for better matches: negate it.
-                format!("SELECT c.id AS id, -bm25(search_fts) AS rank FROM {FROM_MATCH_SQLITE}"),
-                "rank DESC, c.id DESC",
+                format!(
+                    "SELECT id, rank FROM (SELECT id, rank, \
+                     (ROW_NUMBER() OVER (ORDER BY id DESC) - 1) / {tier} AS tier \
+                     FROM (SELECT c.id AS id, -bm25(search_fts) AS rank \
+                     FROM {FROM_MATCH_SQLITE} WHERE {inner} \
+                     ORDER BY search_fts.rowid DESC LIMIT {cap}) AS newest) AS candidates"
+                ),
+                "tier, rank DESC, id DESC",
             )
         }
         (_, None) => (
