@@ -32,7 +32,10 @@ pub(crate) async fn push_now<T: serde::Serialize>(
         .unwrap_or(0);
     let mut tx = pool.begin().await.context("sqlite queue push")?;
     for chunk in jobs.chunks(SQLITE_PUSH_ROWS) {
-        let rows = vec!["(?, ?, ?, 'Pending', 0, 25, ?, NULL, NULL, NULL, NULL, 0, '{}', NULL)"; chunk.len()];
+        let rows = vec![
+            "(?, ?, ?, 'Pending', 0, 25, ?, NULL, NULL, NULL, NULL, 0, '{}', NULL)";
+            chunk.len()
+        ];
         let sql = format!(
             "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
              last_result, lock_at, lock_by, done_at, priority, metadata, idempotency_key) \
@@ -48,7 +51,10 @@ pub(crate) async fn push_now<T: serde::Serialize>(
                 .bind(queue)
                 .bind(run_at);
         }
-        insert.execute(&mut *tx).await.context("sqlite queue push")?;
+        insert
+            .execute(&mut *tx)
+            .await
+            .context("sqlite queue push")?;
     }
     tx.commit().await.context("sqlite queue push")?;
     Ok(())
@@ -67,7 +73,18 @@ mod tests {
         request_id: Option<String>,
     }
 
-    type Row = (Vec<u8>, String, String, String, i64, i64, i64, Option<String>, i64, String);
+    type Row = (
+        Vec<u8>,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        i64,
+        String,
+    );
 
     async fn rows(pool: &SqlitePool, queue: &str) -> Vec<Row> {
         sea_orm::sqlx::query_as(
@@ -101,7 +118,9 @@ mod tests {
         let mut storage = SqliteStorage::<Job>::new(&pool).with_config(config);
         storage
             .push_all(futures::stream::iter(
-                jobs.iter().take(3).map(|j| TaskBuilder::new(j.clone()).build()),
+                jobs.iter()
+                    .take(3)
+                    .map(|j| TaskBuilder::new(j.clone()).build()),
             ))
             .await
             .unwrap();
@@ -115,7 +134,10 @@ mod tests {
         for (o, t) in ours.iter().zip(&theirs) {
             assert_eq!(o.0, t.0, "arguments");
             assert!(ulid::Ulid::from_string(&o.1).is_ok(), "{} is a ULID", o.1);
-            assert_eq!((&o.3, o.4, o.5, &o.7, o.8, &o.9), (&t.3, t.4, t.5, &t.7, t.8, &t.9));
+            assert_eq!(
+                (&o.3, o.4, o.5, &o.7, o.8, &o.9),
+                (&t.3, t.4, t.5, &t.7, t.8, &t.9)
+            );
             assert!((o.6 - t.6).abs() <= 5, "due now");
         }
         for (o, j) in ours.iter().zip(&jobs) {
