@@ -284,7 +284,7 @@ async fn ranked_pg(
 /// Candidates newest first → the page from `offset`: tier by tier (the
 /// newest [`RANK_CANDIDATES`] first), best rank first within a tier.
 fn page_of_tiers(mut newest: Vec<(i64, f64)>, limit: u64, offset: u64) -> Vec<(i64, f64)> {
-    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    newest.sort_by_key(|c| std::cmp::Reverse(c.0));
     let tier = RANK_CANDIDATES as usize;
     let mut tiered: Vec<(usize, i64, f64)> = newest
         .into_iter()
