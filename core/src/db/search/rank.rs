@@ -231,7 +231,7 @@ const WINDOW_GROWTH: i64 = 4;
 /// planner walks the id range or ANDs the GIN bitmap with it). A common
 /// word stops in the first windows; a rare word reaches the oldest (its
 /// few matches cost little). At 200,000 items this took PostgreSQL's p99
-/// from 1.5 s to 0.13 s (bench/README.md). Then the same
+/// from 1.5 s to about 0.1 s (bench/README.md). Then the same
 /// tiers as every other query: the newest [`RANK_CANDIDATES`] ranked
 /// first.
 async fn ranked_pg(
@@ -355,8 +355,8 @@ pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) 
     // then the next; a page ranks only the tiers it reaches. A word with
     // fewer matches than a tier is ranked exactly; a page's place never
     // depends on the page (tiers are fixed by the matches alone), so paging
-    // shows every match once. On SQLite, words with filters are ranked over
-    // all their matches (see that branch).
+    // shows every match once. With filters, the tiers are of the matches
+    // that pass them.
     let tier = RANK_CANDIDATES;
     let candidates = candidates(limit, offset);
     let (select, order) = match (backend, matched) {
