@@ -15,9 +15,9 @@ const SQLITE_PUSH_ROWS: usize = 1000;
 /// idempotency key), but many rows per `INSERT` in one transaction.
 /// apalis-sqlite runs one `INSERT` per task, and on SQLite each statement
 /// is a round trip to sqlx's database thread: an import of 100,000 links
-/// spent more time handing those over than storing its items. Workers of
-/// this process are woken by apalis' update hook all the same (it fires for
-/// every row written on the pool's connections); other processes poll.
+/// spent more time handing those over than storing its items. Workers find
+/// these rows as they find apalis' own: by polling the table (the queue's
+/// pool installs no update hook).
 pub(crate) async fn push_now<T: serde::Serialize>(
     pool: &SqlitePool,
     queue: &str,
