@@ -351,10 +351,9 @@ where
             return Ok(());
         }
         let n = jobs.len() as u64;
-        if let Transport::Sqlite { pool, queue, .. } = self {
-            return sqlite::push_now(pool, queue, &jobs).await;
-        }
-        let tasks = futures::stream::iter(jobs.into_iter().map(|j| TaskBuilder::new(j).build()));
+        let tasks = |jobs: Vec<T>| {
+            futures::stream::iter(jobs.into_iter().map(|j| TaskBuilder::new(j).build()))
+        };
         match self {
             Transport::Redis {
                 storage, backlog, ..
@@ -369,14 +368,14 @@ where
                 backlog.pushed_since.fetch_add(n, Ordering::Relaxed);
                 storage
                     .clone()
-                    .push_all(tasks)
+                    .push_all(tasks(jobs))
                     .await
                     .map_err(|e| anyhow::anyhow!("redis push: {e}"))
             }
-            Transport::Sqlite { .. } => unreachable!("pushed above"),
+            Transport::Sqlite { pool, queue, .. } => sqlite::push_now(pool, queue, &jobs).await,
             Transport::Postgres { storage, .. } => storage
                 .clone()
-                .push_all(tasks)
+                .push_all(tasks(jobs))
                 .await
                 .map_err(|e| anyhow::anyhow!("postgres queue push: {e}")),
         }

@@ -58,21 +58,12 @@ async fn explain(
         let parsed = search::parse(q).map_err(|e| anyhow::anyhow!("{e}"))?;
         // PostgreSQL runs words window by window: its first window (every
         // query of the set has words).
-        let st = if backend == DbBackend::Postgres {
-            let top = db
-                .query_one_raw(Statement::from_string(
-                    backend,
-                    "SELECT COALESCE(MAX(content_id), 0) AS top FROM search_docs",
-                ))
-                .await?
-                .map(|r| r.try_get::<i64>("", "top"))
-                .transpose()?
-                .unwrap_or(0);
-            let cap = search::RANK_CANDIDATES as i64;
-            search::pg_window_statement(&parsed, Some(top - 4 * cap), top, cap)
+        let first = if backend == DbBackend::Postgres {
+            search::pg_first_window(db, &parsed, 21, 0).await?
         } else {
-            search::ranked_statement(backend, &parsed, 21, 0)
+            None
         };
+        let st = first.unwrap_or_else(|| search::ranked_statement(backend, &parsed, 21, 0));
         let prefix = if backend == DbBackend::Postgres {
             "EXPLAIN ANALYZE "
         } else {

@@ -28,7 +28,7 @@ mod rank;
 
 use index::{Doc, tags_and_notes};
 pub use index::{index_item, index_items, reindex};
-pub use rank::{RANK_CANDIDATES, matching_ids, pg_window_statement, ranked, ranked_statement};
+pub use rank::{RANK_CANDIDATES, matching_ids, pg_first_window, ranked, ranked_statement};
 
 /// Characters of context in a snippet.
 const SNIPPET_CHARS: usize = 160;

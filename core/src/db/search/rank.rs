@@ -241,14 +241,7 @@ async fn ranked_pg(
     offset: u64,
 ) -> Result<Vec<(i64, f64)>, DbErr> {
     let cap = candidates(limit, offset);
-    let top = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT MAX(content_id) AS top FROM search_docs",
-        ))
-        .await?
-        .and_then(|r| r.try_get::<Option<i64>>("", "top").ok().flatten());
-    let Some(top) = top else {
+    let Some(top) = newest_indexed(db).await? else {
         return Ok(Vec::new());
     };
     let mut newest: Vec<(i64, f64)> = Vec::new();
@@ -281,6 +274,40 @@ async fn ranked_pg(
     Ok(page_of_tiers(newest, limit, offset))
 }
 
+/// The newest indexed item's id (PostgreSQL), where [`ranked_pg`]'s first
+/// window ends; `None` when nothing is indexed.
+async fn newest_indexed(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
+    Ok(db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT MAX(content_id) AS top FROM search_docs",
+        ))
+        .await?
+        .and_then(|r| r.try_get::<Option<i64>>("", "top").ok().flatten()))
+}
+
+/// The first statement [`ranked`] runs on PostgreSQL for a page of word
+/// query `q` (its first window), for `EXPLAIN` in the benchmark; `None`
+/// when nothing is indexed.
+pub async fn pg_first_window(
+    db: &DatabaseConnection,
+    q: &Query,
+    limit: u64,
+    offset: u64,
+) -> Result<Option<Statement>, DbErr> {
+    let cap = candidates(limit, offset);
+    let Some(top) = newest_indexed(db).await? else {
+        return Ok(None);
+    };
+    let lo = top.saturating_sub(cap.saturating_mul(FIRST_WINDOW));
+    Ok(Some(pg_window_statement(
+        q,
+        (lo > 0).then_some(lo),
+        top,
+        cap,
+    )))
+}
+
 /// Candidates newest first → the page from `offset`: tier by tier (the
 /// newest [`RANK_CANDIDATES`] first), best rank first within a tier.
 fn page_of_tiers(mut newest: Vec<(i64, f64)>, limit: u64, offset: u64) -> Vec<(i64, f64)> {
@@ -304,7 +331,7 @@ fn page_of_tiers(mut newest: Vec<(i64, f64)>, limit: u64, offset: u64) -> Vec<(i
 /// `(lo, hi]` (no lower bound when `lo` is `None`), newest first, ranked.
 /// The bounds are written into the text, not bound: a prepared statement's
 /// generic plan would not know the range is narrow and read every match.
-pub fn pg_window_statement(q: &Query, lo: Option<i64>, hi: i64, need: i64) -> Statement {
+fn pg_window_statement(q: &Query, lo: Option<i64>, hi: i64, need: i64) -> Statement {
     let mut sql = Sql {
         backend: DbBackend::Postgres,
         text: String::new(),
@@ -333,9 +360,12 @@ pub fn pg_window_statement(q: &Query, lo: Option<i64>, hi: i64, need: i64) -> St
 
 /// The statement [`ranked`] runs (for `EXPLAIN` in the benchmark). On
 /// PostgreSQL, [`ranked`] runs word queries window by window instead
-/// ([`pg_window_statement`]); this is the same selection as one window over
-/// every id.
+/// ([`pg_first_window`] is its first); for those this returns the same
+/// selection as one window over every id, tiers left to the caller.
 pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) -> Statement {
+    if backend == DbBackend::Postgres && pg_tsquery(q).is_some() {
+        return pg_window_statement(q, None, i64::MAX, candidates(limit, offset));
+    }
     let mut sql = Sql {
         backend,
         text: String::new(),
@@ -360,27 +390,8 @@ pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) 
     let tier = RANK_CANDIDATES;
     let candidates = candidates(limit, offset);
     let (select, order) = match (backend, matched) {
-        (DbBackend::Postgres, Some(p)) => {
-            wheres.insert(0, format!("d.tsv @@ {p}::tsquery"));
-            let from = if index_only {
-                "search_docs d"
-            } else {
-                FROM_MATCH_PG
-            };
-            let cap = sql.bind(candidates);
-            let inner = std::mem::take(&mut wheres).join(" AND ");
-            (
-                format!(
-                    "SELECT id, rank FROM (SELECT id, \
-                     CAST(ts_rank_cd(tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank, \
-                     (ROW_NUMBER() OVER (ORDER BY id DESC) - 1) / {tier} AS tier \
-                     FROM (SELECT d.content_id AS id, d.tsv FROM {from} WHERE {inner} \
-                     ORDER BY d.content_id DESC LIMIT {cap}) AS newest) AS candidates"
-                ),
-                "tier, rank DESC, id DESC",
-            )
-        }
-        (DbBackend::Postgres, None) => (
+        // Words were handed to the window above: filters only.
+        (DbBackend::Postgres, _) => (
             format!("SELECT c.id AS id, CAST(0 AS DOUBLE PRECISION) AS rank FROM {FROM_ALL}"),
             "c.id DESC",
         ),
