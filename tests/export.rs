@@ -284,7 +284,13 @@ async fn add_history(env: &TestEnv, id: i64) {
         content_id: Set(id),
         state: Set(UpstreamState::Deleted),
         previous: Set(UpstreamState::Live),
-        at: Set(at),
+        // Microseconds ending in zeros: chrono writes them shortened
+        // (`.500`) unless the export writes all six digits.
+        at: Set(
+            chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00.500000789Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        ),
         evidence: Set(Some(serde_json::json!({"status": 404}))),
         ..Default::default()
     }
@@ -412,6 +418,10 @@ async fn export_import_round_trip_sqlite_postgres_and_back() {
     assert_eq!(
         one["stored"]["versions"][0]["captured_at"], "2026-11-30T11:00:00.123456Z",
         "times at microseconds, as every database keeps them"
+    );
+    assert_eq!(
+        one["stored"]["upstream_events"][0]["at"], "2026-11-30T10:00:00.500000Z",
+        "always six digits, so PostgreSQL's `.5` and SQLite's `.500000789` export alike"
     );
 
     // SQLite → PostgreSQL (from the tar; its files in S3, streamed both

@@ -4,7 +4,7 @@
 //! tags with their times, media rows, blob rows, versions, the stats
 //! series, upstream state changes), which is what an import restores from.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -325,32 +325,77 @@ async fn stored(db: &sea_orm::DatabaseConnection, item: &content::Model) -> Resu
     })
 }
 
+/// Whether member `key` (with value `v`, inside the object at `path`) is
+/// JSON the item carries as it was stored — raw upstream answers, the
+/// stored parts, snapshots, upstream stats, evidence, headers — exported
+/// verbatim, never rewritten.
+fn verbatim(path: &[&str], key: &str, v: &Value) -> bool {
+    match key {
+        "raw_metadata" | "fields" | "upstream_evidence" | "evidence" | "request_headers"
+        | "snapshot" | "diff" => true,
+        // `stored.stats` is the series (rows with times); `stats`
+        // anywhere else is an upstream object.
+        "stats" => !v.is_array(),
+        // The view's parts are ours (with archived media); the stored
+        // item's are the parsed JSON.
+        "parts" => path == ["stored", "item"],
+        _ => false,
+    }
+}
+
+/// Whether `key` names one of our time columns (`created_at`, `at`,
+/// `upstream_state_since`, ...).
+fn is_time_key(key: &str) -> bool {
+    key == "at" || key.ends_with("_at") || key.ends_with("_since")
+}
+
 /// Times at the precision every database keeps (microseconds, as
-/// PostgreSQL does): a time written with more digits (SQLite keeps
-/// nanoseconds) is cut, so the same archive exports the same on either.
-fn micros(v: &mut Value) {
+/// PostgreSQL does), always written with six digits: a time written with
+/// more (SQLite keeps nanoseconds) is cut, and one whose digits end in
+/// zeros (which chrono shortens to three or none) is written out, so the
+/// same archive exports the same on either database. Only our time
+/// columns are touched, never JSON kept [`verbatim`].
+fn micros(line: &mut Value) {
+    walk(line, &[]);
+}
+
+fn walk(v: &mut Value, path: &[&str]) {
     match v {
-        Value::String(s) => {
-            if let Some(cut) = cut_to_micros(s) {
-                *s = cut;
+        Value::Array(a) => a.iter_mut().for_each(|x| walk(x, path)),
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                if verbatim(path, k, v) {
+                    continue;
+                }
+                match v {
+                    Value::String(s) if is_time_key(k) => {
+                        if let Some(fixed) = six_digits(s) {
+                            *s = fixed;
+                        }
+                    }
+                    _ => {
+                        let mut inner = path.to_vec();
+                        inner.push(k);
+                        walk(v, &inner);
+                    }
+                }
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(micros),
-        Value::Object(o) => o.values_mut().for_each(micros),
         _ => {}
     }
 }
 
-/// `2026-01-02T03:04:05.123456789Z` → `2026-01-02T03:04:05.123456Z`; `None`
-/// for anything else (other text, times with 6 digits or fewer).
-fn cut_to_micros(s: &str) -> Option<String> {
-    let body = s.strip_suffix('Z')?;
-    let (head, frac) = body.split_once('.')?;
-    if frac.len() <= 6 || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+/// `2026-01-02T03:04:05.123456789Z` → `2026-01-02T03:04:05.123456Z`,
+/// `2026-01-02T03:04:05.120Z` → `2026-01-02T03:04:05.120000Z`,
+/// `2026-01-02T03:04:05Z` → `2026-01-02T03:04:05.000000Z`; `None` for
+/// anything that is not an RFC 3339 time in UTC.
+fn six_digits(s: &str) -> Option<String> {
+    if !s.ends_with('Z') {
         return None;
     }
-    DateTime::parse_from_rfc3339(s).ok()?;
-    Some(format!("{head}.{}Z", &frac[..6]))
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    let cut = t.with_nanosecond(t.nanosecond() / 1_000 * 1_000)?;
+    Some(cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 #[cfg(test)]
@@ -358,15 +403,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_are_cut_to_microseconds() {
-        assert_eq!(
-            cut_to_micros("2026-01-02T03:04:05.123456789Z").as_deref(),
-            Some("2026-01-02T03:04:05.123456Z")
-        );
-        assert_eq!(cut_to_micros("2026-01-02T03:04:05.123456Z"), None);
-        assert_eq!(cut_to_micros("not.1234567890Z"), None);
-        let mut v = serde_json::json!({"a": ["2026-01-02T03:04:05.1234567Z", 1]});
+    fn times_are_written_with_six_digits() {
+        for (from, to) in [
+            (
+                "2026-01-02T03:04:05.123456789Z",
+                "2026-01-02T03:04:05.123456Z",
+            ),
+            (
+                "2026-01-02T03:04:05.120000789Z",
+                "2026-01-02T03:04:05.120000Z",
+            ),
+            ("2026-01-02T03:04:05.120Z", "2026-01-02T03:04:05.120000Z"),
+            ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000000Z"),
+            ("2026-01-02T03:04:05.123456Z", "2026-01-02T03:04:05.123456Z"),
+        ] {
+            assert_eq!(six_digits(from).as_deref(), Some(to), "{from}");
+        }
+        assert_eq!(six_digits("not.1234567890Z"), None);
+        assert_eq!(six_digits("2026-01-02T03:04:05.1+01:00"), None);
+    }
+
+    #[test]
+    fn only_our_time_columns_are_rewritten() {
+        let mut v = serde_json::json!({
+            "created_at": "2026-01-02T03:04:05.1234567Z",
+            "title": "2026-01-02T03:04:05Z",
+            "sources": [{"created_at": "2026-01-02T03:04:05Z"}],
+            "raw_metadata": {"created_at": "2026-01-02T03:04:05.000Z"},
+            "stats": {"at": "2026-01-02T03:04:05Z"},
+            "parts": [{"media": [{"archived_at": "2026-01-02T03:04:05.1Z"}]}],
+            "stored": {"item": {"parts": [{"published_at": "2026-01-02T03:04:05Z"}]},
+                       "versions": [{"captured_at": "2026-01-02T03:04:05.5Z",
+                                     "snapshot": {"updated_at": "2026-01-02T03:04:05Z"}}],
+                       "stats": [{"captured_at": "2026-01-02T03:04:05Z",
+                                  "stats": {"at": "2026-01-02T03:04:05Z"}}]},
+        });
         micros(&mut v);
-        assert_eq!(v["a"][0], "2026-01-02T03:04:05.123456Z");
+        assert_eq!(v["created_at"], "2026-01-02T03:04:05.123456Z");
+        assert_eq!(v["title"], "2026-01-02T03:04:05Z");
+        assert_eq!(v["sources"][0]["created_at"], "2026-01-02T03:04:05.000000Z");
+        assert_eq!(v["raw_metadata"]["created_at"], "2026-01-02T03:04:05.000Z");
+        let version = &v["stored"]["versions"][0];
+        assert_eq!(version["captured_at"], "2026-01-02T03:04:05.500000Z");
+        assert_eq!(version["snapshot"]["updated_at"], "2026-01-02T03:04:05Z");
+        assert_eq!(v["stats"]["at"], "2026-01-02T03:04:05Z");
+        assert_eq!(
+            v["parts"][0]["media"][0]["archived_at"],
+            "2026-01-02T03:04:05.100000Z"
+        );
+        assert_eq!(
+            v["stored"]["item"]["parts"][0]["published_at"],
+            "2026-01-02T03:04:05Z"
+        );
+        let point = &v["stored"]["stats"][0];
+        assert_eq!(point["captured_at"], "2026-01-02T03:04:05.000000Z");
+        assert_eq!(point["stats"]["at"], "2026-01-02T03:04:05Z");
     }
 }
