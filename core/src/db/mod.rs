@@ -60,11 +60,15 @@ use crate::settings::{Settings, redact_url};
 
 pub use sea_orm::DatabaseConnection as Db;
 
+/// How much of a SQLite file is read through memory mapping (SQLite caps
+/// it at 2 GiB unless built otherwise).
+const SQLITE_MMAP_BYTES: u64 = 2 << 30;
+
 /// Open the pool described by the settings. For SQLite the data directory is
 /// created, WAL is on (readers never wait for the writer), `synchronous =
 /// NORMAL` (durable across process crashes; WAL makes it safe), foreign keys
-/// are enforced, and a writer waits up to 10 s for the lock instead of
-/// failing at once.
+/// are enforced, a writer waits up to 10 s for the lock instead of
+/// failing at once, and the file is read through memory mapping.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     let url = settings.database_url.expose().clone();
     let dir = settings
@@ -89,6 +93,13 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
+                // Read the file through memory mapping (up to SQLite's
+                // own limit, 2 GiB): a page read is a memory access
+                // instead of a system call and a copy into each
+                // connection's small page cache. Search with filters at
+                // 1,000,000 items reads thousands of scattered pages per
+                // query (bench/README.md).
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
         });
     // Switching a fresh SQLite file to WAL takes its lock without waiting
     // for a busy one: processes opening it at the same moment may be told

@@ -25,10 +25,12 @@ use crate::platform::{ContentKind, Platform};
 
 mod index;
 mod rank;
+mod windows;
 
 use index::{Doc, tags_and_notes};
 pub use index::{index_item, index_items, reindex};
-pub use rank::{RANK_CANDIDATES, matching_ids, pg_first_window, ranked, ranked_statement};
+pub use rank::{RANK_CANDIDATES, matching_ids, ranked, ranked_statement};
+pub use windows::pg_first_window;
 
 /// Characters of context in a snippet.
 const SNIPPET_CHARS: usize = 160;

@@ -1,6 +1,7 @@
 //! Reading the index: a parsed query as SQL for SQLite (FTS5) or
 //! PostgreSQL (`tsvector`), ranked, with the filters and phrases as
-//! conditions.
+//! conditions. PostgreSQL's word queries run window by window of ids
+//! (`windows`).
 
 use chrono::{DateTime, NaiveTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
@@ -12,10 +13,10 @@ use vaultstream_search::render::{fts5_match, pg_tsquery};
 pub const RANK_CANDIDATES: u64 = 1000;
 
 /// SQL text and its values, with the backend's placeholders.
-struct Sql {
-    backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
+pub(super) struct Sql {
+    pub(super) backend: DbBackend,
+    pub(super) text: String,
+    pub(super) values: Vec<Value>,
 }
 
 impl Sql {
@@ -40,7 +41,7 @@ fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
 
 /// The filters and phrases of `q` as SQL conditions on `c` (contents) and
 /// `d` (search_docs, LEFT JOINed).
-fn conditions(q: &Query, sql: &mut Sql) -> Vec<String> {
+pub(super) fn conditions(q: &Query, sql: &mut Sql) -> Vec<String> {
     let mut out = Vec::new();
     for f in &q.filters {
         let not = if f.negated { "NOT " } else { "" };
@@ -131,7 +132,7 @@ fn bind_match(q: &Query, sql: &mut Sql) -> Option<String> {
 /// check only those. On SQLite the CROSS JOINs keep that order (left to
 /// itself, SQLite may walk every item of a platform and ask the index about
 /// each: seconds instead of milliseconds).
-const FROM_MATCH_PG: &str = "search_docs d JOIN contents c ON c.id = d.content_id";
+pub(super) const FROM_MATCH_PG: &str = "search_docs d JOIN contents c ON c.id = d.content_id";
 const FROM_MATCH_SQLITE: &str = "search_fts CROSS JOIN contents c ON c.id = search_fts.rowid \
     CROSS JOIN search_docs d ON d.content_id = c.id";
 /// The same without the document, when no condition reads it (only
@@ -199,7 +200,7 @@ pub async fn ranked(
 ) -> Result<Vec<(i64, f64)>, DbErr> {
     let backend = db.get_database_backend();
     if backend == DbBackend::Postgres && pg_tsquery(q).is_some() {
-        return ranked_pg(db, q, limit, offset).await;
+        return super::windows::ranked_pg(db, q, limit, offset).await;
     }
     let statement = ranked_statement(backend, q, limit, offset);
     let rows = db.query_all_raw(statement).await?;
@@ -210,161 +211,18 @@ pub async fn ranked(
 
 /// How many of the newest matches a page from `offset` needs ranked: the
 /// tiers it reaches.
-fn candidates(limit: u64, offset: u64) -> i64 {
+pub(super) fn candidates(limit: u64, offset: u64) -> i64 {
     let tier = RANK_CANDIDATES;
     (limit.saturating_add(offset).div_ceil(tier).max(1) * tier) as i64
 }
 
-/// The first window of ids [`ranked_pg`] looks in, in candidates: the
-/// newest `4 × candidates` items.
-const FIRST_WINDOW: i64 = 4;
-/// Each next window is this many times wider than the one before.
-const WINDOW_GROWTH: i64 = 4;
-
-/// PostgreSQL's word queries. GIN finds a word's matches without their
-/// ids, and the heap is read for every match to get them (at 1,000,000
-/// items a common word read ~9,400 heap blocks for 1,000 candidates:
-/// bench/README.md). So the newest matches are gathered window by window of
-/// ids, newest window first: the first holds the newest `4 × candidates`
-/// ids, each next one is sized from the matches found so far (at least
-/// four times wider), and within a window only its matches are read (the
-/// planner walks the id range or ANDs the GIN bitmap with it). A common
-/// word stops in the first windows; a rare word reaches the oldest (its
-/// few matches cost little). At 200,000 items this took PostgreSQL's p99
-/// from 1.5 s to about 0.1 s (bench/README.md). Then the same
-/// tiers as every other query: the newest [`RANK_CANDIDATES`] ranked
-/// first.
-async fn ranked_pg(
-    db: &DatabaseConnection,
-    q: &Query,
-    limit: u64,
-    offset: u64,
-) -> Result<Vec<(i64, f64)>, DbErr> {
-    let cap = candidates(limit, offset);
-    let Some(top) = newest_indexed(db).await? else {
-        return Ok(Vec::new());
-    };
-    let mut newest: Vec<(i64, f64)> = Vec::new();
-    let mut hi = top;
-    let mut width = cap.saturating_mul(FIRST_WINDOW);
-    loop {
-        let lo = hi.saturating_sub(width);
-        let need = cap - newest.len() as i64;
-        let statement = pg_window_statement(q, (lo > 0).then_some(lo), hi, need);
-        for r in db.query_all_raw(statement).await? {
-            newest.push((r.try_get::<i64>("", "id")?, r.try_get::<f64>("", "rank")?));
-        }
-        if newest.len() as i64 >= cap || lo <= 0 {
-            break;
-        }
-        // The next window: wide enough for the matches still wanted at the
-        // density seen so far (half as much again), at least four times
-        // the last; sixteen times when nothing matched yet.
-        let seen = (top - lo).max(1) as f64;
-        let found = newest.len() as f64;
-        let wanted = (cap - newest.len() as i64) as f64;
-        width = if found > 0.0 {
-            let guess = (wanted * seen / found * 1.5).min(i64::MAX as f64) as i64;
-            guess.max(width.saturating_mul(WINDOW_GROWTH))
-        } else {
-            width.saturating_mul(WINDOW_GROWTH * WINDOW_GROWTH)
-        };
-        hi = lo;
-    }
-    Ok(page_of_tiers(newest, limit, offset))
-}
-
-/// The newest indexed item's id (PostgreSQL), where [`ranked_pg`]'s first
-/// window ends; `None` when nothing is indexed.
-async fn newest_indexed(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
-    Ok(db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT MAX(content_id) AS top FROM search_docs",
-        ))
-        .await?
-        .and_then(|r| r.try_get::<Option<i64>>("", "top").ok().flatten()))
-}
-
-/// The first statement [`ranked`] runs on PostgreSQL for a page of word
-/// query `q` (its first window), for `EXPLAIN` in the benchmark; `None`
-/// when nothing is indexed.
-pub async fn pg_first_window(
-    db: &DatabaseConnection,
-    q: &Query,
-    limit: u64,
-    offset: u64,
-) -> Result<Option<Statement>, DbErr> {
-    let cap = candidates(limit, offset);
-    let Some(top) = newest_indexed(db).await? else {
-        return Ok(None);
-    };
-    let lo = top.saturating_sub(cap.saturating_mul(FIRST_WINDOW));
-    Ok(Some(pg_window_statement(
-        q,
-        (lo > 0).then_some(lo),
-        top,
-        cap,
-    )))
-}
-
-/// Candidates newest first → the page from `offset`: tier by tier (the
-/// newest [`RANK_CANDIDATES`] first), best rank first within a tier.
-fn page_of_tiers(mut newest: Vec<(i64, f64)>, limit: u64, offset: u64) -> Vec<(i64, f64)> {
-    newest.sort_by_key(|c| std::cmp::Reverse(c.0));
-    let tier = RANK_CANDIDATES as usize;
-    let mut tiered: Vec<(usize, i64, f64)> = newest
-        .into_iter()
-        .enumerate()
-        .map(|(i, (id, rank))| (i / tier, id, rank))
-        .collect();
-    tiered.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.total_cmp(&a.2)).then(b.1.cmp(&a.1)));
-    tiered
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .map(|(_, id, rank)| (id, rank))
-        .collect()
-}
-
-/// One window of [`ranked_pg`]: the newest `need` matches with ids in
-/// `(lo, hi]` (no lower bound when `lo` is `None`), newest first, ranked.
-/// The bounds are written into the text, not bound: a prepared statement's
-/// generic plan would not know the range is narrow and read every match.
-fn pg_window_statement(q: &Query, lo: Option<i64>, hi: i64, need: i64) -> Statement {
-    let mut sql = Sql {
-        backend: DbBackend::Postgres,
-        text: String::new(),
-        values: Vec::new(),
-    };
-    let p = bind_match(q, &mut sql).unwrap_or_else(|| "''".to_owned());
-    let mut wheres = conditions(q, &mut sql);
-    let from = if wheres.is_empty() {
-        "search_docs d"
-    } else {
-        FROM_MATCH_PG
-    };
-    wheres.insert(0, format!("d.tsv @@ {p}::tsquery"));
-    wheres.push(format!("d.content_id <= {hi}"));
-    if let Some(lo) = lo {
-        wheres.push(format!("d.content_id > {lo}"));
-    }
-    sql.text = format!(
-        "SELECT id, CAST(ts_rank_cd(tsv, {p}::tsquery) AS DOUBLE PRECISION) AS rank \
-         FROM (SELECT d.content_id AS id, d.tsv FROM {from} WHERE {} \
-         ORDER BY d.content_id DESC LIMIT {need}) AS newest",
-        wheres.join(" AND ")
-    );
-    Statement::from_sql_and_values(DbBackend::Postgres, sql.text, sql.values)
-}
-
 /// The statement [`ranked`] runs (for `EXPLAIN` in the benchmark). On
 /// PostgreSQL, [`ranked`] runs word queries window by window instead
-/// ([`pg_first_window`] is its first); for those this returns the same
+/// ([`pg_first_window`](super::pg_first_window) is its first); for those this returns the same
 /// selection as one window over every id, tiers left to the caller.
 pub fn ranked_statement(backend: DbBackend, q: &Query, limit: u64, offset: u64) -> Statement {
     if backend == DbBackend::Postgres && pg_tsquery(q).is_some() {
-        return pg_window_statement(q, None, i64::MAX, candidates(limit, offset));
+        return super::windows::window_statement(q, None, i64::MAX, candidates(limit, offset));
     }
     let mut sql = Sql {
         backend,
