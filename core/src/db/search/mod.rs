@@ -25,11 +25,13 @@ use crate::platform::{ContentKind, Platform};
 
 mod index;
 mod rank;
+mod sql;
 mod windows;
 
 use index::{Doc, tags_and_notes};
 pub use index::{index_item, index_items, reindex};
-pub use rank::{RANK_CANDIDATES, matching_ids, ranked, ranked_statement};
+pub use rank::{matching_ids, ranked, ranked_statement};
+pub use sql::RANK_CANDIDATES;
 pub use windows::pg_first_window;
 
 /// Characters of context in a snippet.

@@ -25,7 +25,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use vaultstream_search::query::Query;
 use vaultstream_search::render::pg_tsquery;
 
-use super::rank::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions};
+use super::sql::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions};
 
 /// Without statistics, the first window holds the newest this many
 /// candidates' worth of ids.
