@@ -19,6 +19,8 @@
 //! - `m20261204_000012_webhooks`: webhooks as push targets, and the HTTP status of a pushed record.
 //! - `m20261204_000013_logins`: the login vault (encrypted per-platform
 //!   credentials, their health) and its key check.
+//! - `m20261205_000014_search_statistics`: finer `ANALYZE` statistics for
+//!   the search index's `tsvector` (PostgreSQL).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -35,6 +37,7 @@ mod m20261203_000010_deletion_notices;
 mod m20261203_000011_feeds;
 mod m20261204_000012_webhooks;
 mod m20261204_000013_logins;
+mod m20261205_000014_search_statistics;
 
 pub struct Migrator;
 
@@ -55,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_feeds::Migration),
             Box::new(m20261204_000012_webhooks::Migration),
             Box::new(m20261204_000013_logins::Migration),
+            Box::new(m20261205_000014_search_statistics::Migration),
         ]
     }
 }
