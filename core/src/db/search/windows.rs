@@ -20,8 +20,9 @@
 //! generic plan that forgot a window is narrow.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use vaultstream_search::query::Query;
 use vaultstream_search::render::pg_tsquery;
 
@@ -69,29 +70,41 @@ pub(super) fn density(q: &Query, freq: &HashMap<String, f64>, floor: f64) -> f64
         .fold(1.0, f64::min)
 }
 
-/// The newest indexed id and the statistics for `q`'s lexemes, in one
-/// round trip; `None` when nothing is indexed. The documents are counted
-/// as the larger of `ANALYZE`'s count and the live rows PostgreSQL has
-/// counted since (an archive grown since its last `ANALYZE` must not look
-/// small: a word expected to match fewer items than a tier is read whole).
+/// The lexemes `ANALYZE` kept for `search_docs.tsv` in one database, with
+/// their frequencies, and the rarest one's (`floor`).
+#[derive(Debug, Default)]
+struct Lexemes {
+    /// When `ANALYZE` last ran on the table: these are its numbers.
+    analyzed_at: String,
+    freq: HashMap<String, f64>,
+    floor: f64,
+}
+
+/// The lexeme statistics of each database this process searched, until
+/// its table is analyzed again. Reading them costs ~2 ms (10,000 lexemes
+/// turned into text and back): once per `ANALYZE`, not once per query.
+static LEXEMES: LazyLock<Mutex<HashMap<String, Arc<Lexemes>>>> = LazyLock::new(Default::default);
+
+/// At most this many databases' statistics are kept (tests make many).
+const LEXEME_DATABASES: usize = 16;
+
+/// The newest indexed id and the statistics for `q`'s lexemes; `None`
+/// when nothing is indexed. One small round trip per query: the newest
+/// id, the documents counted (the larger of `ANALYZE`'s count and the live
+/// rows PostgreSQL has counted since, so an archive grown since its last
+/// `ANALYZE` does not look small: a word expected to match fewer items
+/// than a tier is read whole) and when the table was last analyzed; the
+/// lexemes themselves come from [`LEXEMES`] unless that changed.
 async fn shape(db: &DatabaseConnection, q: &Query) -> Result<Option<Shape>, DbErr> {
-    let lexemes = serde_json::to_string(&q.positive_terms()).unwrap_or_else(|_| "[]".into());
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
+        .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            "WITH s AS (SELECT most_common_elems::text::text[] AS e, \
-                    most_common_elem_freqs AS f FROM pg_stats \
-                 WHERE schemaname = current_schema() AND tablename = 'search_docs' \
-                   AND attname = 'tsv') \
-             SELECT (SELECT MAX(content_id) FROM search_docs) AS top, \
-               (SELECT CAST(GREATEST(c.reltuples, u.n_live_tup) AS DOUBLE PRECISION) \
-                 FROM pg_class c LEFT JOIN pg_stat_user_tables u ON u.relid = c.oid \
-                 WHERE c.oid = to_regclass('search_docs')) AS docs, \
-               (SELECT CAST(f[array_length(e, 1) + 1] AS DOUBLE PRECISION) FROM s) AS floor, \
-               (SELECT CAST(COALESCE(json_object_agg(t, f[array_position(e, t)]), '{}') AS TEXT) \
-                 FROM s, jsonb_array_elements_text(CAST($1 AS JSONB)) AS t \
-                 WHERE array_position(e, t) IS NOT NULL) AS freqs",
-            [Value::from(lexemes)],
+            "SELECT (SELECT MAX(content_id) FROM search_docs) AS top, \
+               CAST(GREATEST(c.reltuples, u.n_live_tup) AS DOUBLE PRECISION) AS docs, \
+               current_database() AS db, \
+               CAST(GREATEST(u.last_analyze, u.last_autoanalyze) AS TEXT) AS analyzed_at \
+             FROM pg_class c LEFT JOIN pg_stat_user_tables u ON u.relid = c.oid \
+             WHERE c.oid = to_regclass('search_docs')",
         ))
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -99,16 +112,71 @@ async fn shape(db: &DatabaseConnection, q: &Query) -> Result<Option<Shape>, DbEr
         return Ok(None);
     };
     let docs = row.try_get::<Option<f64>>("", "docs")?.unwrap_or(-1.0);
-    let floor = row.try_get::<Option<f64>>("", "floor")?;
-    let freqs: HashMap<String, f64> = row
-        .try_get::<Option<String>>("", "freqs")?
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default();
-    let density = match floor {
-        Some(floor) if docs > 0.0 => Some(density(q, &freqs, floor)),
+    let analyzed_at = row.try_get::<Option<String>>("", "analyzed_at")?;
+    let density = match analyzed_at {
+        Some(at) if docs > 0.0 => {
+            let name = row.try_get::<String>("", "db")?;
+            lexemes(db, &name, at)
+                .await?
+                .map(|l| density(q, &l.freq, l.floor))
+        }
         _ => None,
     };
     Ok(Some(Shape { top, docs, density }))
+}
+
+/// The lexeme statistics of database `name` as of `analyzed_at`: from
+/// [`LEXEMES`], or read afresh; `None` when `ANALYZE` kept none.
+async fn lexemes(
+    db: &DatabaseConnection,
+    name: &str,
+    analyzed_at: String,
+) -> Result<Option<Arc<Lexemes>>, DbErr> {
+    let cached = LEXEMES
+        .lock()
+        .ok()
+        .and_then(|m| m.get(name).cloned())
+        .filter(|l| l.analyzed_at == analyzed_at);
+    if let Some(l) = cached {
+        return Ok((!l.freq.is_empty()).then_some(l));
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT CAST(array_to_json(CAST(CAST(most_common_elems AS TEXT) AS TEXT[])) AS TEXT) \
+                 AS e, CAST(array_to_json(most_common_elem_freqs) AS TEXT) AS f \
+             FROM pg_stats WHERE schemaname = current_schema() \
+               AND tablename = 'search_docs' AND attname = 'tsv'",
+        ))
+        .await?;
+    let mut l = Lexemes {
+        analyzed_at,
+        ..Default::default()
+    };
+    if let Some(row) = row {
+        let e: Vec<String> = row
+            .try_get::<Option<String>>("", "e")?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let f: Vec<f64> = row
+            .try_get::<Option<String>>("", "f")?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        // The frequencies are followed by the lowest and the highest of
+        // them (and, for types with null elements, their share).
+        if !e.is_empty() && (f.len() == e.len() + 2 || f.len() == e.len() + 3) {
+            l.floor = f[e.len()];
+            l.freq = e.into_iter().zip(f).collect();
+        }
+    }
+    let l = Arc::new(l);
+    if let Ok(mut m) = LEXEMES.lock() {
+        if m.len() >= LEXEME_DATABASES {
+            m.clear();
+        }
+        m.insert(name.to_owned(), l.clone());
+    }
+    Ok((!l.freq.is_empty()).then_some(l))
 }
 
 /// Where the first window starts (`None`: at the oldest id) for `cap`
