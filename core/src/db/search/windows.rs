@@ -179,8 +179,35 @@ async fn lexemes(
     Ok((!l.freq.is_empty()).then_some(l))
 }
 
-/// Where the first window starts (`None`: at the oldest id) for `cap`
-/// candidates.
+/// Filters and phrases keep some of a word's matches, unknown how many
+/// before the first window: it is sized for this many times the
+/// candidates' worth of the words' matches (the next ones from the share
+/// that passed).
+const NARROWED: i64 = 4;
+
+/// Whether conditions beyond the words (filters, phrases) narrow `q`'s
+/// matches.
+fn narrowed(q: &Query) -> bool {
+    !q.filters.is_empty()
+        || q.all
+            .iter()
+            .flatten()
+            .chain(&q.none)
+            .any(|t| t.phrase.is_some())
+}
+
+/// The words' matches the first window should hold for `cap` candidates
+/// of `q`.
+fn first_want(q: &Query, cap: i64) -> i64 {
+    if narrowed(q) {
+        cap.saturating_mul(NARROWED)
+    } else {
+        cap
+    }
+}
+
+/// Where the first window starts (`None`: at the oldest id) to hold `cap`
+/// of the words' matches.
 pub(super) fn first_lo(shape: &Shape, cap: i64) -> Option<i64> {
     let width = match shape.density {
         // Fewer matches expected than candidates wanted: all of them.
@@ -212,7 +239,7 @@ pub(super) async fn ranked_pg(
     let top = shape.top;
     let mut newest: Vec<(i64, f64)> = Vec::new();
     let mut hi = top;
-    let mut lo = first_lo(&shape, cap);
+    let mut lo = first_lo(&shape, first_want(q, cap));
     loop {
         let need = cap - newest.len() as i64;
         for r in db.query_all_raw(window_statement(q, lo, hi, need)).await? {
@@ -256,7 +283,7 @@ pub async fn pg_first_window(
     };
     Ok(Some(window_statement(
         q,
-        first_lo(&shape, cap),
+        first_lo(&shape, first_want(q, cap)),
         shape.top,
         cap,
     )))
@@ -380,5 +407,16 @@ mod tests {
         assert_eq!(first_lo(&shape(Some(0.1)), 1000), Some(970_000));
         // Never narrower than the candidates.
         assert_eq!(first_lo(&shape(Some(1.0)), 1000), Some(997_000));
+    }
+
+    #[test]
+    fn filters_and_phrases_widen_the_first_window() {
+        assert_eq!(first_want(&parse("cats").unwrap(), 1000), 1000);
+        assert_eq!(first_want(&parse("cats -dogs").unwrap(), 1000), 1000);
+        assert_eq!(
+            first_want(&parse("cats platform:weibo").unwrap(), 1000),
+            4000
+        );
+        assert_eq!(first_want(&parse("\"two cats\"").unwrap(), 1000), 4000);
     }
 }
