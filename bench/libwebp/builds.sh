@@ -27,7 +27,8 @@ PY
 base="-march=x86-64 -msse4.1 -DWEBP_HAVE_SSE2=1 -DWEBP_HAVE_SSE41=1 -DNDEBUG=1 -D_THREAD_SAFE=1 -DWEBP_USE_THREAD=1 -fvisibility=hidden -I$V -I$V/src"
 srcs=$(ls "$V"/src/*/*.c "$V"/sharpyuv/*.c | grep -v "demux\|/mux/")
 build() { # NAME FLAGS
-  local d="$work/obj-$1"; rm -rf "$d"; mkdir -p "$d"
+  # Objects under a relative path: the profile files are named after it.
+  local d="obj-$1"; rm -rf "$d"; mkdir -p "$d"
   for s in $srcs "$here/encode.c"; do
     echo "$s"
   done | FLAGS="$base $2" D="$d" xargs -P "$(nproc)" -I{} sh -c \
@@ -38,11 +39,11 @@ build plain "-O3"
 build o2 "-O2"
 build unroll "-O3 -funroll-loops"
 build lto "-O3 -flto=auto"
-rm -rf "$work/prof"
+rm -rf prof
 build gen "-O3 -fprofile-generate -fprofile-update=single -fprofile-dir=$work/prof"
 "$work/enc-gen" 6 1 raw/*_small.jpg.rgb >/dev/null
 "$work/enc-gen" 4 1 raw/*_small.jpg.rgb >/dev/null
-for f in "$work"/prof/*; do mv "$f" "${f//obj-gen/obj-pgo}"; done
+for f in prof/*; do mv "$f" "${f//obj-gen/obj-pgo}"; done
 build pgo "-O3 -fprofile-use -fprofile-partial-training -fprofile-dir=$work/prof -Wno-missing-profile"
 for round in 1 2 3; do
   for b in plain pgo o2 unroll lto; do
