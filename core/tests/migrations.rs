@@ -3,27 +3,9 @@
 //! release wrote them (plain SQL, the old columns only), then the rest of
 //! the migrations run and the rows are checked. On SQLite and PostgreSQL.
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement};
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::TestDb;
-
-/// A fresh database of each backend (the PostgreSQL one dropped with its
-/// guard).
-async fn databases() -> Vec<(DatabaseConnection, Option<TestDb>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Database::connect(format!(
-        "sqlite://{}/upgrade.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .expect("sqlite");
-    let pg = TestDb::create().await;
-    let postgres = Database::connect(&pg.url).await.expect("postgres");
-    vec![
-        (sqlite, None, dir),
-        (postgres, Some(pg), tempfile::tempdir().expect("temp dir")),
-    ]
-}
+use vaultstream_testkit::pg::both_backends;
 
 /// Migrations applied before the one under test.
 async fn migrate_to(db: &DatabaseConnection, name: &str) {
@@ -79,7 +61,7 @@ async fn query_strings(db: &DatabaseConnection, sql: &str) -> Vec<Option<String>
 /// pulled, stay unscheduled; nothing else changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_scheduling_marks_settled_items() {
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261203_000006_push_scheduling").await;
         let ts = match db.get_database_backend() {
             DbBackend::Postgres => "'2026-11-20T10:00:00Z'",
@@ -156,7 +138,7 @@ async fn push_scheduling_marks_settled_items() {
 /// them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_and_search_carry_items_forward() {
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261203_000007_parts").await;
         let ts = match db.get_database_backend() {
             DbBackend::Postgres => "'2026-11-20T10:00:00Z'",
@@ -254,7 +236,7 @@ async fn processes_starting_together_all_migrate() {
 async fn refresh_carries_items_forward() {
     use vaultstream_core::db::entities::{content, refresh};
     use vaultstream_core::status::{RefreshStatus, UpstreamState};
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261203_000009_refresh").await;
         let pg = db.get_database_backend() == DbBackend::Postgres;
         let recent = chrono::Utc::now() - chrono::Duration::hours(2);
@@ -345,7 +327,7 @@ async fn refresh_carries_items_forward() {
 async fn deletion_notices_carry_targets_and_records_forward() {
     use vaultstream_core::db::entities::{push_target, pushed_record};
     use vaultstream_core::status::{PushEvent, RecordStatus};
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261203_000010_deletion_notices").await;
         let now = "'2026-12-01 10:00:00+00:00'";
         exec(
@@ -445,7 +427,7 @@ async fn deletion_notices_carry_targets_and_records_forward() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_leave_items_and_keys_as_they_were() {
     use vaultstream_core::db::{feeds, keys};
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261203_000011_feeds").await;
         let now = "'2026-12-01 10:00:00+00:00'";
         for (id, status, tag) in [
@@ -517,7 +499,7 @@ async fn webhooks_keep_telegram_targets_and_records() {
     use vaultstream_core::db::entities::{push_target, pushed_record};
     use vaultstream_core::db::push;
     use vaultstream_core::status::{RecordStatus, TargetKind, WebhookFormat};
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         migrate_to(&db, "m20261204_000012_webhooks").await;
         let now = "'2026-12-01 10:00:00+00:00'";
         let t = if db.get_database_backend() == DbBackend::Postgres {

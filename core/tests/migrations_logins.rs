@@ -2,31 +2,15 @@
 //! SQLite and PostgreSQL: two new tables, nothing that was there changes,
 //! a login stored afterwards works, and the migration goes down and up.
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use vaultstream_core::db::dead_letters::{DeadLetterFilter, list_dead_letters};
 use vaultstream_core::db::logins::Vault;
 use vaultstream_core::platform::Platform;
 use vaultstream_core::settings::Secret;
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::TestDb;
+use vaultstream_testkit::pg::both_backends;
 
 const NAME: &str = "m20261204_000013_logins";
-
-async fn databases() -> Vec<(DatabaseConnection, Option<TestDb>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Database::connect(format!(
-        "sqlite://{}/upgrade.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .expect("sqlite");
-    let pg = TestDb::create().await;
-    let postgres = Database::connect(&pg.url).await.expect("postgres");
-    vec![
-        (sqlite, None, dir),
-        (postgres, Some(pg), tempfile::tempdir().expect("temp dir")),
-    ]
-}
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)
@@ -46,7 +30,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_leave_items_and_dead_letters_as_they_were() {
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         let all = Migrator::migrations();
         let before = all
             .iter()
@@ -114,7 +98,10 @@ async fn logins_leave_items_and_dead_letters_as_they_were() {
             "SESSDATA=s; bili_jct=j"
         );
 
-        Migrator::down(&db, Some(1)).await.expect("down");
+        // Back to before this migration (and any after it).
+        Migrator::down(&db, Some((all.len() - before) as u32))
+            .await
+            .expect("down");
         assert_eq!(count(&db, "SELECT COUNT(*) FROM contents").await, 1);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM dead_letters").await, 1);
         Migrator::up(&db, None).await.expect("up again");

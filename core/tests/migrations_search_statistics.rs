@@ -3,28 +3,12 @@
 //! as they were and are still found; on PostgreSQL the `tsvector` column's
 //! statistics target becomes 1,000 (and goes back on the way down).
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use vaultstream_core::db::search;
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::TestDb;
+use vaultstream_testkit::pg::both_backends;
 
 const NAME: &str = "m20261205_000014_search_statistics";
-
-async fn databases() -> Vec<(DatabaseConnection, Option<TestDb>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Database::connect(format!(
-        "sqlite://{}/upgrade.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .expect("sqlite");
-    let pg = TestDb::create().await;
-    let postgres = Database::connect(&pg.url).await.expect("postgres");
-    vec![
-        (sqlite, None, dir),
-        (postgres, Some(pg), tempfile::tempdir().expect("temp dir")),
-    ]
-}
 
 async fn one(db: &DatabaseConnection, sql: &str) -> i64 {
     let backend = db.get_database_backend();
@@ -59,7 +43,7 @@ async fn found(db: &DatabaseConnection, q: &str) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_leave_items_and_their_documents_as_they_were() {
-    for (db, _pg, _dir) in databases().await {
+    for (db, _pg, _dir) in both_backends().await {
         let pg = db.get_database_backend() == DbBackend::Postgres;
         let all = Migrator::migrations();
         let before = all
@@ -97,7 +81,10 @@ async fn statistics_leave_items_and_their_documents_as_they_were() {
             assert_eq!(found(&db, "停运").await, vec![7]);
         }
 
-        Migrator::down(&db, Some(1)).await.expect("down");
+        // Back to before this migration (and any after it).
+        Migrator::down(&db, Some((all.len() - before) as u32))
+            .await
+            .expect("down");
         if pg {
             assert_eq!(target(&db).await, -1);
         }
