@@ -2,12 +2,13 @@
 //! only, a wrong key is refused naming the setting, and check results
 //! count failures and queue each notice once.
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use vaultstream_core::db::logins::{self, LoginState, Vault, VaultError};
 use vaultstream_core::platform::Platform;
 use vaultstream_core::settings::Secret;
 use vaultstream_migrations::{Migrator, MigratorTrait};
 use vaultstream_testkit::pg::TestDb;
+use vaultstream_testkit::upgrade::both_backends;
 
 const KEY: &str = "test-key-0123456789-abcdef";
 const OTHER_KEY: &str = "another-key-9876543210-zyx";
@@ -22,20 +23,9 @@ const NEEDLES: &[&str] = &[
     KEY,
 ];
 
+/// A migrated database of each backend.
 async fn databases() -> Vec<(DatabaseConnection, Option<TestDb>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Database::connect(format!(
-        "sqlite://{}/vault.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .expect("sqlite");
-    let pg = TestDb::create().await;
-    let postgres = Database::connect(&pg.url).await.expect("postgres");
-    let out = vec![
-        (sqlite, None, dir),
-        (postgres, Some(pg), tempfile::tempdir().expect("temp dir")),
-    ];
+    let out = both_backends().await;
     for (db, _, _) in &out {
         Migrator::up(db, None).await.expect("migrate");
     }

@@ -5,31 +5,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement};
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::both_backends;
-
-/// Migrations applied before the one under test.
-async fn migrate_to(db: &DatabaseConnection, name: &str) {
-    let all = Migrator::migrations();
-    let before = all
-        .iter()
-        .position(|m| m.name() == name)
-        .unwrap_or_else(|| panic!("no migration {name}"));
-    Migrator::up(db, Some(before as u32))
-        .await
-        .expect("older migrations");
-}
-
-/// Roll back `name` and every migration after it.
-async fn down_to_before(db: &DatabaseConnection, name: &str) {
-    let all = Migrator::migrations();
-    let at = all
-        .iter()
-        .position(|m| m.name() == name)
-        .unwrap_or_else(|| panic!("no migration {name}"));
-    Migrator::down(db, Some((all.len() - at) as u32))
-        .await
-        .expect("down");
-}
+use vaultstream_testkit::upgrade::{both_backends, down_to_before, migrate_to};
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)

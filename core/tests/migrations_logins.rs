@@ -8,7 +8,7 @@ use vaultstream_core::db::logins::Vault;
 use vaultstream_core::platform::Platform;
 use vaultstream_core::settings::Secret;
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::both_backends;
+use vaultstream_testkit::upgrade::{both_backends, down_to_before, migrate_to};
 
 const NAME: &str = "m20261204_000013_logins";
 
@@ -31,14 +31,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_leave_items_and_dead_letters_as_they_were() {
     for (db, _pg, _dir) in both_backends().await {
-        let all = Migrator::migrations();
-        let before = all
-            .iter()
-            .position(|m| m.name() == NAME)
-            .unwrap_or_else(|| panic!("no migration {NAME}"));
-        Migrator::up(&db, Some(before as u32))
-            .await
-            .expect("older migrations");
+        migrate_to(&db, NAME).await;
         let now = "'2026-12-01 10:00:00+00:00'";
         // An item that failed for lack of a login, and its dead letter,
         // written as the previous release wrote them.
@@ -98,10 +91,7 @@ async fn logins_leave_items_and_dead_letters_as_they_were() {
             "SESSDATA=s; bili_jct=j"
         );
 
-        // Back to before this migration (and any after it).
-        Migrator::down(&db, Some((all.len() - before) as u32))
-            .await
-            .expect("down");
+        down_to_before(&db, NAME).await;
         assert_eq!(count(&db, "SELECT COUNT(*) FROM contents").await, 1);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM dead_letters").await, 1);
         Migrator::up(&db, None).await.expect("up again");

@@ -6,7 +6,7 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use vaultstream_core::db::search;
 use vaultstream_migrations::{Migrator, MigratorTrait};
-use vaultstream_testkit::pg::both_backends;
+use vaultstream_testkit::upgrade::{both_backends, down_to_before, migrate_to};
 
 const NAME: &str = "m20261205_000014_search_statistics";
 
@@ -45,14 +45,7 @@ async fn found(db: &DatabaseConnection, q: &str) -> Vec<i64> {
 async fn statistics_leave_items_and_their_documents_as_they_were() {
     for (db, _pg, _dir) in both_backends().await {
         let pg = db.get_database_backend() == DbBackend::Postgres;
-        let all = Migrator::migrations();
-        let before = all
-            .iter()
-            .position(|m| m.name() == NAME)
-            .unwrap_or_else(|| panic!("no migration {NAME}"));
-        Migrator::up(&db, Some(before as u32))
-            .await
-            .expect("older migrations");
+        migrate_to(&db, NAME).await;
         // An item and its search document, as the previous release wrote
         // them (the documents' tables are the same before and after).
         let now = "'2026-12-01 10:00:00+00:00'";
@@ -81,10 +74,7 @@ async fn statistics_leave_items_and_their_documents_as_they_were() {
             assert_eq!(found(&db, "停运").await, vec![7]);
         }
 
-        // Back to before this migration (and any after it).
-        Migrator::down(&db, Some((all.len() - before) as u32))
-            .await
-            .expect("down");
+        down_to_before(&db, NAME).await;
         if pg {
             assert_eq!(target(&db).await, -1);
         }

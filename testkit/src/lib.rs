@@ -2,6 +2,8 @@
 //!
 //! Layout:
 //! - [`pg`]: a fresh PostgreSQL database per test, dropped when it ends.
+//! - [`upgrade`]: migration tests: a fresh database of each backend, brought
+//!   to the schema before a migration and rolled back to it.
 //! - [`upstream`]: a scripted stand-in for an upstream platform API
 //!   (FxTwitter + the syndication endpoint) that serves the recorded
 //!   responses and injects failures on demand, counting every request.
@@ -41,6 +43,7 @@ pub mod replay;
 pub mod s3;
 pub mod tcp;
 pub mod telegram;
+pub mod upgrade;
 pub mod upstream;
 pub mod wait;
 pub mod webhook;

@@ -10,29 +10,6 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A fresh empty database of each backend, for a migration test: SQLite
-/// in a temporary directory, then PostgreSQL. Each comes with what keeps
-/// it alive (the PostgreSQL guard, the directory): hold them to the end.
-pub async fn both_backends() -> Vec<(
-    sea_orm::DatabaseConnection,
-    Option<TestDb>,
-    tempfile::TempDir,
-)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Database::connect(format!(
-        "sqlite://{}/upgrade.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .expect("sqlite");
-    let pg = TestDb::create().await;
-    let postgres = Database::connect(&pg.url).await.expect("postgres");
-    vec![
-        (sqlite, None, dir),
-        (postgres, Some(pg), tempfile::tempdir().expect("temp dir")),
-    ]
-}
-
 /// A database that is dropped (with its connections) when this is dropped.
 pub struct TestDb {
     pub name: String,

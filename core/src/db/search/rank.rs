@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use vaultstream_search::query::Query;
 use vaultstream_search::render::{fts5_match, pg_tsquery};
 
-use super::sql::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions};
+use super::sql::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions, has_phrase};
 
 /// The match of `q`'s words, bound first (its value comes before the
 /// filters' values, in the order the placeholders appear): its placeholder,
@@ -34,13 +34,7 @@ const FROM_MATCH_SQLITE_NO_DOC: &str =
 /// SQLite's matching rows with filters, joined to the documents only when
 /// `q` has a phrase.
 fn from_match_sqlite(q: &Query) -> &'static str {
-    let phrase = q
-        .all
-        .iter()
-        .flatten()
-        .chain(&q.none)
-        .any(|t| t.phrase.is_some());
-    if phrase {
+    if has_phrase(q) {
         FROM_MATCH_SQLITE
     } else {
         FROM_MATCH_SQLITE_NO_DOC

@@ -37,6 +37,16 @@ fn day_start(d: chrono::NaiveDate) -> DateTime<Utc> {
     d.and_time(NaiveTime::MIN).and_utc()
 }
 
+/// Whether `q` has an exact phrase (wanted or excluded): those are checked
+/// against the documents' normalised text, not the index.
+pub(super) fn has_phrase(q: &Query) -> bool {
+    q.all
+        .iter()
+        .flatten()
+        .chain(&q.none)
+        .any(|t| t.phrase.is_some())
+}
+
 /// The filters and phrases of `q` as SQL conditions on `c` (contents) and
 /// `d` (search_docs, LEFT JOINed).
 pub(super) fn conditions(q: &Query, sql: &mut Sql) -> Vec<String> {

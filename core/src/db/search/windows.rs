@@ -26,7 +26,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use vaultstream_search::query::Query;
 use vaultstream_search::render::pg_tsquery;
 
-use super::sql::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions};
+use super::sql::{FROM_MATCH_PG, RANK_CANDIDATES, Sql, candidates, conditions, has_phrase};
 
 /// Without statistics, the first window holds the newest this many
 /// candidates' worth of ids.
@@ -188,12 +188,7 @@ const NARROWED: i64 = 4;
 /// Whether conditions beyond the words (filters, phrases) narrow `q`'s
 /// matches.
 fn narrowed(q: &Query) -> bool {
-    !q.filters.is_empty()
-        || q.all
-            .iter()
-            .flatten()
-            .chain(&q.none)
-            .any(|t| t.phrase.is_some())
+    !q.filters.is_empty() || has_phrase(q)
 }
 
 /// The words' matches the first window should hold for `cap` candidates
